@@ -1,0 +1,25 @@
+# Two commands for a fresh clone (Python 3.10 or newer):
+#   make run    execute A3_VAE.ipynb top to bottom, saving its outputs in place
+#   make test   run the unit tests and the notebook under nbval
+# Both create the virtual environment in $(VENV) first if it is not there yet.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: run test benchmark
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=-1 A3_VAE.ipynb
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+benchmark: $(VENV)/.installed
+	$(BIN)/python tools/benchmark.py

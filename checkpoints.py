@@ -1,0 +1,158 @@
+"""Training checkpoints: written atomically, read back only when they fit.
+
+A checkpoint is a plain dict, loadable with ``torch.load(weights_only=True)``:
+
+    format        int, FORMAT_VERSION of the code that wrote it
+    config        dict of the settings that shape the run (sizes, lr, epochs, seed)
+    epoch         number of finished epochs
+    loss_history  list of the mean training loss of every finished epoch
+    encoder, decoder   state_dicts of nn.Sequential(Linear, Tanh, Linear)
+    optimizer     the Adam state, so a resumed run continues exactly
+    rng, shuffle_rng   the global and the shuffling random states
+    cuda_rng      the CUDA random state, present when trained on a GPU
+
+The last four are left out once all epochs are done: a finished run is not
+resumed, and without Adam's moment estimates the file is a third of the size.
+
+It is written to a temporary file in the same folder and renamed over the old
+one, so a crash at any moment leaves either the previous checkpoint or the new
+one, never a half-written file under the real name.
+"""
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+FORMAT_VERSION = 1
+CONFIG_KEYS = ("data_dim", "hidden_dim", "latent_dim", "batch_size", "lr", "n_epochs", "seed")
+REQUIRED_KEYS = ("format", "config", "epoch", "loss_history", "encoder", "decoder")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used; the message says what to do."""
+
+
+def save_checkpoint(path, checkpoint):
+    """Write ``checkpoint`` (a dict) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a checkpoint is not secret
+        os.replace(tmp_name, path)
+    except BaseException:
+        os.unlink(tmp_name)
+        raise
+
+
+def load_checkpoint(path, config=None):
+    """Read and validate the checkpoint at ``path``.
+
+    config: if given, the checkpoint must have been written for exactly this
+            configuration (a dict with the keys in CONFIG_KEYS)
+    returns the checkpoint dict; raises FileNotFoundError if there is none and
+    CheckpointError if it is damaged, foreign or from another configuration
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    advice = f"Delete {path} (or point VAE_CHECKPOINT elsewhere) to train from scratch."
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError,
+            zipfile.BadZipFile) as err:
+        reason = str(err).split("\n")[0]
+        raise CheckpointError(f"{path} is damaged or not a checkpoint "
+                              f"({type(err).__name__}: {reason}). {advice}") from None
+
+    missing = [k for k in REQUIRED_KEYS if not isinstance(checkpoint, dict) or k not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path} is not a VAE checkpoint (missing {', '.join(missing)}). {advice}")
+    if checkpoint["format"] != FORMAT_VERSION:
+        newer = isinstance(checkpoint["format"], int) and checkpoint["format"] > FORMAT_VERSION
+        raise CheckpointError(
+            f"{path} has checkpoint format {checkpoint['format']!r}, this code reads format "
+            f"{FORMAT_VERSION}" + (" (it was written by a newer version: update the code)."
+                                   if newer else f". {advice}"))
+    if config is not None and checkpoint["config"] != config:
+        differences = ", ".join(f"{k}: {checkpoint['config'].get(k)!r} in the file, {config.get(k)!r} now"
+                                for k in sorted(set(config) | set(checkpoint["config"]))
+                                if checkpoint["config"].get(k) != config.get(k))
+        raise CheckpointError(f"{path} was trained with another configuration ({differences}). {advice}")
+    return checkpoint
+
+
+def training_state(config, loss_history, encoder, decoder, optimizer, shuffle_rng):
+    """Everything needed to resume training after ``len(loss_history)`` epochs.
+
+    Once ``len(loss_history)`` reaches ``config["n_epochs"]``, only the weights and
+    the history are kept (see the module docstring).
+    """
+    state = {
+        "format": FORMAT_VERSION,
+        "config": dict(config),
+        "epoch": len(loss_history),
+        "loss_history": list(loss_history),
+        "encoder": encoder.state_dict(),
+        "decoder": decoder.state_dict(),
+    }
+    if len(loss_history) < config["n_epochs"]:
+        state["optimizer"] = optimizer.state_dict()
+        state["rng"] = torch.get_rng_state()
+        state["shuffle_rng"] = shuffle_rng.get_state()
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore_training_state(checkpoint, encoder, decoder, optimizer, shuffle_rng):
+    """Load a checkpoint from :func:`load_checkpoint` into live objects.
+
+    returns the loss history (a list with one entry per finished epoch)
+    """
+    try:
+        encoder.load_state_dict(checkpoint["encoder"])
+        decoder.load_state_dict(checkpoint["decoder"])
+        if "optimizer" in checkpoint:  # absent once the run is finished
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            torch.set_rng_state(checkpoint["rng"])
+            shuffle_rng.set_state(checkpoint["shuffle_rng"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as err:
+        raise CheckpointError(f"the checkpoint does not fit these networks: {err}") from None
+    if "cuda_rng" in checkpoint and torch.cuda.is_available():
+        torch.cuda.set_rng_state(checkpoint["cuda_rng"])
+    return list(checkpoint["loss_history"])
+
+
+def build_networks(config):
+    """The notebook's architecture, for the tools that work outside it.
+
+    returns (encoder, decoder): nn.Sequential(Linear, Tanh, Linear) modules;
+    the encoder maps (B, data_dim) to (B, 2 * latent_dim), i.e. (mu, log_sigma),
+    the decoder maps (B, latent_dim) to (B, data_dim) Bernoulli logits
+    """
+    c = config
+    encoder = nn.Sequential(nn.Linear(c["data_dim"], c["hidden_dim"]), nn.Tanh(),
+                            nn.Linear(c["hidden_dim"], 2 * c["latent_dim"]))
+    decoder = nn.Sequential(nn.Linear(c["latent_dim"], c["hidden_dim"]), nn.Tanh(),
+                            nn.Linear(c["hidden_dim"], c["data_dim"]))
+    return encoder, decoder
+
+
+def networks_from_checkpoint(checkpoint, device="cpu"):
+    """The trained encoder and decoder of a checkpoint, in eval mode on ``device``."""
+    encoder, decoder = build_networks(checkpoint["config"])
+    try:
+        encoder.load_state_dict(checkpoint["encoder"])
+        decoder.load_state_dict(checkpoint["decoder"])
+    except RuntimeError as err:
+        raise CheckpointError(f"the checkpoint's weights do not match its configuration: {err}") from None
+    return encoder.to(device).eval(), decoder.to(device).eval()

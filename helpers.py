@@ -1,0 +1,163 @@
+"""Densities and samplers for the VAE, written out from elementary tensor ops.
+
+The assignment forbids probabilistic-modelling libraries (no
+``torch.distributions``, no ``binary_cross_entropy``, no ``torch.bernoulli``,
+no ``torch.normal``), so every log density and every sampler lives here.
+
+Conventions: batch first. ``x`` is ``(B, D)`` with pixels in {0, 1}, ``z`` is
+``(B, K)`` (K = 2 in the notebook). Densities return one value per example,
+shape ``(B,)``, except :func:`bernoulli_log_density`, which is per pixel so
+that the caller decides what to sum over.
+
+Every public function checks its arguments and raises ``TypeError`` (not a
+tensor, not floating point) or ``ValueError`` (wrong shape, empty, mismatched
+batch, non-binary ``x``) naming the argument, instead of failing deep in torch.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+# ---------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------
+
+def check_batch(name, t, ndim=2):
+    """Raise unless ``t`` is a non-empty floating tensor with ``ndim`` dims."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if t.dim() != ndim:
+        shape = "(B, D)" if ndim == 2 else f"{ndim} dimensions"
+        raise ValueError(f"{name} must have shape {shape} (batch first), "
+                         f"got shape {tuple(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
+
+
+def check_same_shape(name_a, a, name_b, b):
+    """Raise unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        what = ("batch sizes differ" if a.shape[1:] == b.shape[1:]
+                else "shapes differ")
+        raise ValueError(f"{name_a} and {name_b} must have the same shape ({what}): "
+                         f"{tuple(a.shape)} vs {tuple(b.shape)}")
+
+
+def check_binary(name, x):
+    """Raise unless every entry of ``x`` is exactly 0 or 1 (NaN is neither)."""
+    if not ((x == 0) | (x == 1)).all():
+        raise ValueError(f"{name} must be binary (every entry 0 or 1); "
+                         "binarize greyscale images with (x > 0.5).float()")
+
+
+# ---------------------------------------------------------------------------
+# Log densities
+# ---------------------------------------------------------------------------
+
+def bernoulli_log_density(x, logits):
+    """Log Ber(x | sigmoid(logits)), element by element.
+
+    Works on the logits y = log(mu / (1 - mu)) directly:
+        log p = x * y - log(1 + exp(y)) = x * y - softplus(y),
+    which stays finite (value and gradient) for |y| up to float32's range,
+    where log(sigmoid(y)) would give log(0) = -inf once sigmoid saturates.
+
+    x:      (B, D) binary pixels (0. or 1.)
+    logits: (B, D) unconstrained Bernoulli logits
+    returns (B, D) log probabilities
+    """
+    check_batch("x", x)
+    check_batch("logits", logits)
+    check_same_shape("x", x, "logits", logits)
+    check_binary("x", x)
+    return x * logits - F.softplus(logits)
+
+
+def std_normal_log_density(z):
+    """Log N(z | 0, I), summed over the latent dimensions.
+
+    z: (B, K)
+    returns (B,)
+    """
+    check_batch("z", z)
+    return -0.5 * (z ** 2).sum(dim=1) - 0.5 * z.shape[1] * LOG_2PI
+
+
+def diag_gaussian_log_density(z, mu, log_sigma):
+    """Log N(z | mu, diag(exp(log_sigma))^2), summed over latent dimensions.
+
+    The standardised residual is formed as (z - mu) * exp(-log_sigma) rather
+    than divided by sigma, so a tiny sigma does not overflow to inf / inf.
+
+    z, mu, log_sigma: (B, K)
+    returns (B,)
+    """
+    check_batch("z", z)
+    check_batch("mu", mu)
+    check_batch("log_sigma", log_sigma)
+    check_same_shape("z", z, "mu", mu)
+    check_same_shape("mu", mu, "log_sigma", log_sigma)
+    standardised = (z - mu) * torch.exp(-log_sigma)
+    return (-0.5 * standardised ** 2 - log_sigma - 0.5 * LOG_2PI).sum(dim=1)
+
+
+# ---------------------------------------------------------------------------
+# Samplers
+# ---------------------------------------------------------------------------
+
+def sample_diag_gaussian(mu, log_sigma, generator=None):
+    """Draw z ~ N(mu, diag(exp(log_sigma))^2) by reparameterization.
+
+    z = mu + exp(log_sigma) * eps with eps ~ N(0, I) drawn independently of
+    the parameters, so gradients flow from z back to mu and log_sigma.
+
+    mu, log_sigma: (B, K)
+    generator: optional torch.Generator on the same device, for fixed noise
+    returns z: (B, K)
+    """
+    check_batch("mu", mu)
+    check_batch("log_sigma", log_sigma)
+    check_same_shape("mu", mu, "log_sigma", log_sigma)
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(log_sigma) * eps
+
+
+def sample_bernoulli(probs, generator=None):
+    """Draw binary x with P(x = 1) = probs, by comparing with uniforms.
+
+    x = 1 exactly when u < probs for u ~ U[0, 1), which has probability probs.
+
+    probs: (B, D) in [0, 1]
+    generator: optional torch.Generator on the same device
+    returns x: (B, D) of 0. and 1., same dtype as probs
+    """
+    check_batch("probs", probs)
+    if not ((probs >= 0) & (probs <= 1)).all():
+        raise ValueError("probs must lie in [0, 1]; pass torch.sigmoid(logits) "
+                         "to sample from logits")
+    u = torch.rand(probs.shape, generator=generator, device=probs.device, dtype=probs.dtype)
+    return (u < probs).to(probs.dtype)
+
+
+# ---------------------------------------------------------------------------
+# Numerics
+# ---------------------------------------------------------------------------
+
+def log_mean_exp(a, dim):
+    """log(mean(exp(a), dim)) without overflow: logsumexp(a) - log(n).
+
+    a: any floating tensor with at least one entry along ``dim``
+    returns a with ``dim`` removed
+    """
+    if not isinstance(a, torch.Tensor) or not a.is_floating_point():
+        raise TypeError(f"a must be a floating-point torch.Tensor, got {type(a).__name__}")
+    if not -a.dim() <= dim < a.dim():
+        raise ValueError(f"dim must index one of a's {a.dim()} dimensions, got {dim}")
+    if a.shape[dim] == 0:
+        raise ValueError(f"a must have at least one entry along dim {dim}")
+    return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])

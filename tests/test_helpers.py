@@ -1,0 +1,192 @@
+"""helpers.py against closed forms, numerical integrals and Monte Carlo."""
+import math
+
+import pytest
+import torch
+
+from helpers import (bernoulli_log_density, diag_gaussian_log_density, log_mean_exp,
+                     sample_bernoulli, sample_diag_gaussian, std_normal_log_density)
+
+
+def grid_2d(lo, hi, n):
+    """A square grid of n x n points over [lo, hi]^2: (n*n, 2) float64, and the cell area."""
+    ticks = torch.linspace(lo, hi, n, dtype=torch.float64)
+    a, b = torch.meshgrid(ticks, ticks, indexing="ij")
+    return torch.stack([a.reshape(-1), b.reshape(-1)], dim=1), (ticks[1] - ticks[0]) ** 2
+
+
+# --------------------------------------------------------------------------
+# Bernoulli
+# --------------------------------------------------------------------------
+
+def test_bernoulli_matches_log_mu_where_that_is_safe():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 784, generator=gen, dtype=torch.float64) * 4
+    x = (torch.rand(8, 784, generator=gen, dtype=torch.float64) < 0.3).double()
+    mu = 1 / (1 + torch.exp(-logits))
+    by_hand = x * torch.log(mu) + (1 - x) * torch.log(1 - mu)
+    result = bernoulli_log_density(x, logits)
+    assert result.shape == (8, 784)
+    torch.testing.assert_close(result, by_hand, rtol=1e-10, atol=1e-10)
+
+
+def test_bernoulli_probabilities_of_both_outcomes_sum_to_one():
+    logits = torch.linspace(-30, 30, 61, dtype=torch.float64).view(1, -1)
+    p1 = bernoulli_log_density(torch.ones_like(logits), logits).exp()
+    p0 = bernoulli_log_density(torch.zeros_like(logits), logits).exp()
+    torch.testing.assert_close(p0 + p1, torch.ones_like(logits))
+
+
+def test_bernoulli_is_exact_and_differentiable_at_huge_logits():
+    logits = torch.tensor([[1e4, 1e4, -1e4, -1e4, 0.0]], requires_grad=True)
+    x = torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0]])
+    value = bernoulli_log_density(x, logits)
+    # Closed form: log sigmoid(y) = -softplus(-y); at |y| = 1e4 it is 0 or -1e4.
+    expected = torch.tensor([[0.0, -1e4, -1e4, 0.0, -math.log(2)]])
+    torch.testing.assert_close(value.detach(), expected)
+    value.sum().backward()
+    # d/dy = x - sigmoid(y): 0, -1, 1, 0, 0.5
+    torch.testing.assert_close(logits.grad, torch.tensor([[0.0, -1.0, 1.0, 0.0, 0.5]]))
+
+
+# --------------------------------------------------------------------------
+# Gaussians
+# --------------------------------------------------------------------------
+
+def test_std_normal_matches_textbook_formula():
+    z = torch.tensor([[0.0, 0.0], [1.0, -2.0], [3.5, 0.25]], dtype=torch.float64)
+    by_hand = torch.tensor([
+        -math.log(2 * math.pi),
+        -math.log(2 * math.pi) - 0.5 * (1 + 4),
+        -math.log(2 * math.pi) - 0.5 * (3.5 ** 2 + 0.25 ** 2),
+    ], dtype=torch.float64)
+    torch.testing.assert_close(std_normal_log_density(z), by_hand)
+
+
+def test_std_normal_integrates_to_one_in_any_dimension():
+    z, area = grid_2d(-8, 8, 401)
+    assert abs(std_normal_log_density(z).exp().sum() * area - 1) < 1e-6
+    # In one dimension the same function gives the 1-D density.
+    ticks = torch.linspace(-8, 8, 2001, dtype=torch.float64).view(-1, 1)
+    assert abs(std_normal_log_density(ticks).exp().sum() * (ticks[1, 0] - ticks[0, 0]) - 1) < 1e-6
+
+
+def test_diag_gaussian_matches_textbook_formula():
+    gen = torch.Generator().manual_seed(1)
+    z, mu, log_sigma = (torch.randn(50, 2, generator=gen, dtype=torch.float64) for _ in range(3))
+    sigma = torch.exp(log_sigma)
+    by_hand = torch.log(torch.exp(-0.5 * ((z - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))).sum(1)
+    torch.testing.assert_close(diag_gaussian_log_density(z, mu, log_sigma), by_hand)
+
+
+def test_diag_gaussian_integrates_to_one_and_reduces_to_std_normal():
+    z, area = grid_2d(-10, 10, 801)
+    mu = torch.tensor([[1.5, -0.5]], dtype=torch.float64).expand_as(z)
+    log_sigma = torch.tensor([[0.3, -0.4]], dtype=torch.float64).expand_as(z)
+    density = diag_gaussian_log_density(z, mu, log_sigma).exp()
+    assert abs(density.sum() * area - 1) < 1e-6
+    # The mean of the density by quadrature is mu.
+    torch.testing.assert_close((density[:, None] * z).sum(0) * area, mu[0], atol=1e-6, rtol=0)
+    zeros = torch.zeros_like(z)
+    torch.testing.assert_close(diag_gaussian_log_density(z, zeros, zeros), std_normal_log_density(z))
+
+
+@pytest.mark.parametrize("log_sigma_value", [30.0, -30.0])
+def test_diag_gaussian_finite_at_extreme_log_sigma(log_sigma_value):
+    z = torch.tensor([[0.5, -0.5]])
+    mu = torch.tensor([[0.0, 0.0]], requires_grad=True)
+    log_sigma = torch.full((1, 2), log_sigma_value, requires_grad=True)
+    value = diag_gaussian_log_density(z, mu, log_sigma)
+    assert torch.isfinite(value).all()
+    value.sum().backward()
+    assert torch.isfinite(mu.grad).all() and torch.isfinite(log_sigma.grad).all()
+
+
+# --------------------------------------------------------------------------
+# Samplers
+# --------------------------------------------------------------------------
+
+def test_gaussian_sampler_moments():
+    n = 200_000
+    mu = torch.tensor([[2.0, -1.0]]).expand(n, 2)
+    log_sigma = torch.tensor([[math.log(0.5), math.log(3.0)]]).expand(n, 2)
+    z = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator().manual_seed(2))
+    sigma = torch.tensor([0.5, 3.0])
+    # Sample mean within 5 standard errors, sample std within 1 %.
+    assert ((z.mean(0) - mu[0]).abs() < 5 * sigma / math.sqrt(n)).all()
+    assert ((z.std(0) / sigma - 1).abs() < 0.01).all()
+    # The two coordinates are independent.
+    assert abs(torch.corrcoef(z.T)[0, 1]) < 5 / math.sqrt(n)
+
+
+def test_gaussian_sampler_is_reparameterized():
+    mu = torch.tensor([[0.3, -0.7]], requires_grad=True)
+    log_sigma = torch.tensor([[0.2, -1.0]], requires_grad=True)
+    z = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator().manual_seed(3))
+    z.sum().backward()
+    # z = mu + exp(log_sigma) * eps, so dz/dmu = 1 and dz/dlog_sigma = z - mu.
+    torch.testing.assert_close(mu.grad, torch.ones(1, 2))
+    torch.testing.assert_close(log_sigma.grad, (z - mu).detach())
+
+
+def test_gaussian_sampler_repeats_with_a_seeded_generator():
+    mu, log_sigma = torch.zeros(4, 2), torch.zeros(4, 2)
+    a = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator().manual_seed(5))
+    b = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_bernoulli_sampler_frequencies():
+    n = 100_000
+    probs = torch.tensor([[0.0, 0.02, 0.5, 0.9, 1.0]]).expand(n, 5)
+    x = sample_bernoulli(probs, generator=torch.Generator().manual_seed(4))
+    assert x.dtype == probs.dtype and set(x.unique().tolist()) <= {0.0, 1.0}
+    p = probs[0]
+    standard_error = torch.sqrt(p * (1 - p) / n)
+    assert ((x.mean(0) - p).abs() <= 5 * standard_error + 1e-12).all()
+    # p = 0 and p = 1 are never wrong, not just rarely.
+    assert x[:, 0].sum() == 0 and x[:, 4].sum() == n
+
+
+# --------------------------------------------------------------------------
+# log-mean-exp
+# --------------------------------------------------------------------------
+
+def test_log_mean_exp_matches_direct_formula_and_survives_large_values():
+    a = torch.tensor([[0.1, -2.0, 3.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(log_mean_exp(a, dim=1), torch.log(torch.exp(a).mean(1)))
+    big = torch.tensor([[1000.0, 1000.0], [-1000.0, -1000.0 + math.log(3)]])
+    torch.testing.assert_close(log_mean_exp(big, dim=1),
+                               torch.tensor([1000.0, -1000.0 + math.log(2)]))
+
+
+# --------------------------------------------------------------------------
+# Bad input: a clear error naming the argument
+# --------------------------------------------------------------------------
+
+X = torch.zeros(3, 4)
+Z = torch.zeros(3, 2)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: bernoulli_log_density(X[0], X[0]), ValueError, "x must have shape"),
+    (lambda: bernoulli_log_density(X, torch.zeros(2, 4)), ValueError, "batch sizes differ"),
+    (lambda: bernoulli_log_density(X, torch.zeros(3, 5)), ValueError, "shapes differ"),
+    (lambda: bernoulli_log_density(X + 0.5, X), ValueError, "x must be binary"),
+    (lambda: bernoulli_log_density(X * float("nan"), X), ValueError, "x must be binary"),
+    (lambda: bernoulli_log_density(X.long(), X), TypeError, "x must be a floating-point"),
+    (lambda: bernoulli_log_density(X, X.bool()), TypeError, "logits must be a floating-point"),
+    (lambda: bernoulli_log_density(X.numpy(), X), TypeError, "x must be a torch.Tensor"),
+    (lambda: bernoulli_log_density(torch.zeros(0, 4), torch.zeros(0, 4)), ValueError, "x must not be empty"),
+    (lambda: std_normal_log_density(torch.zeros(2)), ValueError, "z must have shape"),
+    (lambda: diag_gaussian_log_density(Z, torch.zeros(4, 2), Z), ValueError, "z and mu .*batch sizes differ"),
+    (lambda: diag_gaussian_log_density(Z, Z, torch.zeros(3, 3)), ValueError, "mu and log_sigma"),
+    (lambda: sample_diag_gaussian(Z, torch.zeros(3, 1)), ValueError, "mu and log_sigma"),
+    (lambda: sample_bernoulli(torch.full((2, 2), 1.5)), ValueError, "probs must lie in"),
+    (lambda: sample_bernoulli(torch.ones(2, 2, dtype=torch.int32)), TypeError, "probs must be a floating-point"),
+    (lambda: log_mean_exp(torch.zeros(2, 0), dim=1), ValueError, "at least one entry"),
+    (lambda: log_mean_exp(torch.zeros(2, 3), dim=2), ValueError, "dim must index"),
+])
+def test_bad_input_is_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call()

@@ -1,0 +1,122 @@
+"""Training throughput: the notebook's code against two baselines, in one run.
+
+    python tools/benchmark.py [--epochs 1] [--repeats 2]
+
+1. notebook   the notebook's own ``train`` (executed from its cells), with its
+              argument checks, progress bar and a checkpoint after every epoch;
+2. bare       a bare PyTorch loop over the same pre-binarized tensor: the same
+              networks, optimizer and one-sample ELBO, nothing else;
+3. dataloader the usual tutorial pipeline: a DataLoader over torchvision's
+              MNIST with ToTensor, binarizing each batch in the loop.
+
+Each is run ``--repeats`` times, interleaved, and the best time is kept, so
+that background noise hits all three alike. Prints images per second and the
+ratios to the bare loop.
+"""
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from checkpoints import build_networks  # noqa: E402
+from mnist import mnist_root  # noqa: E402
+from tools.notebook_code import notebook_namespace  # noqa: E402
+
+
+def networks(config, device):
+    encoder, decoder = (net.to(device) for net in build_networks(config))
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"])
+    return encoder, decoder, optimizer
+
+
+def bare_step(encoder, decoder, optimizer, x):
+    """One Adam step on the one-sample negative ELBO (constants dropped)."""
+    mu, log_sigma = encoder(x).chunk(2, dim=1)
+    eps = torch.randn_like(mu)
+    z = mu + log_sigma.exp() * eps
+    logits = decoder(z)
+    log_lik = (x * logits - F.softplus(logits)).sum(1)
+    log_prior = -0.5 * (z ** 2).sum(1)
+    log_q = (-0.5 * eps ** 2 - log_sigma).sum(1)
+    loss = -(log_lik + log_prior - log_q).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def run_bare(x_train, config, n_epochs):
+    encoder, decoder, optimizer = networks(config, x_train.device)
+    n, batch_size = len(x_train), config["batch_size"]
+    for _ in range(n_epochs):
+        order = torch.randperm(n).to(x_train.device)
+        for start in range(0, n, batch_size):
+            bare_step(encoder, decoder, optimizer, x_train[order[start:start + batch_size]])
+
+
+def run_dataloader(config, device, n_epochs):
+    encoder, decoder, optimizer = networks(config, device)
+    dataset = datasets.MNIST(root=str(mnist_root()), train=True, transform=transforms.ToTensor())
+    loader = DataLoader(dataset, batch_size=config["batch_size"], shuffle=True)
+    for _ in range(n_epochs):
+        for images, _labels in loader:
+            x = (images.view(len(images), -1) > 0.5).float().to(device)
+            bare_step(encoder, decoder, optimizer, x)
+
+
+def run_notebook(nb, n_epochs):
+    config = {**nb["CONFIG"], "n_epochs": n_epochs}
+    with tempfile.TemporaryDirectory() as tmp:
+        nb["train"](nb["encoder"], nb["decoder"], nb["x_train"], config,
+                    Path(tmp) / "benchmark.pt", retrain=True)
+
+
+def timed(fn, device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per timing (default 1)")
+    parser.add_argument("--repeats", type=int, default=2, help="timings of each, best kept (default 2)")
+    args = parser.parse_args()
+    if args.epochs < 1 or args.repeats < 1:
+        parser.error("--epochs and --repeats must be at least 1")
+
+    nb = notebook_namespace()
+    device, x_train, config = nb["device"], nb["x_train"], nb["CONFIG"]
+    candidates = {
+        "notebook train()": lambda: run_notebook(nb, args.epochs),
+        "bare loop": lambda: run_bare(x_train, config, args.epochs),
+        "DataLoader + ToTensor": lambda: run_dataloader(config, device, args.epochs),
+    }
+    best = {name: math.inf for name in candidates}
+    for _ in range(args.repeats):
+        for name, fn in candidates.items():
+            best[name] = min(best[name], timed(fn, device))
+
+    images = args.epochs * len(x_train)
+    print(f"\ndevice {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+          f"{args.epochs} epoch(s) of {len(x_train)} images, best of {args.repeats}")
+    print(f"{'':24}{'seconds':>9}{'images/s':>11}{'time / bare':>13}")
+    for name, seconds in best.items():
+        print(f"{name:24}{seconds:9.2f}{images / seconds:11.0f}{seconds / best['bare loop']:13.2f}")
+    print(f"100 epochs of the notebook's train() would take about "
+          f"{100 * best['notebook train()'] / args.epochs / 60:.1f} minutes here")
+
+
+if __name__ == "__main__":
+    main()
