@@ -1,6 +1,6 @@
-"""Training throughput: the notebook's code against two baselines, in one run.
+"""Training throughput against two baselines, and exact log p(x) against IWAE.
 
-    python tools/benchmark.py [--epochs 1] [--repeats 2]
+    python tools/benchmark.py [--epochs 1] [--repeats 2] [--eval-images 500]
 
 1. notebook   the notebook's own ``train`` (executed from its cells), with its
               argument checks, progress bar and a checkpoint after every epoch;
@@ -12,6 +12,10 @@
 Each is run ``--repeats`` times, interleaved, and the best time is kept, so
 that background noise hits all three alike. Prints images per second and the
 ratios to the bare loop.
+
+Then, on the same ``--eval-images`` test images, the exact log p(x) by
+quadrature (evaluation.py's grid) against the IWAE bound with k = 5000, and
+their ratio.
 """
 import argparse
 import math
@@ -27,6 +31,7 @@ from torchvision import datasets, transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from checkpoints import build_networks  # noqa: E402
+from evaluation import exact_log_marginal, importance_bounds  # noqa: E402
 from mnist import mnist_root  # noqa: E402
 from tools.notebook_code import notebook_namespace  # noqa: E402
 
@@ -92,9 +97,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timing (default 1)")
     parser.add_argument("--repeats", type=int, default=2, help="timings of each, best kept (default 2)")
+    parser.add_argument("--eval-images", type=int, default=500,
+                        help="test images for exact log p(x) against IWAE (default 500)")
     args = parser.parse_args()
-    if args.epochs < 1 or args.repeats < 1:
-        parser.error("--epochs and --repeats must be at least 1")
+    if min(args.epochs, args.repeats, args.eval_images) < 1:
+        parser.error("--epochs, --repeats and --eval-images must be at least 1")
 
     nb = notebook_namespace()
     device, x_train, config = nb["device"], nb["x_train"], nb["CONFIG"]
@@ -116,6 +123,12 @@ def main():
         print(f"{name:24}{seconds:9.2f}{images / seconds:11.0f}{seconds / best['bare loop']:13.2f}")
     print(f"100 epochs of the notebook's train() would take about "
           f"{100 * best['notebook train()'] / args.epochs / 60:.1f} minutes here")
+
+    encoder, decoder, x_eval = nb["encoder"], nb["decoder"], nb["x_test"][:args.eval_images]
+    exact_seconds = timed(lambda: exact_log_marginal(decoder, x_eval), device)
+    iwae_seconds = timed(lambda: importance_bounds(encoder, decoder, x_eval, ks=(5000,), elbo_draws=1), device)
+    print(f"\n{len(x_eval)} test images: exact log p(x) by quadrature {exact_seconds:.2f} s, "
+          f"IWAE with k = 5000 {iwae_seconds:.2f} s; IWAE / exact = {iwae_seconds / exact_seconds:.1f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,239 @@
+"""How well a trained VAE explains digits it has not seen: three numbers per image.
+
+- the ELBO, the bound that training maximises, averaged over many draws of q;
+- the importance-weighted bound IWAE_k (Burda, Grosse and Salakhutdinov, 2016),
+  log of the mean of k importance weights p(x, z) / q(z | x), which rises
+  towards log p(x) as k grows;
+- the exact log p(x) = log of the integral of p(x | z) p(z) over z, by
+  quadrature on a grid: affordable because z has only two dimensions.
+
+On average ELBO <= IWAE_k <= IWAE_k' <= log p(x) for k <= k'. The networks are
+the notebook's: the encoder maps (B, 784) to (mu, log_sigma), (B, 4), the
+decoder maps (B, 2) codes to (B, 784) Bernoulli logits.
+"""
+import math
+
+import torch
+
+from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, check_batch, check_binary,
+                     diag_gaussian_log_density, log_mean_exp, sample_diag_gaussian,
+                     std_normal_log_density)
+
+IWAE_KS = (1, 10, 100, 1000, 5000)
+ELBO_DRAWS = 100
+# The grid the convergence study in the notebook settles on (see README).
+GRID_HALF_WIDTH = 6.0
+GRID_POINTS = 481
+
+
+def check_images(x, decoder):
+    """Raise unless x is a non-empty (B, D) binary float tensor that fits the decoder."""
+    check_batch("x", x)
+    check_binary("x", x)
+    out_features = decoder[-1].out_features
+    if x.shape[1] != out_features:
+        raise ValueError(f"x must have {out_features} pixels per image to match the decoder, "
+                         f"got shape {tuple(x.shape)}")
+
+
+def check_count(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+# ---------------------------------------------------------------------------
+# Bounds from draws of q
+# ---------------------------------------------------------------------------
+
+def log_weights(decoder, x, mu, log_sigma, n_draws, generator=None):
+    """log p(x, z) - log q(z | x) for n_draws independent z ~ q(z | x) per image.
+
+    x: (B, D) binary; mu, log_sigma: (B, 2), the parameters of each image's q
+    returns (B, n_draws); differentiable in mu, log_sigma and the decoder
+    """
+    mu, log_sigma = mu.repeat_interleave(n_draws, 0), log_sigma.repeat_interleave(n_draws, 0)
+    z = sample_diag_gaussian(mu, log_sigma, generator)
+    log_likelihood = bernoulli_log_density(x.repeat_interleave(n_draws, 0), decoder(z)).sum(dim=1)
+    log_w = std_normal_log_density(z) + log_likelihood - diag_gaussian_log_density(z, mu, log_sigma)
+    return log_w.view(len(x), n_draws)
+
+
+@torch.no_grad()
+def reduced_log_weights(decoder, x, mu, log_sigma, n_draws, reduce, generator=None, max_rows=20_000):
+    """reduce(log_weights(...)) image chunk by image chunk, decoding at most max_rows codes at once.
+
+    reduce maps (b, n_draws) to (b,); returns (B,)
+    """
+    check_count("n_draws", n_draws)
+    per_chunk = max(1, max_rows // n_draws)
+    return torch.cat([reduce(log_weights(decoder, x[i:i + per_chunk], mu[i:i + per_chunk],
+                                         log_sigma[i:i + per_chunk], n_draws, generator))
+                      for i in range(0, len(x), per_chunk)])
+
+
+def importance_bounds(encoder, decoder, x, ks=IWAE_KS, elbo_draws=ELBO_DRAWS, seed=0, max_rows=20_000):
+    """The ELBO and IWAE_k of every image; fresh, independent draws for each.
+
+    x: (N, D) binary
+    ks: the numbers of importance samples k
+    elbo_draws: draws of q averaged for the ELBO
+    seed: seeds the draws, so the numbers repeat
+    max_rows: codes decoded at once (bounds the memory to about max_rows x D floats)
+    returns {"elbo": (N,), "iwae": {k: (N,)}}
+    """
+    check_images(x, decoder)
+    for k in ks:
+        check_count("each k in ks", k)
+    check_count("elbo_draws", elbo_draws)
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    with torch.no_grad():
+        mu, log_sigma = encoder(x).chunk(2, dim=1)
+
+    def bound(n_draws, reduce):
+        return reduced_log_weights(decoder, x, mu, log_sigma, n_draws, reduce, generator, max_rows)
+
+    return {"elbo": bound(elbo_draws, lambda w: w.mean(dim=1)),
+            "iwae": {k: bound(k, lambda w: log_mean_exp(w, dim=1)) for k in ks}}
+
+
+# ---------------------------------------------------------------------------
+# The exact log p(x) by quadrature
+# ---------------------------------------------------------------------------
+
+def latent_grid(half_width, n_points, device="cpu", center=(0.0, 0.0)):
+    """An n_points x n_points grid over a square of side 2 * half_width.
+
+    returns z: (n_points**2, 2), ordered row by row with z_2 falling and z_1
+    rising (so .view(n, n) reads like an image), and the log area of one cell
+    """
+    if not half_width > 0:
+        raise ValueError(f"half_width must be positive, got {half_width}")
+    check_count("n_points", n_points, minimum=2)
+    ticks = torch.linspace(-half_width, half_width, n_points, device=device)
+    z2, z1 = torch.meshgrid(ticks.flip(0) + center[1], ticks + center[0], indexing="ij")
+    spacing = 2 * half_width / (n_points - 1)
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1), 2 * math.log(spacing)
+
+
+@torch.no_grad()
+def grid_log_joint(decoder, x, z_grid, grid_rows=2048):
+    """log p(x, z) for every image and every grid point, one block at a time.
+
+    Yields (start, block) with block: (N, rows) for grid rows start..start+rows.
+    Each block of the grid is decoded once; its log likelihood for all images
+    is one matrix product (helpers.bernoulli_log_likelihood_table).
+    """
+    for start in range(0, len(z_grid), grid_rows):
+        z = z_grid[start:start + grid_rows]
+        yield start, bernoulli_log_likelihood_table(x, decoder(z)) + std_normal_log_density(z)
+
+
+def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POINTS,
+                       max_images=4096):
+    """log p(x) by the rectangle rule on a grid, with a running logsumexp.
+
+    log p(x) ~= log sum_g exp(log p(x, z_g)) + log(cell area). For a smooth
+    integrand that decays inside the square, this converges very fast as the
+    grid is refined (the notebook measures it).
+
+    x: (N, D) binary; returns (N,)
+    max_images: images per pass, bounding the memory to max_images x 2048 floats
+    """
+    check_images(x, decoder)
+    z_grid, log_cell = latent_grid(half_width, n_points, device=x.device)
+    results = []
+    for i in range(0, len(x), max_images):
+        chunk = x[i:i + max_images]
+        total = torch.full((len(chunk),), -math.inf, device=x.device)
+        for _, block in grid_log_joint(decoder, chunk, z_grid):
+            total = torch.logaddexp(total, torch.logsumexp(block, dim=1))
+        results.append(total + log_cell)
+    return torch.cat(results)
+
+
+def grid_convergence(decoder, x, half_width=3.0, spacing=0.1, tol=0.01, max_half_width=12.0,
+                     min_spacing=0.005):
+    """Widen, then refine, the grid until the mean log p(x) moves less than tol.
+
+    First the square grows by 1 on each side, at a fixed spacing, until that
+    changes the mean by less than tol: the integrand must have died out at the
+    edges, or the rule converges only slowly. Then the spacing is halved until
+    that, too, changes the mean by less than tol.
+    returns the last, most accurate (half_width, n_points), and the list of
+    (half_width, n_points, mean log p(x)) tried, in order
+    """
+    def n_points(w, h):
+        return round(2 * w / h) + 1
+
+    def mean_at(w, h):
+        return exact_log_marginal(decoder, x, w, n_points(w, h)).mean().item()
+
+    tried = [(half_width, n_points(half_width, spacing), mean_at(half_width, spacing))]
+    while True:  # widen
+        half_width += 1
+        if half_width > max_half_width:
+            raise RuntimeError(f"the grid did not converge to {tol} nats within "
+                               f"[-{max_half_width}, {max_half_width}]^2")
+        tried.append((half_width, n_points(half_width, spacing), mean_at(half_width, spacing)))
+        if abs(tried[-1][2] - tried[-2][2]) < tol:
+            break
+    while True:  # refine
+        spacing /= 2
+        if spacing < min_spacing:
+            raise RuntimeError(f"the grid did not converge to {tol} nats with spacings down to {min_spacing}")
+        tried.append((half_width, n_points(half_width, spacing), mean_at(half_width, spacing)))
+        if abs(tried[-1][2] - tried[-2][2]) < tol:
+            break
+    return tried[-1][:2], tried
+
+
+def log_posterior_on_grid(decoder, x, z_grid, log_cell):
+    """The exact posterior log p(z | x) at each grid point, normalised on the grid.
+
+    x: (B, D); z_grid: (G, 2); returns (B, G) log densities
+    """
+    check_images(x, decoder)
+    log_joint = torch.cat([block for _, block in grid_log_joint(decoder, x, z_grid)], dim=1)
+    return log_joint - torch.logsumexp(log_joint, dim=1, keepdim=True) - log_cell
+
+
+# ---------------------------------------------------------------------------
+# Splitting the gap: the best Gaussian q for each image
+# ---------------------------------------------------------------------------
+
+def fitted_gaussian_elbo(encoder, decoder, x, steps=200, draws=50, lr=0.05, final_draws=1000, seed=0):
+    """The ELBO of the best factorized Gaussian q for each image, found without the encoder.
+
+    Starting from the encoder's (mu, log_sigma), each image gets its own q,
+    fitted by Adam on the reparameterized ELBO. The encoder can do no better
+    than this (up to the optimizer), so
+        exact - fitted ELBO   = approximation gap (the Gaussian family is too simple)
+        fitted ELBO - ELBO    = amortization gap (one network serves all images).
+
+    x: (B, D) binary; returns (B,), the fitted ELBO averaged over final_draws draws
+    """
+    check_images(x, decoder)
+    for name, value in (("steps", steps), ("draws", draws), ("final_draws", final_draws)):
+        check_count(name, value)
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    with torch.no_grad():
+        mu, log_sigma = (t.clone() for t in encoder(x).chunk(2, dim=1))
+    mu.requires_grad_(True)
+    log_sigma.requires_grad_(True)
+    optimizer = torch.optim.Adam([mu, log_sigma], lr=lr)
+    frozen = [p.requires_grad_(False) for p in decoder.parameters()]  # only q moves
+    try:
+        for _ in range(steps):
+            # Each image's ELBO depends on its own parameters only, so the sum
+            # over images gives every image its own gradient.
+            loss = -log_weights(decoder, x, mu, log_sigma, draws, generator).mean(dim=1).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    return reduced_log_weights(decoder, x, mu.detach(), log_sigma.detach(), final_draws,
+                               lambda w: w.mean(dim=1), generator)

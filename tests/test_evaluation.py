@@ -1,0 +1,156 @@
+"""evaluation.py against closed forms, an independent quadrature and brute force."""
+import itertools
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from checkpoints import build_networks, load_checkpoint, networks_from_checkpoint
+from evaluation import (exact_log_marginal, fitted_gaussian_elbo, grid_convergence, importance_bounds,
+                        latent_grid, log_posterior_on_grid)
+from mnist import load_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT = ROOT / "models" / "vae_100epochs.pt"
+SMALL = {"data_dim": 6, "hidden_dim": 8, "latent_dim": 2}
+
+
+def small_decoder(seed, scale):
+    torch.manual_seed(seed)
+    _, decoder = build_networks(SMALL)
+    with torch.no_grad():
+        for p in decoder.parameters():
+            p.mul_(scale)
+    return decoder
+
+
+@pytest.fixture(scope="module")
+def trained():
+    encoder, decoder = networks_from_checkpoint(load_checkpoint(CHECKPOINT))
+    return encoder, decoder, load_mnist(train=False)[0]
+
+
+def test_constant_decoder_gives_the_closed_form():
+    # Logits that ignore z: p(x) = prod_d Ber(x_d | sigmoid(c_d)) exactly.
+    decoder = small_decoder(0, 1.0)
+    c = torch.tensor([-3.0, -1.0, 0.0, 0.5, 2.0, 4.0])
+    with torch.no_grad():
+        decoder[-1].weight.zero_()
+        decoder[-1].bias.copy_(c)
+    x = torch.tensor([[1., 0., 1., 1., 0., 1.], [0., 0., 0., 0., 0., 0.]])
+    closed_form = (x * c - torch.nn.functional.softplus(c)).sum(1)
+    torch.testing.assert_close(exact_log_marginal(decoder, x, 6.0, 241), closed_form, atol=1e-3, rtol=0)
+
+
+def test_quadrature_matches_gauss_hermite_and_sums_to_one_over_all_images():
+    decoder = small_decoder(1, 1.5)
+    all_images = torch.tensor(list(itertools.product([0.0, 1.0], repeat=6)))  # (64, 6)
+    ours = exact_log_marginal(decoder, all_images, 7.0, 401).double()
+
+    # Independent: the product Gauss-Hermite rule for E_{N(0, I)}[p(x | z)], in float64.
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    z1, z2 = np.meshgrid(nodes, nodes, indexing="ij")
+    z = torch.tensor(np.stack([z1.ravel(), z2.ravel()], 1))
+    log_w = torch.tensor(np.log(np.outer(weights, weights).ravel() / (2 * math.pi)))
+    logits = decoder.double()(z)  # (6400, 6)
+    log_lik = all_images.double() @ logits.T - torch.nn.functional.softplus(logits).sum(1)
+    reference = torch.logsumexp(log_lik + log_w, dim=1)
+    decoder.float()
+
+    assert (ours - reference).abs().max() < 1e-3
+    assert abs(torch.logsumexp(ours, 0).item()) < 1e-3  # the 64 probabilities sum to 1
+
+
+def test_posterior_on_grid_is_a_density():
+    decoder = small_decoder(2, 2.0)
+    x = torch.tensor([[1., 0., 0., 1., 1., 0.]])
+    z, log_cell = latent_grid(6.0, 301)
+    post = log_posterior_on_grid(decoder, x, z, log_cell).exp()
+    assert post.shape == (1, 301 * 301)
+    assert abs(post.sum().item() * math.exp(log_cell) - 1) < 1e-4
+
+
+def test_grid_convergence_settles_and_reports_what_it_tried():
+    decoder = small_decoder(3, 1.0)
+    x = torch.tensor(list(itertools.product([0.0, 1.0], repeat=6)))
+    (half_width, n_points), tried = grid_convergence(decoder, x, tol=0.01)
+    assert (half_width, n_points) == tried[-1][:2]
+    assert abs(tried[-1][2] - tried[-2][2]) < 0.01
+    assert abs(exact_log_marginal(decoder, x, half_width, n_points).mean()
+               - exact_log_marginal(decoder, x, 9.0, 1801).mean()) < 0.01
+
+
+@pytest.mark.parametrize("model", ["random", "trained"])
+def test_elbo_below_iwae_below_exact_and_iwae_rises_with_k(model, trained):
+    encoder, decoder, x_test = trained
+    if model == "random":
+        torch.manual_seed(4)
+        encoder, decoder = build_networks({"data_dim": 784, "hidden_dim": 500, "latent_dim": 2})
+    x = x_test[:100]
+    ks = (1, 10, 100, 1000)
+    bounds = importance_bounds(encoder, decoder, x, ks=ks, seed=1)
+    exact = exact_log_marginal(decoder, x).mean().item()
+    iwae = [bounds["iwae"][k].mean().item() for k in ks]
+    assert bounds["elbo"].mean().item() <= iwae[1]
+    # IWAE <= log p(x) in expectation; an untrained q is so close to the posterior
+    # that the estimate can come within Monte Carlo noise of it.
+    assert iwae[-1] <= exact + 0.01
+    assert all(a < b for a, b in zip(iwae, iwae[1:])), iwae
+
+
+def test_fitted_gaussian_lies_between_encoder_elbo_and_exact(trained):
+    encoder, decoder, x_test = trained
+    x = x_test[:40]
+    fitted = fitted_gaussian_elbo(encoder, decoder, x, steps=100)
+    elbo = importance_bounds(encoder, decoder, x, ks=(1,))["elbo"]
+    assert elbo.mean() < fitted.mean() <= exact_log_marginal(decoder, x).mean()
+    assert all(p.requires_grad for p in decoder.parameters()), "the decoder is left as it was"
+
+
+def test_evaluate_tool_agrees_with_an_independent_grid_sum(trained):
+    _, decoder, x_test = trained
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "evaluate.py"), str(CHECKPOINT),
+                             "--n", "100", "--json"], capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    assert set(report) >= {"elbo", "iwae", "exact", "n"} and report["n"] == 100
+    assert list(report["iwae"]) == ["1", "10", "100", "1000", "5000"]
+    assert report["elbo"] <= report["iwae"]["5000"] <= report["exact"]
+
+    # Independent: a plain float64 sum over another grid, pixel by pixel.
+    ticks = torch.arange(-7.0, 7.0 + 1e-9, 0.02, dtype=torch.float64)
+    z = torch.cartesian_prod(ticks, ticks)
+    x = x_test[:100].double()
+    total = torch.full((100,), -math.inf, dtype=torch.float64)
+    decoder = decoder.double()
+    with torch.no_grad():
+        for block in z.split(20_000):
+            logits = decoder(block)  # log mu = logsigmoid(y), log(1 - mu) = logsigmoid(-y)
+            log_lik = (x @ torch.nn.functional.logsigmoid(logits).T
+                       + (1 - x) @ torch.nn.functional.logsigmoid(-logits).T)
+            log_prior = -0.5 * (block ** 2).sum(1) - math.log(2 * math.pi)
+            total = torch.logaddexp(total, torch.logsumexp(log_lik + log_prior, dim=1))
+    decoder.float()
+    independent = (total + 2 * math.log(0.02)).mean().item()
+    assert abs(report["exact"] - independent) < 0.05
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda d: exact_log_marginal(d, torch.full((2, 6), 0.5)), ValueError, "x must be binary"),
+    (lambda d: exact_log_marginal(d, torch.zeros(2, 5)), ValueError, "x must have 6 pixels"),
+    (lambda d: exact_log_marginal(d, torch.zeros(0, 6)), ValueError, "x must not be empty"),
+    (lambda d: exact_log_marginal(d, torch.zeros(2, 6), half_width=-1.0), ValueError, "half_width"),
+    (lambda d: exact_log_marginal(d, torch.zeros(2, 6), n_points=1), ValueError, "n_points"),
+    (lambda d: exact_log_marginal(d, torch.zeros(2, 6), n_points=2.5), TypeError, "n_points must be an int"),
+    (lambda d: importance_bounds(build_networks(SMALL)[0], d, torch.zeros(2, 6), ks=(0,)), ValueError,
+     "each k in ks"),
+    (lambda d: importance_bounds(build_networks(SMALL)[0], d, torch.zeros(2, 6).long()), TypeError,
+     "x must be a floating-point"),
+])
+def test_bad_input_is_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call(small_decoder(0, 1.0))
