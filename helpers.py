@@ -12,6 +12,9 @@ that the caller decides what to sum over.
 Every public function checks its arguments and raises ``TypeError`` (not a
 tensor, not floating point) or ``ValueError`` (wrong shape, empty, mismatched
 batch, non-binary ``x``) naming the argument, instead of failing deep in torch.
+
+The lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are the
+student's part: tools/make_student.py replaces them with stubs.
 """
 import math
 
@@ -75,7 +78,31 @@ def bernoulli_log_density(x, logits):
     check_batch("logits", logits)
     check_same_shape("x", x, "logits", logits)
     check_binary("x", x)
+    ### BEGIN SOLUTION
     return x * logits - F.softplus(logits)
+    ### END SOLUTION
+
+
+def bernoulli_log_likelihood_table(x, logits):
+    """log p(x_i | logits_j) summed over pixels, for every image i and every row j.
+
+    Summed over pixels, x * y - softplus(y) is x @ y.T - softplus(y).sum(1): one
+    matrix product gives the log likelihood of every image under every logit
+    vector, e.g. under every point of a latent grid decoded once.
+
+    x:      (B, D) binary pixels
+    logits: (G, D) Bernoulli logits
+    returns (B, G)
+    """
+    check_batch("x", x)
+    check_batch("logits", logits)
+    if x.shape[1] != logits.shape[1]:
+        raise ValueError(f"x and logits must have the same number of pixels: "
+                         f"{tuple(x.shape)} vs {tuple(logits.shape)}")
+    check_binary("x", x)
+    ### BEGIN SOLUTION
+    return x @ logits.T - F.softplus(logits).sum(dim=1)
+    ### END SOLUTION
 
 
 def std_normal_log_density(z):
@@ -85,7 +112,9 @@ def std_normal_log_density(z):
     returns (B,)
     """
     check_batch("z", z)
+    ### BEGIN SOLUTION
     return -0.5 * (z ** 2).sum(dim=1) - 0.5 * z.shape[1] * LOG_2PI
+    ### END SOLUTION
 
 
 def diag_gaussian_log_density(z, mu, log_sigma):
@@ -102,8 +131,10 @@ def diag_gaussian_log_density(z, mu, log_sigma):
     check_batch("log_sigma", log_sigma)
     check_same_shape("z", z, "mu", mu)
     check_same_shape("mu", mu, "log_sigma", log_sigma)
+    ### BEGIN SOLUTION
     standardised = (z - mu) * torch.exp(-log_sigma)
     return (-0.5 * standardised ** 2 - log_sigma - 0.5 * LOG_2PI).sum(dim=1)
+    ### END SOLUTION
 
 
 # ---------------------------------------------------------------------------
@@ -123,8 +154,10 @@ def sample_diag_gaussian(mu, log_sigma, generator=None):
     check_batch("mu", mu)
     check_batch("log_sigma", log_sigma)
     check_same_shape("mu", mu, "log_sigma", log_sigma)
+    ### BEGIN SOLUTION
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(log_sigma) * eps
+    ### END SOLUTION
 
 
 def sample_bernoulli(probs, generator=None):
@@ -140,8 +173,10 @@ def sample_bernoulli(probs, generator=None):
     if not ((probs >= 0) & (probs <= 1)).all():
         raise ValueError("probs must lie in [0, 1]; pass torch.sigmoid(logits) "
                          "to sample from logits")
+    ### BEGIN SOLUTION
     u = torch.rand(probs.shape, generator=generator, device=probs.device, dtype=probs.dtype)
     return (u < probs).to(probs.dtype)
+    ### END SOLUTION
 
 
 # ---------------------------------------------------------------------------
@@ -160,4 +195,6 @@ def log_mean_exp(a, dim):
         raise ValueError(f"dim must index one of a's {a.dim()} dimensions, got {dim}")
     if a.shape[dim] == 0:
         raise ValueError(f"a must have at least one entry along dim {dim}")
+    ### BEGIN SOLUTION
     return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])
+    ### END SOLUTION

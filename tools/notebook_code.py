@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "A3_VAE.ipynb"
 # The cells that set up and define everything up to training, in notebook order.
-DEFINITION_CELLS = ("setup", "data", "log-prior", "decoder", "log-likelihood",
+DEFINITION_CELLS = ("setup", "data", "log-prior", "decoder", "log-likelihood", "joint",
                     "encoder", "log-q", "elbo", "train-def")
 
 

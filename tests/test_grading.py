@@ -1,0 +1,238 @@
+"""The student edition and grading: no answer leaks, and mistakes are caught and named.
+
+Grading runs the notebook (2 epochs of training) once per submission, about a
+minute each on a 2-core CPU, so this is the slowest file of the suite.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools.grade import grade, merge
+from tools.make_student import BEGIN, END, MarkerError, make_student, strip_solutions
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION_NOTEBOOK = ROOT / "A3_VAE.ipynb"
+
+
+def solution_lines(text):
+    """The non-blank lines inside solution blocks, stripped."""
+    inside, lines = False, []
+    for line in text.split("\n"):
+        if line.strip() == BEGIN:
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def notebook_code(path):
+    return "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("edition") / "student"
+    make_student(out)
+    return out
+
+
+def submission_from_solution(folder, notebook_edit=None, helpers_edit=None):
+    """A submission folder: the solution, with at most one (old, new) replacement
+    planted in the notebook's code and one in helpers.py."""
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    helpers = (ROOT / "helpers.py").read_text()
+    if notebook_edit:
+        old, new = notebook_edit
+        hits = [c for c in notebook.cells if c.cell_type == "code" and old in c.source]
+        assert len(hits) == 1 and hits[0].source.count(old) == 1, f"planted edit not found once: {old!r}"
+        hits[0].source = hits[0].source.replace(old, new)
+    if helpers_edit:
+        old, new = helpers_edit
+        assert helpers.count(old) == 1, f"planted edit not found once: {old!r}"
+        helpers = helpers.replace(old, new)
+    nbformat.write(notebook, folder / "A3_VAE.ipynb")
+    (folder / "helpers.py").write_text(helpers)
+    return folder
+
+
+def failed_parts(report):
+    return [line.split(":")[0][len("FAIL  "):] for line in report if line.startswith("FAIL")]
+
+
+# --------------------------------------------------------------------------
+# The student edition
+# --------------------------------------------------------------------------
+
+def test_no_solution_line_survives_in_the_student_edition(student_dir):
+    for solution_file, student_file, text_of in (
+            (SOLUTION_NOTEBOOK, student_dir / "A3_VAE.ipynb", notebook_code),
+            (ROOT / "helpers.py", student_dir / "helpers.py", lambda p: Path(p).read_text())):
+        secret = solution_lines(text_of(solution_file))
+        assert secret, f"no solution blocks found in {solution_file.name}"
+        student_text = text_of(student_file)
+        student_lines = {line.strip() for line in student_text.split("\n")}
+        leaked = [line for line in secret if line in student_lines]
+        assert not leaked, f"{student_file.name} still holds {leaked}"
+        assert BEGIN not in student_text and "NotImplementedError" in student_text
+
+
+def test_student_edition_keeps_ids_and_check_outputs_only(student_dir):
+    solution = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    student = nbformat.read(student_dir / "A3_VAE.ipynb", as_version=4)
+    assert [c.id for c in student.cells] == [c.id for c in solution.cells]
+    for sol, stu in zip(solution.cells, student.cells):
+        if stu.cell_type != "code":
+            continue
+        if "nbval-check-output" in stu.metadata.get("tags", []):
+            assert stu.outputs == sol.outputs and stu.execution_count is not None
+        else:
+            assert stu.outputs == [] and stu.execution_count is None
+    assert not any((student_dir / d).exists() for d in ("figures", "models"))
+    assert "image/png" not in (student_dir / "A3_VAE.ipynb").read_text()
+    assert (student_dir / "tools" / "grade.py").is_file() and (student_dir / "tools" / "reference.ipynb").is_file()
+
+
+def test_stub_is_indented_like_its_markers():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
+    assert strip_solutions(source, "f") == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+
+
+@pytest.mark.parametrize("source, words", [
+    (f"{BEGIN}\nx = 1\n", "never closed"),
+    (f"{BEGIN}\n{BEGIN}\nx = 1\n{END}\n{END}\n", "cannot nest"),
+    (f"x = 1\n{END}\n", "without a"),
+])
+def test_bad_markers_are_refused_and_nothing_is_written(tmp_path, source, words):
+    with pytest.raises(MarkerError, match=words):
+        strip_solutions(source, "cell 'x'")
+    solution = tmp_path / "solution"
+    shutil.copytree(ROOT, solution, ignore=shutil.ignore_patterns(".venv", ".git", "data", "models", "figures"))
+    (solution / "helpers.py").write_text((ROOT / "helpers.py").read_text() + "\n" + source)
+    with pytest.raises(MarkerError, match=words):
+        make_student(tmp_path / "out", solution_dir=solution)
+    assert not (tmp_path / "out").exists()
+
+
+def test_make_student_command_line(tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py"), str(tmp_path / "ed")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    again = subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py"), str(tmp_path / "ed")],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "already holds" in again.stderr
+
+
+# --------------------------------------------------------------------------
+# The merge that grading runs
+# --------------------------------------------------------------------------
+
+def test_merge_takes_check_cells_from_the_reference_and_drops_saved_outputs():
+    reference = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    submission = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    for cell in submission.cells:
+        if cell.cell_type == "code":
+            cell.source += "\n# edited"
+            cell.outputs = [nbformat.v4.new_output("stream", text="forged\n")]
+            cell.metadata["tags"] = ["nbval-skip"]
+    extra = nbformat.v4.new_code_cell("helper = 1")
+    submission.cells.insert(5, extra)
+    merged = merge(reference, submission)
+    by_id = {c.id: c for c in merged.cells}
+    for ref in reference.cells:
+        if "nbval-check-output" in ref.metadata.get("tags", []):
+            assert by_id[ref.id].source == ref.source and by_id[ref.id].outputs == ref.outputs
+        elif ref.cell_type == "code":
+            assert by_id[ref.id].source.endswith("# edited")
+            assert by_id[ref.id].outputs == [] and not by_id[ref.id].metadata.get("tags")
+    ids = [c.id for c in merged.cells]
+    assert ids.index(extra.id) == ids.index(submission.cells[4].id) + 1
+
+
+# --------------------------------------------------------------------------
+# Grading end to end
+# --------------------------------------------------------------------------
+
+def test_the_solution_passes_with_one_thread(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    passed, report = grade(submission_from_solution(tmp_path), SOLUTION_NOTEBOOK)
+    assert passed, "\n".join(report)
+
+
+def test_untouched_student_edition_fails_every_part(student_dir):
+    passed, report = grade(student_dir, student_dir / "tools" / "reference.ipynb")
+    assert not passed
+    parts = [line for line in report if line.startswith(("pass", "FAIL")) and "notebook check" not in line]
+    assert parts and all(line.startswith("FAIL") for line in parts), "\n".join(report)
+
+
+MISTAKES = {
+    "log(sigmoid) Bernoulli": (None, ("x * logits - F.softplus(logits)",
+                                      "x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))"),
+                               "helpers.bernoulli_log_density"),
+    "std normal without its constant": (None, ("- 0.5 * z.shape[1] * LOG_2PI", ""),
+                                        "helpers.std_normal_log_density"),
+    "log q without -log sigma": (None, ("-0.5 * standardised ** 2 - log_sigma - 0.5 * LOG_2PI",
+                                        "-0.5 * standardised ** 2 - 0.5 * LOG_2PI"),
+                                 "helpers.diag_gaussian_log_density"),
+    "sample without gradients": (None, ("return mu + torch.exp(log_sigma) * eps",
+                                        "return (mu + torch.exp(log_sigma) * eps).detach()"),
+                                 "helpers.sample_diag_gaussian"),
+    "sample with sigma for log sigma": (None, ("return mu + torch.exp(log_sigma) * eps",
+                                               "return mu + log_sigma * eps"),
+                                        "helpers.sample_diag_gaussian"),
+    "Bernoulli sampler inverted": (None, ("return (u < probs).to(probs.dtype)",
+                                          "return (u > probs).to(probs.dtype)"),
+                                   "helpers.sample_bernoulli"),
+    "log-mean-exp without log n": (None, ("torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])",
+                                          "torch.logsumexp(a, dim=dim)"),
+                                   "helpers.log_mean_exp"),
+    "likelihood summed over the batch": (("bernoulli_log_density(x, decoder(z)).sum(dim=1)",
+                                          "bernoulli_log_density(x, decoder(z)).sum(dim=0)"), None,
+                                         "log_likelihood"),
+    "decoder with a sigmoid": (("    nn.Linear(HIDDEN_DIM, DATA_DIM),\n",
+                                "    nn.Linear(HIDDEN_DIM, DATA_DIM),\n    nn.Sigmoid(),\n"), None, "decoder"),
+    "encoder with a wrong hidden size": (("    nn.Linear(DATA_DIM, HIDDEN_DIM),\n    nn.Tanh(),\n    nn.Linear(HIDDEN_DIM, 2 * LATENT_DIM),",
+                                          "    nn.Linear(DATA_DIM, 400),\n    nn.Tanh(),\n    nn.Linear(400, 2 * LATENT_DIM),"),
+                                         None, "encoder"),
+    "joint with a minus": (("return log_prior(z) + log_likelihood(x, z)",
+                            "return log_prior(z) - log_likelihood(x, z)"), None, "joint_log_density"),
+    "ELBO summed, not averaged": (("(joint_log_density(x, z) - log_q(z, mu, log_sigma)).mean()",
+                                   "(joint_log_density(x, z) - log_q(z, mu, log_sigma)).sum()"), None,
+                                  "elbo and loss"),
+    "ELBO with the prior for q": (("(joint_log_density(x, z) - log_q(z, mu, log_sigma)).mean()",
+                                   "(joint_log_density(x, z) - log_prior(z)).mean()"), None, "elbo and loss"),
+    "training without an optimizer step": (("            batch_loss.backward()\n            optimizer.step()\n",
+                                            "            batch_loss.backward()\n"), None, "train"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_a_planted_mistake_fails_and_is_named(tmp_path, mistake):
+    notebook_edit, helpers_edit, part = MISTAKES[mistake]
+    submission = submission_from_solution(tmp_path, notebook_edit, helpers_edit)
+    passed, report = grade(submission, SOLUTION_NOTEBOOK)
+    assert not passed
+    assert part in failed_parts(report), "\n".join(report)
+
+
+def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
+    env = {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
+    missing = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path)],
+                             capture_output=True, text=True, env=env)
+    assert missing.returncode == 2 and "has no A3_VAE.ipynb" in missing.stderr
+    submission = submission_from_solution(tmp_path / "s", ("return -elbo(x)", "return elbo(x)"))
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission)],
+                         capture_output=True, text=True, env=env)
+    assert run.returncode == 1
+    assert re.search(r"^FAIL  elbo and loss: .+", run.stdout, re.M), run.stdout
+    assert re.search(r"^pass  log_prior$", run.stdout, re.M)
+    assert "checks pass: FAILED" in run.stdout
