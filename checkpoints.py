@@ -37,10 +37,14 @@ class CheckpointError(Exception):
 
 
 def save_checkpoint(path, checkpoint):
-    """Write ``checkpoint`` (a dict) to ``path`` atomically."""
+    """Write ``checkpoint`` (a dict) to ``path`` atomically.
+
+    Temporary files that a killed process left beside ``path`` are removed
+    once the new checkpoint is in place.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(checkpoint, f)
@@ -51,6 +55,8 @@ def save_checkpoint(path, checkpoint):
     except BaseException:
         os.unlink(tmp_name)
         raise
+    for leftover in path.parent.glob(f"{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def load_checkpoint(path, config=None):

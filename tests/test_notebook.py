@@ -4,7 +4,8 @@ The committed notebook is checked by nbval as it stands (it loads the
 committed model); this test runs a copy that really trains, in a scratch
 folder, so its checkpoint and figures do not touch the committed ones. Its
 check cells must print what the full run printed: they depend on nothing that
-varies with the number of epochs, the machine or the thread count.
+varies with the number of epochs, the number of test images evaluated, the
+machine or the thread count.
 """
 import os
 import shutil
@@ -15,16 +16,16 @@ from pathlib import Path
 from mnist import mnist_root
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_FILES = ("A3_VAE.ipynb", "helpers.py", "mnist.py", "checkpoints.py")
-FIGURES = ("latent_lattice.png", "latent_scatter.png", "prior_samples.png",
-           "reconstructions.png", "training_curve.png")
+NOTEBOOK_FILES = ("A3_VAE.ipynb", "helpers.py", "mnist.py", "checkpoints.py", "evaluation.py")
+FIGURES = ("training_curve.png", "latent_scatter.png", "prior_samples.png", "reconstructions.png",
+           "latent_lattice.png", "latent_walk.png", "posterior_vs_q.png")
 
 
 def test_notebook_trains_from_scratch_and_passes_its_checks(tmp_path):
     for name in NOTEBOOK_FILES:
         shutil.copy(ROOT / name, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
-    env.update(VAE_EPOCHS="2", MNIST_ROOT=str(mnist_root().resolve()))
+    env.update(VAE_EPOCHS="2", VAE_EVAL_IMAGES="200", MNIST_ROOT=str(mnist_root().resolve()))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
          "-q", "A3_VAE.ipynb"],
