@@ -13,8 +13,8 @@ Every public function checks its arguments and raises ``TypeError`` (not a
 tensor, not floating point) or ``ValueError`` (wrong shape, empty, mismatched
 batch, non-binary ``x``) naming the argument, instead of failing deep in torch.
 
-The lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are the
-student's part: tools/make_student.py replaces them with stubs.
+Each formula is a solution block in nbgrader's markers: the student edition
+(tools/make_student.py) has a stub in its place.
 """
 import math
 

@@ -66,7 +66,7 @@ def test_every_figure_shows_and_no_cell_shows_an_error(tmp_path):
     notebook = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     n_figures = sum("image/png" in o.get("data", {}) for o in outputs)
-    assert n_figures >= 9, "the committed notebook is executed, with its figures"
+    assert n_figures >= 8, "the committed notebook is executed, with its figures"
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
 
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output-dir",

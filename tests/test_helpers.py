@@ -100,6 +100,11 @@ def test_diag_gaussian_finite_at_extreme_log_sigma(log_sigma_value):
     assert torch.isfinite(value).all()
     value.sum().backward()
     assert torch.isfinite(mu.grad).all() and torch.isfinite(log_sigma.grad).all()
+    # The reparameterized sampler too: exp(30) is about 1e13, still a float32.
+    mu.grad, log_sigma.grad = None, None
+    z_drawn = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator().manual_seed(0))
+    z_drawn.sum().backward()
+    assert torch.isfinite(z_drawn).all() and torch.isfinite(log_sigma.grad).all()
 
 
 # --------------------------------------------------------------------------

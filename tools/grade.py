@@ -13,7 +13,7 @@ whole, code and reference outputs, from the reference notebook, matched by
 cell id; every other cell is the student's, with its outputs removed. Cells
 the student added stay where they were put. The merge runs under nbval in a
 scratch folder, with the student's helpers.py and this project's other
-modules, training shortened to 2 epochs and the evaluation to 100 test images
+modules, training shortened to 2 epochs and the evaluation to 50 test images
 (the check cells print nothing that depends on either).
 
 The reference is tools/reference.ipynb where that exists (the student
@@ -33,7 +33,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 CHECK_TAG = "nbval-check-output"
 SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py")
-GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "100"}
+GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 600
 
 
