@@ -22,8 +22,8 @@ from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, chec
 IWAE_KS = (1, 10, 100, 1000, 5000)
 ELBO_DRAWS = 100
 # The grid the convergence study in the notebook settles on (see README).
-GRID_HALF_WIDTH = 6.0
-GRID_POINTS = 481
+GRID_HALF_WIDTH = 7.0
+GRID_POINTS = 561
 
 
 def check_images(x, decoder):

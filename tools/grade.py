@@ -21,6 +21,7 @@ edition), else the solution notebook A3_VAE.ipynb beside tools/.
 """
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,8 @@ CHECK_TAG = "nbval-check-output"
 SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py")
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 600
+ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
+ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
 
 
 def default_reference():
@@ -98,18 +101,24 @@ def failures_by_cell(junit_xml):
 
 
 def reason(message, text):
-    """One line saying why a cell failed, from nbval's report."""
-    lines = [line.strip() for line in (text or message).splitlines() if line.strip()]
-    for i, line in enumerate(lines):
-        if "Cell outputs differ" in line or line.startswith("Expected:"):
-            expected = next((lines[j + 1] for j in range(i, len(lines) - 1) if lines[j] == "Expected:"), "")
-            got = next((lines[j + 1] for j in range(i, len(lines) - 1) if lines[j] == "Got:"), "")
-            return f"printed {got!r} where the reference printed {expected!r}" if got or expected \
-                else "printed something other than the reference"
-    errors = [line for line in lines if line.split(":")[0].endswith(("Error", "Exception", "Interrupt"))]
+    """One line saying why a cell failed, from nbval's report.
+
+    For an output mismatch nbval shows pytest's diff of reference_output ==
+    test_output, indented by two spaces: lines starting "+ " are the
+    reference's, "- " the new run's.
+    """
+    text = ANSI_CODES.sub("", text or message)
+    lines = [line.rstrip() for line in text.splitlines()]
+    if "Cell outputs differ" in text:
+        got = next((line[4:] for line in lines if line.startswith("  - ")), None)
+        expected = next((line[4:] for line in lines if line.startswith("  + ")), None)
+        if got is None and expected is None:
+            return "printed something other than the reference"
+        return f"printed {got!r} where the reference printed {expected!r}"
+    errors = [line.strip() for line in lines if ERROR_LINE.match(line)]
     if errors:
         return errors[-1][:200]
-    return (lines[-1] if lines else message)[:200]
+    return next((line.strip() for line in reversed(lines) if line.strip()), "failed")[:200]
 
 
 def grade(submission_dir, reference_path, keep=None):
@@ -137,7 +146,7 @@ def grade(submission_dir, reference_path, keep=None):
         env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-             f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-q", "A3_VAE.ipynb"],
+             f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
             cwd=work, env=env, capture_output=True, text=True)
         if not (work / "report.xml").is_file():
             return False, [f"FAIL  grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"]
