@@ -1,8 +1,9 @@
 """Densities and samplers for the VAE, written out from elementary tensor ops.
 
-The assignment forbids probabilistic-modelling libraries (no
-``torch.distributions``, no ``binary_cross_entropy``, no ``torch.bernoulli``,
-no ``torch.normal``), so every log density and every sampler lives here.
+The assignment forbids probabilistic-modelling libraries (torch's
+distributions module, its binary cross-entropy losses, its Bernoulli and
+normal samplers), so every log density and every sampler lives here, built
+from elementary tensor operations.
 
 Conventions: batch first. ``x`` is ``(B, D)`` with pixels in {0, 1}, ``z`` is
 ``(B, K)`` (K = 2 in the notebook). Densities return one value per example,
