@@ -3,6 +3,9 @@
 A checkpoint is a plain dict, loadable with ``torch.load(weights_only=True)``:
 
     format        int, FORMAT_VERSION of the code that wrote it
+    digest        SHA-256 (hex) of everything else, written with the file and
+                  checked on load, so damage inside the file that still
+                  unpickles (flipped bytes in a tensor) is refused, not used
     config        dict of the settings that shape the run (sizes, lr, epochs, seed)
     epoch         number of finished epochs
     loss_history  list of the mean training loss of every finished epoch
@@ -15,19 +18,25 @@ The last four are left out once all epochs are done: a finished run is not
 resumed, and without Adam's moment estimates the file is a third of the size.
 
 It is written to a temporary file in the same folder and renamed over the old
-one, so a crash at any moment leaves either the previous checkpoint or the new
-one, never a half-written file under the real name.
+one (files.write_atomically), so a crash at any moment leaves either the
+previous checkpoint or the new one, never a half-written file under the real
+name; a full disk or a read-only folder is reported as such.
+
+Format 1 (before the digest) is still read, with a one-line note.
 """
-import os
+import hashlib
 import pickle
-import tempfile
+import sys
 import zipfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-FORMAT_VERSION = 1
+from files import write_bytes_of
+
+FORMAT_VERSION = 2
+UNVERIFIED_FORMATS = (1,)  # older formats without a digest, still accepted
 CONFIG_KEYS = ("data_dim", "hidden_dim", "latent_dim", "batch_size", "lr", "n_epochs", "seed")
 REQUIRED_KEYS = ("format", "config", "epoch", "loss_history", "encoder", "decoder")
 
@@ -36,25 +45,48 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be used; the message says what to do."""
 
 
+def content_digest(checkpoint):
+    """SHA-256 (hex) of a checkpoint's contents, all but its "digest" entry.
+
+    Tensors contribute their dtype, shape and raw bytes; dicts their keys in a
+    fixed (sorted) order; other values their type and repr, which is exact for
+    ints, floats and strings. The same contents give the same digest on any
+    machine, before and after a round trip through the file.
+    """
+    sha = hashlib.sha256()
+
+    def feed(value):
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            sha.update(f"tensor {t.dtype} {tuple(t.shape)}\n".encode())
+            sha.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            sha.update(f"dict {len(value)}\n".encode())
+            for key in sorted(value, key=repr):
+                feed(key)
+                feed(value[key])
+        elif isinstance(value, (list, tuple)):
+            sha.update(f"list {len(value)}\n".encode())
+            for item in value:
+                feed(item)
+        else:
+            sha.update(f"{type(value).__name__} {value!r}\n".encode())
+
+    feed({key: value for key, value in checkpoint.items() if key != "digest"})
+    return sha.hexdigest()
+
+
 def save_checkpoint(path, checkpoint):
-    """Write ``checkpoint`` (a dict) to ``path`` atomically.
+    """Write ``checkpoint`` (a dict) to ``path`` atomically, with its digest.
 
     Temporary files that a killed process left beside ``path`` are removed
-    once the new checkpoint is in place.
+    once the new checkpoint is in place. raises files.WriteError (an OSError)
+    saying what happened when the file system refuses (full, read-only, ...).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a checkpoint is not secret
-        os.replace(tmp_name, path)
-    except BaseException:
-        os.unlink(tmp_name)
-        raise
+    stamped = {**checkpoint, "digest": content_digest(checkpoint)}
+    write_bytes_of(path, lambda buffer: torch.save(stamped, buffer), "the checkpoint",
+                   elsewhere=" (or point VAE_CHECKPOINT elsewhere)")
     for leftover in path.parent.glob(f"{path.name}.*.tmp"):
         leftover.unlink(missing_ok=True)
 
@@ -82,7 +114,14 @@ def load_checkpoint(path, config=None):
     missing = [k for k in REQUIRED_KEYS if not isinstance(checkpoint, dict) or k not in checkpoint]
     if missing:
         raise CheckpointError(f"{path} is not a VAE checkpoint (missing {', '.join(missing)}). {advice}")
-    if checkpoint["format"] != FORMAT_VERSION:
+    if checkpoint["format"] == FORMAT_VERSION:
+        if checkpoint.get("digest") != content_digest(checkpoint):
+            raise CheckpointError(f"{path} is damaged: its contents do not match the SHA-256 digest "
+                                  f"written with it, so its weights cannot be trusted. {advice}")
+    elif checkpoint["format"] in UNVERIFIED_FORMATS:
+        print(f"note: {path} has checkpoint format {checkpoint['format']}, which carries no digest, so "
+              "it is loaded unverified; saving it again writes the current format.", file=sys.stderr)
+    else:
         newer = isinstance(checkpoint["format"], int) and checkpoint["format"] > FORMAT_VERSION
         raise CheckpointError(
             f"{path} has checkpoint format {checkpoint['format']!r}, this code reads format "

@@ -14,6 +14,13 @@ Every public function checks its arguments and raises ``TypeError`` (not a
 tensor, not floating point) or ``ValueError`` (wrong shape, empty, mismatched
 batch, non-binary ``x``) naming the argument, instead of failing deep in torch.
 
+Infinite arguments never give NaN. Where a density has an exact limit it is
+returned (logits of +-inf, a point z at infinity: log densities of 0 or
+-inf); where it has none (a Gaussian whose mu or log_sigma is infinite), the
+call raises ``ValueError`` naming the argument. A NaN argument (other than
+``x``, which must be binary) gives NaN: that is how a diverged training run
+reaches train(), which stops it and names the epoch.
+
 Each formula is a solution block in nbgrader's markers: the student edition
 (tools/make_student.py) has a stub in its place.
 """
@@ -52,6 +59,13 @@ def check_same_shape(name_a, a, name_b, b):
                          f"{tuple(a.shape)} vs {tuple(b.shape)}")
 
 
+def check_no_inf(name, t):
+    """Raise if any entry of ``t`` is +inf or -inf."""
+    if torch.isinf(t).any():
+        raise ValueError(f"{name} must be finite, got inf: a Gaussian with an infinite mean or log "
+                         "standard deviation has no density and no samples")
+
+
 def check_binary(name, x):
     """Raise unless every entry of ``x`` is exactly 0 or 1 (NaN is neither)."""
     if not ((x == 0) | (x == 1)).all():
@@ -67,12 +81,15 @@ def bernoulli_log_density(x, logits):
     """Log Ber(x | sigmoid(logits)), element by element.
 
     Works on the logits y = log(mu / (1 - mu)) directly:
-        log p = x * y - log(1 + exp(y)) = x * y - softplus(y),
-    which stays finite (value and gradient) for |y| up to float32's range,
-    where log(sigmoid(y)) would give log(0) = -inf once sigmoid saturates.
+        log p = x * y - log(1 + exp(y)) = -softplus((1 - 2x) * y),
+    that is log sigmoid(y) for x = 1 and log sigmoid(-y) for x = 0. It stays
+    exact, value and gradient, for every finite y, where log(sigmoid(y))
+    would give log(0) = -inf once sigmoid rounds to 0 or 1. Infinite logits
+    give the exact limits: 0 for the certain outcome, -inf for the impossible
+    one (never inf - inf = NaN).
 
     x:      (B, D) binary pixels (0. or 1.)
-    logits: (B, D) unconstrained Bernoulli logits
+    logits: (B, D) Bernoulli logits, finite or +-inf
     returns (B, D) log probabilities
     """
     check_batch("x", x)
@@ -80,7 +97,7 @@ def bernoulli_log_density(x, logits):
     check_same_shape("x", x, "logits", logits)
     check_binary("x", x)
     ### BEGIN SOLUTION
-    return x * logits - F.softplus(logits)
+    return -F.softplus((1 - 2 * x) * logits)
     ### END SOLUTION
 
 
@@ -91,8 +108,11 @@ def bernoulli_log_likelihood_table(x, logits):
     matrix product gives the log likelihood of every image under every logit
     vector, e.g. under every point of a latent grid decoded once.
 
+    The matrix product needs finite logits (inf - inf has no value), so
+    infinite logits are refused; bernoulli_log_density takes them.
+
     x:      (B, D) binary pixels
-    logits: (G, D) Bernoulli logits
+    logits: (G, D) finite Bernoulli logits
     returns (B, G)
     """
     check_batch("x", x)
@@ -101,6 +121,9 @@ def bernoulli_log_likelihood_table(x, logits):
         raise ValueError(f"x and logits must have the same number of pixels: "
                          f"{tuple(x.shape)} vs {tuple(logits.shape)}")
     check_binary("x", x)
+    if torch.isinf(logits).any():
+        raise ValueError("logits must be finite for the table, got inf (bernoulli_log_density "
+                         "takes infinite logits)")
     ### BEGIN SOLUTION
     return x @ logits.T - F.softplus(logits).sum(dim=1)
     ### END SOLUTION
@@ -109,7 +132,7 @@ def bernoulli_log_likelihood_table(x, logits):
 def std_normal_log_density(z):
     """Log N(z | 0, I), summed over the latent dimensions.
 
-    z: (B, K)
+    z: (B, K), finite or +-inf (a point at infinity has log density -inf)
     returns (B,)
     """
     check_batch("z", z)
@@ -124,7 +147,8 @@ def diag_gaussian_log_density(z, mu, log_sigma):
     The standardised residual is formed as (z - mu) * exp(-log_sigma) rather
     than divided by sigma, so a tiny sigma does not overflow to inf / inf.
 
-    z, mu, log_sigma: (B, K)
+    z:             (B, K), finite or +-inf (log density -inf there)
+    mu, log_sigma: (B, K), not infinite (ValueError otherwise)
     returns (B,)
     """
     check_batch("z", z)
@@ -132,6 +156,8 @@ def diag_gaussian_log_density(z, mu, log_sigma):
     check_batch("log_sigma", log_sigma)
     check_same_shape("z", z, "mu", mu)
     check_same_shape("mu", mu, "log_sigma", log_sigma)
+    check_no_inf("mu", mu)
+    check_no_inf("log_sigma", log_sigma)
     ### BEGIN SOLUTION
     standardised = (z - mu) * torch.exp(-log_sigma)
     return (-0.5 * standardised ** 2 - log_sigma - 0.5 * LOG_2PI).sum(dim=1)
@@ -148,13 +174,15 @@ def sample_diag_gaussian(mu, log_sigma, generator=None):
     z = mu + exp(log_sigma) * eps with eps ~ N(0, I) drawn independently of
     the parameters, so gradients flow from z back to mu and log_sigma.
 
-    mu, log_sigma: (B, K)
+    mu, log_sigma: (B, K), not infinite (ValueError otherwise)
     generator: optional torch.Generator on the same device, for fixed noise
     returns z: (B, K)
     """
     check_batch("mu", mu)
     check_batch("log_sigma", log_sigma)
     check_same_shape("mu", mu, "log_sigma", log_sigma)
+    check_no_inf("mu", mu)
+    check_no_inf("log_sigma", log_sigma)
     ### BEGIN SOLUTION
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(log_sigma) * eps

@@ -1,5 +1,7 @@
 """Checkpoints: atomic writes, and refusal of damaged, foreign or mismatched files."""
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +9,7 @@ from torch import nn
 
 from checkpoints import (FORMAT_VERSION, build_networks, CheckpointError, load_checkpoint, networks_from_checkpoint,
                          restore_training_state, save_checkpoint, training_state)
+from files import WriteError
 
 CONFIG = {"data_dim": 6, "hidden_dim": 5, "latent_dim": 2, "batch_size": 4,
           "lr": 1e-3, "n_epochs": 3, "seed": 0}
@@ -118,3 +121,93 @@ def test_finished_run_keeps_only_weights_and_history(tmp_path):
                                   torch.Generator()) == [3.0, 2.0, 1.5]
     assert torch.equal(fresh_decoder[2].weight, decoder[2].weight)
     assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+
+# --------------------------------------------------------------------------
+# Integrity: a digest over the contents, and writes that fail in plain words
+# --------------------------------------------------------------------------
+
+BIG = {**CONFIG, "data_dim": 784, "hidden_dim": 500}
+
+
+def big_checkpoint(config=BIG):
+    torch.manual_seed(1)
+    encoder, decoder, optimizer = small_networks(config)
+    return training_state(config, [3.0], encoder, decoder, optimizer, torch.Generator())
+
+
+def test_flipped_bytes_inside_the_weights_are_refused(tmp_path):
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, big_checkpoint())
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2  # inside the weights: the zip structure stays intact
+    data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+    path.write_bytes(bytes(data))
+    assert torch.load(path, weights_only=True)["format"] == FORMAT_VERSION, "the file still unpickles"
+    with pytest.raises(CheckpointError, match="damaged: its contents do not match the SHA-256 digest.*Delete"):
+        load_checkpoint(path, BIG)
+
+
+def test_the_digest_covers_every_field(tmp_path):
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, big_checkpoint())
+    for key, change in (("loss_history", lambda v: [v[0] + 1e-9]), ("config", lambda v: {**v, "lr": 0.5}),
+                        ("epoch", lambda v: v + 1)):
+        state = torch.load(path, weights_only=True)
+        state[key] = change(state[key])
+        torch.save(state, tmp_path / "edited.pt")
+        with pytest.raises(CheckpointError, match="digest"):
+            load_checkpoint(tmp_path / "edited.pt")
+
+
+def test_a_checkpoint_of_the_previous_format_loads_with_a_note(tmp_path, capsys):
+    state = {k: v for k, v in big_checkpoint().items()}
+    state["format"] = 1  # format 1 had no digest
+    torch.save(state, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt", BIG)
+    assert torch.equal(loaded["decoder"]["2.weight"], state["decoder"]["2.weight"])
+    note = capsys.readouterr().err
+    assert note.count("\n") == 1 and "format 1" in note and "unverified" in note
+
+
+def test_the_committed_checkpoint_carries_a_valid_digest():
+    path = Path(__file__).resolve().parents[1] / "models" / "vae_100epochs.pt"
+    checkpoint = load_checkpoint(path)
+    assert checkpoint["format"] == FORMAT_VERSION and len(checkpoint["digest"]) == 64
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB file system of its own (tmpfs), so that a write really runs out of space."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here (needs root): {made.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_a_full_disk_is_reported_and_the_previous_checkpoint_kept(small_disk):
+    path = small_disk / "run.pt"
+    save_checkpoint(path, training_state(CONFIG, [3.0], *small_networks(), torch.Generator()))
+    before = path.read_bytes()
+    with pytest.raises(WriteError, match=r"cannot write the checkpoint to .*run\.pt: the disk is full\. "
+                                         r"The file .* still holds its previous contents; free some space"):
+        save_checkpoint(path, big_checkpoint())  # about 3 MB with Adam's moments
+    assert path.read_bytes() == before
+    assert [p.name for p in small_disk.iterdir()] == ["run.pt"], "no temporary file is left"
+
+
+def test_a_read_only_folder_is_reported(small_disk):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    with pytest.raises(WriteError, match="read-only file system. Nothing was written to .*; choose a folder"):
+        save_checkpoint(small_disk / "run.pt", big_checkpoint())
+
+
+def test_a_folder_in_place_of_the_file_is_reported(tmp_path):
+    (tmp_path / "run.pt").mkdir()
+    with pytest.raises(WriteError, match="that path is a folder, not a file"):
+        save_checkpoint(tmp_path / "run.pt", big_checkpoint())
+    assert list((tmp_path / "run.pt").iterdir()) == []

@@ -76,13 +76,26 @@ def test_no_solution_line_survives_in_the_student_edition(student_dir):
     for solution_file, student_file, text_of in (
             (SOLUTION_NOTEBOOK, student_dir / "A3_VAE.ipynb", notebook_code),
             (ROOT / "helpers.py", student_dir / "helpers.py", lambda p: Path(p).read_text())):
-        secret = solution_lines(text_of(solution_file))
+        solution_text = text_of(solution_file)
+        secret = solution_lines(solution_text)
         assert secret, f"no solution blocks found in {solution_file.name}"
+        given = set(line.strip() for line in strip_solutions(solution_text, "solution").split("\n"))
         student_text = text_of(student_file)
         student_lines = {line.strip() for line in student_text.split("\n")}
-        leaked = [line for line in secret if line in student_lines]
+        # A line such as plt.show() may also be in the given code; any other must be gone.
+        leaked = [line for line in secret if line in student_lines and line not in given]
         assert not leaked, f"{student_file.name} still holds {leaked}"
         assert BEGIN not in student_text and "NotImplementedError" in student_text
+
+
+def test_the_written_answers_are_stubs_in_the_student_edition(student_dir):
+    solution = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    student = {c.id: c for c in nbformat.read(student_dir / "A3_VAE.ipynb", as_version=4).cells}
+    answers = [c for c in solution.cells if "written-answer" in c.metadata.get("tags", [])]
+    assert len(answers) == 3
+    for cell in answers:
+        assert cell.cell_type == "markdown" and len(solution_lines(cell.source)) > 0
+        assert student[cell.id].source.strip() == "YOUR ANSWER HERE"
 
 
 def test_student_edition_keeps_ids_and_check_outputs_only(student_dir):
@@ -152,7 +165,9 @@ def test_merge_takes_check_cells_from_the_reference_and_drops_saved_outputs():
             assert by_id[ref.id].source == ref.source and by_id[ref.id].outputs == ref.outputs
         elif ref.cell_type == "code":
             assert by_id[ref.id].source.endswith("# edited")
-            assert by_id[ref.id].outputs == [] and not by_id[ref.id].metadata.get("tags")
+            assert by_id[ref.id].outputs == []
+            learner_only = "learner-only" in ref.metadata.get("tags", [])
+            assert by_id[ref.id].metadata["tags"] == (["nbval-skip"] if learner_only else [])
     ids = [c.id for c in merged.cells]
     assert ids.index(extra.id) == ids.index(submission.cells[4].id) + 1
 
@@ -165,6 +180,25 @@ def test_the_solution_passes_with_one_thread(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     passed, report = grade(submission_from_solution(tmp_path), SOLUTION_NOTEBOOK)
     assert passed, "\n".join(report)
+    checked = [line for line in report if line.startswith("pass")]
+    n_checks = sum("nbval-check-output" in c.metadata.get("tags", [])
+                   for c in nbformat.read(SOLUTION_NOTEBOOK, as_version=4).cells)
+    assert len(checked) == n_checks, "\n".join(report)
+    by_hand = [line for line in report if line.startswith("hand")]
+    assert len(by_hand) == 3 and all("to be read by a person (answered" in line for line in by_hand), by_hand
+
+
+def test_correct_code_in_other_styles_passes(tmp_path):
+    """Networks as module classes with named layers, the ELBO written inline, another training step."""
+    folder = submission_from_solution(tmp_path)
+    notebook = nbformat.read(folder / "A3_VAE.ipynb", as_version=4)
+    for cell_id, old, new in OTHER_STYLES:
+        cell = next(c for c in notebook.cells if c.id == cell_id)
+        assert cell.source.count(old) == 1, old
+        cell.source = cell.source.replace(old, new)
+    nbformat.write(notebook, folder / "A3_VAE.ipynb")
+    passed, report = grade(folder, SOLUTION_NOTEBOOK)
+    assert passed, "\n".join(report)
 
 
 def test_untouched_student_edition_fails_every_part(student_dir):
@@ -172,46 +206,68 @@ def test_untouched_student_edition_fails_every_part(student_dir):
     assert not passed
     parts = [line for line in report if line.startswith(("pass", "FAIL")) and "notebook check" not in line]
     assert parts and all(line.startswith("FAIL") for line in parts), "\n".join(report)
+    assert sum("(not answered)" in line for line in report) == 3, "\n".join(report)
 
 
+OTHER_STYLES = [
+    ("decoder", """decoder = nn.Sequential(
+    nn.Linear(LATENT_DIM, HIDDEN_DIM),
+    nn.Tanh(),
+    nn.Linear(HIDDEN_DIM, DATA_DIM),
+).to(device)""", """class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(LATENT_DIM, HIDDEN_DIM)
+        self.logits = nn.Linear(HIDDEN_DIM, DATA_DIM)
+
+    def forward(self, z):
+        return self.logits(torch.tanh(self.hidden(z)))
+
+
+decoder = Decoder().to(device)"""),
+    ("encoder", """encoder = nn.Sequential(
+    nn.Linear(DATA_DIM, HIDDEN_DIM),
+    nn.Tanh(),
+    nn.Linear(HIDDEN_DIM, 2 * LATENT_DIM),
+).to(device)""", """class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(DATA_DIM, HIDDEN_DIM), nn.Linear(HIDDEN_DIM, 2 * LATENT_DIM)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x).tanh())
+
+
+encoder = Encoder().to(device)"""),
+    ("elbo", """    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    return (joint_log_density(x, z) - log_q(z, mu, log_sigma)).mean()""",
+     """    out = encoder(x)
+    mu, log_sigma = out[:, :2], out[:, 2:]
+    z = mu + torch.randn_like(mu) * log_sigma.exp()
+    return torch.mean(log_likelihood(x, z) + log_prior(z) - log_q(z, mu, log_sigma))"""),
+    ("train-def", """            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()""", """            batch_loss = loss(batch)
+            batch_loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)"""),
+]
+
+# A few mistakes from each kind of part, graded end to end; tests/test_checks.py tries many more
+# against the checks directly.
 MISTAKES = {
-    "log(sigmoid) Bernoulli": (None, ("x * logits - F.softplus(logits)",
+    "log(sigmoid) Bernoulli": (None, ("-F.softplus((1 - 2 * x) * logits)",
                                       "x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))"),
                                "helpers.bernoulli_log_density"),
-    "std normal without its constant": (None, ("- 0.5 * z.shape[1] * LOG_2PI", ""),
-                                        "helpers.std_normal_log_density"),
-    "log q without -log sigma": (None, ("-0.5 * standardised ** 2 - log_sigma - 0.5 * LOG_2PI",
-                                        "-0.5 * standardised ** 2 - 0.5 * LOG_2PI"),
-                                 "helpers.diag_gaussian_log_density"),
-    "sample without gradients": (None, ("return mu + torch.exp(log_sigma) * eps",
-                                        "return (mu + torch.exp(log_sigma) * eps).detach()"),
-                                 "helpers.sample_diag_gaussian"),
-    "sample with sigma for log sigma": (None, ("return mu + torch.exp(log_sigma) * eps",
-                                               "return mu + log_sigma * eps"),
-                                        "helpers.sample_diag_gaussian"),
-    "Bernoulli sampler inverted": (None, ("return (u < probs).to(probs.dtype)",
-                                          "return (u > probs).to(probs.dtype)"),
-                                   "helpers.sample_bernoulli"),
-    "log-mean-exp without log n": (None, ("torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])",
-                                          "torch.logsumexp(a, dim=dim)"),
-                                   "helpers.log_mean_exp"),
-    "likelihood summed over the batch": (("bernoulli_log_density(x, decoder(z)).sum(dim=1)",
-                                          "bernoulli_log_density(x, decoder(z)).sum(dim=0)"), None,
-                                         "log_likelihood"),
     "decoder with a sigmoid": (("    nn.Linear(HIDDEN_DIM, DATA_DIM),\n",
                                 "    nn.Linear(HIDDEN_DIM, DATA_DIM),\n    nn.Sigmoid(),\n"), None, "decoder"),
-    "encoder with a wrong hidden size": (("    nn.Linear(DATA_DIM, HIDDEN_DIM),\n    nn.Tanh(),\n    nn.Linear(HIDDEN_DIM, 2 * LATENT_DIM),",
-                                          "    nn.Linear(DATA_DIM, 400),\n    nn.Tanh(),\n    nn.Linear(400, 2 * LATENT_DIM),"),
-                                         None, "encoder"),
-    "joint with a minus": (("return log_prior(z) + log_likelihood(x, z)",
-                            "return log_prior(z) - log_likelihood(x, z)"), None, "joint_log_density"),
-    "ELBO summed, not averaged": (("(joint_log_density(x, z) - log_q(z, mu, log_sigma)).mean()",
-                                   "(joint_log_density(x, z) - log_q(z, mu, log_sigma)).sum()"), None,
-                                  "elbo and loss"),
-    "ELBO with the prior for q": (("(joint_log_density(x, z) - log_q(z, mu, log_sigma)).mean()",
-                                   "(joint_log_density(x, z) - log_prior(z)).mean()"), None, "elbo and loss"),
-    "training without an optimizer step": (("            batch_loss.backward()\n            optimizer.step()\n",
-                                            "            batch_loss.backward()\n"), None, "train"),
+    "ELBO with a detached draw": (("z = sample_diag_gaussian(mu, log_sigma)\n",
+                                   "z = sample_diag_gaussian(mu, log_sigma).detach()\n"), None, "elbo and loss"),
+    "gradients pile up across steps": (("            optimizer.zero_grad()\n", ""), None, "train"),
+    "lattice upside down": (("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,"), None,
+                            "lattice (5.4)"),
 }
 
 
@@ -222,6 +278,8 @@ def test_a_planted_mistake_fails_and_is_named(tmp_path, mistake):
     passed, report = grade(submission, SOLUTION_NOTEBOOK)
     assert not passed
     assert part in failed_parts(report), "\n".join(report)
+    reason = next(line for line in report if line.startswith(f"FAIL  {part}:"))
+    assert "AssertionError" in reason and "expected" in reason, reason
 
 
 def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):

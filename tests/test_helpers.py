@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from helpers import (bernoulli_log_density, diag_gaussian_log_density, log_mean_exp,
-                     sample_bernoulli, sample_diag_gaussian, std_normal_log_density)
+from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, diag_gaussian_log_density,
+                     log_mean_exp, sample_bernoulli, sample_diag_gaussian, std_normal_log_density)
 
 
 def grid_2d(lo, hi, n):
@@ -195,3 +195,47 @@ Z = torch.zeros(3, 2)
 def test_bad_input_is_named(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+# --------------------------------------------------------------------------
+# Infinite arguments: the exact limit, or a clear error; never NaN
+# --------------------------------------------------------------------------
+
+INF = math.inf
+
+
+def test_bernoulli_at_infinite_logits_gives_the_exact_limits():
+    logits = torch.tensor([[INF, INF, -INF, -INF]], requires_grad=True)
+    x = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    value = bernoulli_log_density(x, logits)
+    # log sigmoid(+inf) = 0, log(1 - sigmoid(+inf)) = -inf, and the mirror images.
+    assert value.detach().tolist() == [[0.0, -INF, -INF, 0.0]]
+    value[:, [0, 3]].sum().backward()  # the finite entries: d/dy = x - sigmoid(y) = 0 there
+    assert logits.grad.tolist() == [[0.0, 0.0, 0.0, 0.0]]
+
+
+def test_std_normal_and_gaussian_at_an_infinite_point():
+    z = torch.tensor([[INF, 0.0], [0.0, -INF]])
+    assert std_normal_log_density(z).tolist() == [-INF, -INF]
+    assert diag_gaussian_log_density(z, torch.zeros(2, 2), torch.zeros(2, 2)).tolist() == [-INF, -INF]
+
+
+@pytest.mark.parametrize("bad", [INF, -INF])
+def test_gaussians_with_infinite_parameters_are_refused_by_name(bad):
+    good = torch.zeros(1, 2)
+    broken = torch.tensor([[0.0, bad]])
+    for call, name in ((lambda: diag_gaussian_log_density(good, broken, good), "mu"),
+                       (lambda: diag_gaussian_log_density(good, good, broken), "log_sigma"),
+                       (lambda: sample_diag_gaussian(broken, good), "mu"),
+                       (lambda: sample_diag_gaussian(good, broken), "log_sigma")):
+        with pytest.raises(ValueError, match=f"^{name} must be finite, got inf"):
+            call()
+    with pytest.raises(ValueError, match="^logits must be finite for the table, got inf"):
+        bernoulli_log_likelihood_table(torch.zeros(1, 2), broken)
+
+
+def test_nan_arguments_give_nan_so_that_training_can_name_the_epoch():
+    nan = torch.tensor([[0.0, math.nan]])
+    assert torch.isnan(std_normal_log_density(nan)).all()
+    assert torch.isnan(diag_gaussian_log_density(torch.zeros(1, 2), nan, torch.zeros(1, 2))).all()
+    assert torch.isnan(bernoulli_log_density(torch.zeros(1, 2), nan)[0, 1])

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from mnist import mnist_root
+from tools.grade import SUPPORT_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_FILES = ("A3_VAE.ipynb", "helpers.py", "mnist.py", "checkpoints.py", "evaluation.py")
+NOTEBOOK_FILES = ("A3_VAE.ipynb", "helpers.py", *SUPPORT_MODULES)
 FIGURES = ("training_curve.png", "latent_scatter.png", "prior_samples.png", "reconstructions.png",
            "latent_lattice.png", "latent_walk.png", "posterior_vs_q.png")
 

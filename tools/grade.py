@@ -14,7 +14,12 @@ cell id; every other cell is the student's, with its outputs removed. Cells
 the student added stay where they were put. The merge runs under nbval in a
 scratch folder, with the student's helpers.py and this project's other
 modules, training shortened to 2 epochs and the evaluation to 50 test images
-(the check cells print nothing that depends on either).
+(the check cells print nothing that depends on either). Cells the reference
+tags learner-only (the explorer, the latent walk, the gap study and the
+posterior figure: given code whose results no check reads) are skipped.
+
+Written answers (markdown cells tagged written-answer) cannot be checked by
+a program: the report lists each, answered or not, for a person to read.
 
 The reference is tools/reference.ipynb where that exists (the student
 edition), else the solution notebook A3_VAE.ipynb beside tools/.
@@ -32,12 +37,22 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from files import plain_reason  # noqa: E402
 CHECK_TAG = "nbval-check-output"
-SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py")
+LEARNER_TAG = "learner-only"
+# The modules the notebook imports besides the student's helpers.py.
+SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "files.py")
+ANSWER_TAG = "written-answer"
+NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 600
 ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
 ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
+
+
+class GradingFolderError(OSError):
+    """The scratch folder for grading cannot be written; the message says why and what to do."""
 
 
 def default_reference():
@@ -47,6 +62,20 @@ def default_reference():
 
 def is_check_cell(cell):
     return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def written_answers(reference, submission):
+    """One report line per written question: these need a person, not a check."""
+    submitted = {cell.id: cell for cell in submission.cells}
+    lines = []
+    for ref_cell in reference.cells:
+        if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
+            continue
+        cell = submitted.get(ref_cell.id)
+        words = len(cell.source.replace(NO_ANSWER, "").split()) if cell is not None else 0
+        state = f"answered, {words} words" if words else "not answered"
+        lines.append(f"hand  {ref_cell.metadata.get('part', ref_cell.id)}: to be read by a person ({state})")
+    return lines
 
 
 def merge(reference, submission):
@@ -80,10 +109,13 @@ def merge(reference, submission):
 
     merged = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells],
                                       metadata=reference.metadata)
+    learner_only = {cell.id for cell in reference.cells if LEARNER_TAG in cell.metadata.get("tags", [])}
     for cell in merged.cells:
         if cell.cell_type == "code" and not is_check_cell(cell):
             cell.outputs, cell.execution_count = [], None
-            cell.metadata.get("tags", []).clear()  # a student's tags must not skip or silence a cell
+            # A student's tags must not skip or silence a cell; the reference's may skip what only
+            # a learner needs (figures and numbers that no check reads).
+            cell.metadata["tags"] = ["nbval-skip"] if cell.id in learner_only else []
     return merged
 
 
@@ -117,8 +149,8 @@ def reason(message, text):
         return f"printed {got!r} where the reference printed {expected!r}"
     errors = [line.strip() for line in lines if ERROR_LINE.match(line)]
     if errors:
-        return errors[-1][:200]
-    return next((line.strip() for line in reversed(lines) if line.strip()), "failed")[:200]
+        return errors[-1][:500]
+    return next((line.strip() for line in reversed(lines) if line.strip()), "failed")[:500]
 
 
 def grade(submission_dir, reference_path, keep=None):
@@ -134,13 +166,20 @@ def grade(submission_dir, reference_path, keep=None):
         return False, [f"FAIL  notebook: A3_VAE.ipynb cannot be read ({type(err).__name__}: {err})"]
     merged = merge(reference, submission)
 
-    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vae-grade-"))
-    work.mkdir(parents=True, exist_ok=True)
     try:
+        work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vae-grade-"))
+        work.mkdir(parents=True, exist_ok=True)
         nbformat.write(merged, work / "A3_VAE.ipynb")
         shutil.copy(submission_dir / "helpers.py", work / "helpers.py")
         for name in SUPPORT_MODULES:
             shutil.copy(ROOT / name, work / name)
+    except OSError as err:
+        happened, advice = plain_reason(err)
+        where = keep or tempfile.gettempdir()
+        raise GradingFolderError(f"cannot prepare the grading folder in {where}: {happened}. Nothing was "
+                                 f"graded and the submission is untouched; {advice}"
+                                 + ("" if keep else " (or set TMPDIR)") + ".") from None
+    try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
         env.update(GRADING_ENV)
         env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
@@ -166,7 +205,8 @@ def grade(submission_dir, reference_path, keep=None):
     crashed = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
                if n in failed and not is_check_cell(cell)]
     passed = run.returncode == 0 and not failed
-    return passed, report + (["cells outside the checks that failed:"] + crashed if crashed else [])
+    return passed, (report + (["cells outside the checks that failed:"] + crashed if crashed else [])
+                    + written_answers(reference, submission))
 
 
 def main(argv=None):
@@ -178,12 +218,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         passed, report = grade(args.submission, args.reference or default_reference(), args.keep)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, GradingFolderError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print("\n".join(report))
     n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
     n_failed = sum(line.startswith("FAIL") for line in report)
-    print(f"\n{n_parts - n_failed} of {n_parts} checks pass: " + ("PASSED" if passed else "FAILED"))
+    n_hand = sum(line.startswith("hand") for line in report)
+    print(f"\n{n_parts - n_failed} of {n_parts} checks pass: " + ("PASSED" if passed else "FAILED")
+          + (f"; {n_hand} written answers to be read by a person" if n_hand else ""))
     return 0 if passed else 1
 
 

@@ -9,6 +9,9 @@ markers:
     # YOUR CODE HERE
     raise NotImplementedError()
 
+In a markdown cell (the answers to the written questions) the block becomes
+``YOUR ANSWER HERE``, so no answer text is kept.
+
 Check cells (tagged nbval-check-output) keep their reference outputs; every
 other output is removed, and no figure or trained model is copied, so no part
 of an answer leaks. Cell ids are kept: grading matches cells by id. An unclosed,
@@ -28,23 +31,27 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tools.grade import SUPPORT_MODULES  # noqa: E402
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+ANSWER_STUB = ("YOUR ANSWER HERE",)
 CHECK_TAG = "nbval-check-output"
-SUPPORT_FILES = ("mnist.py", "checkpoints.py", "evaluation.py", "requirements.txt")
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 
-Fill in every `# YOUR CODE HERE` in `A3_VAE.ipynb` and `helpers.py`, then
-check your work:
+Fill in every `# YOUR CODE HERE` in `A3_VAE.ipynb` and `helpers.py`, answer
+the three questions (`YOUR ANSWER HERE`), then check your work:
 
 ```bash
 python -m venv .venv && .venv/bin/pip install -r requirements.txt
 .venv/bin/python tools/grade.py .
 ```
 
-The report has one line per function, pass or fail with the reason. Fix the
-first failure first: later functions use earlier ones. Grading trains for 2
+The report has one line per part, pass or fail with the reason. Fix the
+first failure first: later parts use earlier ones. Each `# TODO` cell says
+what it must leave behind (names and shapes) for its check; how you plot is
+up to you. The written answers are read by a person. Grading trains for 2
 epochs only; to train the full model, run the notebook top to bottom.
 """
 
@@ -53,8 +60,8 @@ class MarkerError(ValueError):
     """Solution markers that do not pair up."""
 
 
-def strip_solutions(source, where):
-    """Replace each marked solution block in ``source`` with a stub.
+def strip_solutions(source, where, stub=STUB):
+    """Replace each marked solution block in ``source`` with ``stub`` (lines).
 
     where: a name for error messages, e.g. "helpers.py" or "cell 'elbo'"
     """
@@ -67,7 +74,7 @@ def strip_solutions(source, where):
                                   f"opened on line {opened_at} (markers cannot nest)")
             inside, opened_at = True, number
             indent = line[:len(line) - len(line.lstrip())]
-            lines.extend(indent + stub for stub in STUB)
+            lines.extend(indent + line for line in stub)
         elif marker == END:
             if not inside:
                 raise MarkerError(f"{where}, line {number}: {END} without a {BEGIN} before it")
@@ -88,6 +95,8 @@ def student_notebook(solution):
     notebook = nbformat.from_dict(solution)
     notebook.metadata.pop("widgets", None)  # saved widget state can hold outputs
     for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = strip_solutions(cell.source, f"cell {cell.id!r}", ANSWER_STUB)
         if cell.cell_type != "code":
             continue
         cell.source = strip_solutions(cell.source, f"cell {cell.id!r}")
@@ -115,7 +124,7 @@ def make_student(out_dir, solution_dir=ROOT):
         nbformat.write(notebook, staging / "tools" / "reference.ipynb")
         (staging / "helpers.py").write_text(helpers)
         (staging / "README.md").write_text(STUDENT_README)
-        for name in SUPPORT_FILES:
+        for name in (*SUPPORT_MODULES, "requirements.txt"):
             shutil.copy(solution_dir / name, staging / name)
         shutil.copy(solution_dir / "tools" / "grade.py", staging / "tools" / "grade.py")
         out_dir.mkdir(exist_ok=True)
