@@ -176,19 +176,6 @@ def test_the_committed_checkpoint_carries_a_valid_digest():
     assert checkpoint["format"] == FORMAT_VERSION and len(checkpoint["digest"]) == 64
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MiB file system of its own (tmpfs), so that a write really runs out of space."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small file system here (needs root): {made.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=True)
-
-
 def test_a_full_disk_is_reported_and_the_previous_checkpoint_kept(small_disk):
     path = small_disk / "run.pt"
     save_checkpoint(path, training_state(CONFIG, [3.0], *small_networks(), torch.Generator()))

@@ -117,7 +117,7 @@ BAD_BERNOULLI = [
     (lambda x, y: x * torch.log(torch.sigmoid(y)) + (1 - x) * torch.log(1 - torch.sigmoid(y)),
      "bernoulli_log_density"),
     (lambda x, y: x * y - torch.log1p(torch.exp(y)), "1e4"),
-    (lambda x, y: (1 - x) * y - F.softplus(y), "differ from the independent computation"),
+    (lambda x, y: (1 - x) * y - F.softplus(y), "expected the values of an independent computation"),
 ]
 
 
@@ -383,7 +383,7 @@ VIZ_MISTAKES = {
                                        "recon_means = torch.sigmoid(decoder(torch.randn(8, LATENT_DIM)))", "recon_means"),
     "lattice upside down": ("lattice", "ticks.flip(0), ticks", "ticks, ticks", "lattice_image"),
     "lattice transposed": ("lattice", ".permute(0, 2, 1, 3)", ".permute(1, 2, 0, 3)", "lattice_image"),
-    "lattice PNG of 8 x 8 inches": ("lattice", 'Image.fromarray((lattice_image * 255).round().byte().numpy()).save('
+    "lattice PNG of 8 x 8 inches": ("lattice", 'save_image(Image.fromarray((lattice_image * 255).round().byte().numpy()), '
                                     'FIGURES / "latent_lattice.png")',
                                     'plt.imsave(FIGURES / "latent_lattice.png", lattice_image[::2, ::2], cmap="gray")',
                                     "1400 x 1400"),
