@@ -1,6 +1,6 @@
 # Two commands for a fresh clone (Python 3.10 or newer):
 #   make run    execute A3_VAE.ipynb top to bottom, saving its outputs in place
-#   make test   run the unit tests and the notebook under nbval
+#   make test   run the unit tests and the notebook under nbval (installs requirements-test.txt too)
 # Both create the virtual environment in $(VENV) first if it is not there yet.
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,11 +14,16 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+# The tests also run real nbgrader, from requirements-test.txt.
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=-1 A3_VAE.ipynb
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 benchmark: $(VENV)/.installed

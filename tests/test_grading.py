@@ -255,19 +255,15 @@ encoder = Encoder().to(device)"""),
             optimizer.zero_grad(set_to_none=True)"""),
 ]
 
-# A few mistakes from each kind of part, graded end to end; tests/test_checks.py tries many more
-# against the checks directly.
+# A few mistakes, graded end to end; tests/test_checks.py tries many more against the checks
+# directly, and tests/test_batch.py and tests/test_nbgrader.py grade a visualization mistake.
 MISTAKES = {
     "log(sigmoid) Bernoulli": (None, ("-F.softplus((1 - 2 * x) * logits)",
                                       "x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))"),
                                "helpers.bernoulli_log_density"),
-    "decoder with a sigmoid": (("    nn.Linear(HIDDEN_DIM, DATA_DIM),\n",
-                                "    nn.Linear(HIDDEN_DIM, DATA_DIM),\n    nn.Sigmoid(),\n"), None, "decoder"),
     "ELBO with a detached draw": (("z = sample_diag_gaussian(mu, log_sigma)\n",
                                    "z = sample_diag_gaussian(mu, log_sigma).detach()\n"), None, "elbo and loss"),
     "gradients pile up across steps": (("            optimizer.zero_grad()\n", ""), None, "train"),
-    "lattice upside down": (("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,"), None,
-                            "lattice (5.4)"),
 }
 
 

@@ -1,10 +1,12 @@
 """Grade a submission of the VAE assignment, part by part.
 
-    python tools/grade.py SUBMISSION_DIR [--reference NOTEBOOK] [--keep DIR]
+    python tools/grade.py SUBMISSION_DIR [--reference NOTEBOOK] [--keep DIR] [--json]
 
 SUBMISSION_DIR holds the student's A3_VAE.ipynb and helpers.py. Exits 0 only if
-every check passes, and prints one line per part (function): pass or fail,
-with the reason.
+every check passes (2 if a file is missing), and prints one line per part:
+pass or fail, with the reason. With --json it prints one JSON object instead
+(see grade_result), which tools/grade_batch.py and tools/gradescope.py read.
+Each part's points are those of its check cell (nbgrader's metadata).
 
 It cannot be fooled by outputs a student saved, nor by an edited check cell:
 nbval compares a run with the outputs stored in the same file, so the graded
@@ -25,12 +27,16 @@ The reference is tools/reference.ipynb where that exists (the student
 edition), else the solution notebook A3_VAE.ipynb beside tools/.
 """
 import argparse
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -46,9 +52,11 @@ SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "
 ANSWER_TAG = "written-answer"
 NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
-CELL_TIMEOUT_S = 600
+KERNEL_GONE_S = 15  # nbval ends within this once it has shut its kernel down
+CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
 ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
 ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
+KERNEL_DIED = re.compile(r"DeadKernel|[Kk]ernel died|[Kk]ernel.*(restart|dead)")
 
 
 class GradingFolderError(OSError):
@@ -65,17 +73,18 @@ def is_check_cell(cell):
 
 
 def written_answers(reference, submission):
-    """One report line per written question: these need a person, not a check."""
+    """[(report line, (question, points), words)] per written question: these need a person, not a check."""
     submitted = {cell.id: cell for cell in submission.cells}
-    lines = []
+    answers = []
     for ref_cell in reference.cells:
         if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
             continue
         cell = submitted.get(ref_cell.id)
         words = len(cell.source.replace(NO_ANSWER, "").split()) if cell is not None else 0
         state = f"answered, {words} words" if words else "not answered"
-        lines.append(f"hand  {ref_cell.metadata.get('part', ref_cell.id)}: to be read by a person ({state})")
-    return lines
+        name = ref_cell.metadata.get("part", ref_cell.id)
+        answers.append((f"hand  {name}: to be read by a person ({state})", (name, points_of(ref_cell)), words))
+    return answers
 
 
 def merge(reference, submission):
@@ -120,15 +129,25 @@ def merge(reference, submission):
 
 
 def failures_by_cell(junit_xml):
-    """{code cell number: reason} for every failed or erroring nbval cell."""
+    """{code cell number: reason} for every failed or erroring nbval cell, and every cell not run.
+
+    After a cell times out, nbval marks every later cell as an expected failure
+    (xfail) without running it: those count as failed, or a loop in one cell
+    would pass every check after it.
+    """
     failed = {}
     for case in ElementTree.parse(junit_xml).getroot().iter("testcase"):
+        if not case.get("name", "").startswith("Cell "):
+            continue
+        number = int(case.get("name").split()[1])
         problem = case.find("failure")
         if problem is None:
             problem = case.find("error")
-        if problem is None or not case.get("name", "").startswith("Cell "):
-            continue
-        failed[int(case.get("name").split()[1])] = reason(problem.get("message", ""), problem.text or "")
+        not_run = case.find("skipped")
+        if problem is not None:
+            failed[number] = reason(problem.get("message", ""), problem.text or "")
+        elif not_run is not None and "xfail" in not_run.get("type", ""):
+            failed[number] = f"not run: {not_run.get('message', 'an earlier cell failed')}"
     return failed
 
 
@@ -153,8 +172,33 @@ def reason(message, text):
     return next((line.strip() for line in reversed(lines) if line.strip()), "failed")[:500]
 
 
+def points_of(cell):
+    return cell.metadata.get("nbgrader", {}).get("points", 0)
+
+
+def parts_of(reference):
+    """[(part name, points)] of the checks that carry points, in notebook order."""
+    return [(cell.metadata["part"], points_of(cell)) for cell in reference.cells
+            if is_check_cell(cell) and "part" in cell.metadata]
+
+
 def grade(submission_dir, reference_path, keep=None):
     """Run the merged notebook under nbval; returns (all passed, report lines)."""
+    result = grade_result(submission_dir, reference_path, keep)
+    return result["passed"], result["report"]
+
+
+def grade_result(submission_dir, reference_path, keep=None):
+    """Grade one submission; returns a dict that JSON can hold:
+
+    status   "graded", "unreadable notebook" or "crashed" (the kernel died)
+    passed   True only if every check passed
+    report   the report's lines
+    parts    [{"name", "points", "max_points", "reason"}] for each part with points
+             (reason: "" when it passed)
+    answers  [{"name", "max_points", "words"}] for each written answer, to be read by a person
+    raises FileNotFoundError if a file is missing, GradingFolderError if nothing could be written
+    """
     submission_dir = Path(submission_dir)
     for name in ("A3_VAE.ipynb", "helpers.py"):
         if not (submission_dir / name).is_file():
@@ -163,7 +207,8 @@ def grade(submission_dir, reference_path, keep=None):
     try:
         submission = nbformat.read(submission_dir / "A3_VAE.ipynb", as_version=4)
     except Exception as err:  # nbformat raises several kinds for a broken file
-        return False, [f"FAIL  notebook: A3_VAE.ipynb cannot be read ({type(err).__name__}: {err})"]
+        reason = f"A3_VAE.ipynb cannot be read ({type(err).__name__}: {err})"
+        return outcome("unreadable notebook", reference, None, [f"FAIL  notebook: {reason}"], None, reason)
     merged = merge(reference, submission)
 
     try:
@@ -183,18 +228,23 @@ def grade(submission_dir, reference_path, keep=None):
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
         env.update(GRADING_ENV)
         env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
-        run = subprocess.run(
+        run = run_watching_the_kernel(
             [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
              f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
-            cwd=work, env=env, capture_output=True, text=True)
+            cwd=work, env=env)
+        if run.kernel_died:
+            why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
+                   "memory); nothing after that could be checked")
+            return outcome("crashed", reference, submission, [f"FAIL  {why}"], None, why)
         if not (work / "report.xml").is_file():
-            return False, [f"FAIL  grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"]
+            reason = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
+            return outcome("crashed", reference, submission, [f"FAIL  {reason}"], None, reason)
         failed = failures_by_cell(work / "report.xml")
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
 
-    report = []
+    report, reasons = [], {}
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
     for number, cell in enumerate(code_cells):
         if not is_check_cell(cell):
@@ -202,11 +252,123 @@ def grade(submission_dir, reference_path, keep=None):
         part = cell.metadata.get("part", f"notebook check {cell.id!r}")
         verdict = f"FAIL  {part}: {failed[number]}" if number in failed else f"pass  {part}"
         report.append(verdict)
-    crashed = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
-               if n in failed and not is_check_cell(cell)]
-    passed = run.returncode == 0 and not failed
-    return passed, (report + (["cells outside the checks that failed:"] + crashed if crashed else [])
-                    + written_answers(reference, submission))
+        if number in failed:
+            reasons[part] = failed[number]
+    raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
+              if n in failed and not is_check_cell(cell)]
+    report += ["cells outside the checks that failed:"] + raised if raised else []
+    died = any(KERNEL_DIED.search(reason) for reason in failed.values())
+    result = outcome("crashed" if died else "graded", reference, submission, report, reasons,
+                     "the kernel died while running the notebook" if died else "")
+    result["passed"] = run.returncode == 0 and not failed
+    return result
+
+
+def outcome(status, reference, submission, report, reasons, why):
+    """The result dict of grade_result.
+
+    reasons: {part: why it failed} from a run of the notebook, or None when nothing ran
+    why:     what went wrong as a whole ("" if nothing), given for parts that earned nothing
+    """
+    parts = []
+    for name, points in parts_of(reference):
+        reason = why if reasons is None else reasons.get(name, "")
+        parts.append({"name": name, "max_points": points, "points": 0 if reason else points, "reason": reason})
+    answers = written_answers(reference, submission) if submission is not None else []
+    return {"status": status, "passed": False, "parts": parts,
+            "report": report + [line for line, _, _ in answers],
+            "answers": [{"name": name, "max_points": points, "words": words} for _, (name, points), words in answers]}
+
+
+class Run:
+    """What run_watching_the_kernel saw: the exit code, the output, and whether the kernel died."""
+
+    def __init__(self, returncode, stdout, stderr, kernel_died):
+        self.returncode, self.stdout, self.stderr, self.kernel_died = returncode, stdout, stderr, kernel_died
+
+
+def child_pids(pid, command_word):
+    """The living processes whose parent is pid and whose command line holds command_word.
+
+    Read from /proc (empty where there is none). A killed child stays a zombie
+    (state Z) until its parent reaps it: that is not living.
+    """
+    children = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(parent) == pid and state != "Z" and command_word.encode() in command:
+            children.append(int(entry.name))
+    return children
+
+
+def run_watching_the_kernel(command, cwd, env):
+    """Run nbval; if its kernel process vanishes while it still runs, stop it and say so.
+
+    nbval does not notice a dead kernel: it waits for the cell's timeout and then
+    skips the rest. Watching the kernel's process (Linux's /proc) tells sooner: a
+    kernel gone while nbval still runs KERNEL_GONE_S later has died.
+    """
+    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    outputs = {}
+
+    def collect(name, stream):
+        outputs[name] = stream.read()
+
+    readers = [threading.Thread(target=collect, args=(name, stream), daemon=True)
+               for name, stream in (("stdout", child.stdout), ("stderr", child.stderr))]
+    for reader in readers:
+        reader.start()
+    kernels, gone_since, died = set(), None, False
+    while child.poll() is None:
+        alive = set(child_pids(child.pid, "ipykernel"))
+        if kernels - alive:  # a kernel we saw is gone: nbval shut it down, or it died
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since > KERNEL_GONE_S:  # nbval did not finish: it died
+                died = True
+                os.killpg(child.pid, signal.SIGKILL)
+                break
+        kernels |= alive
+        time.sleep(0.5)
+    child.wait()
+    for reader in readers:
+        reader.join()
+    return Run(child.returncode, outputs.get("stdout", ""), outputs.get("stderr", ""), died)
+
+
+def grade_isolated(submission_dir, reference_path, timeout, threads=None):
+    """grade_result in a process of its own, killed with everything it started after timeout seconds.
+
+    threads: CPU threads for its kernel (OMP_NUM_THREADS), so that gradings side by side do not
+    fight over the cores; default: torch's own choice
+
+    returns grade_result's dict; its status is also "timed out" or "missing file" here, and
+    "crashed" when the grader itself died (e.g. the machine ran out of memory)
+    """
+    command = [sys.executable, str(Path(__file__).resolve()), str(submission_dir), "--json",
+               "--reference", str(reference_path)]
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             start_new_session=True)  # its own process group: the kernel goes with it
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        why = f"grading took longer than {timeout:g} s and was stopped (an endless loop?)"
+        return outcome("timed out", nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
+    if child.returncode == 2:
+        why = err.strip().splitlines()[-1] if err.strip() else "a file is missing"
+        return outcome("missing file", nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError:
+        why = f"the grader stopped with exit code {child.returncode}: {err.strip()[-300:]}"
+        return outcome("crashed", nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
 
 
 def main(argv=None):
@@ -215,11 +377,16 @@ def main(argv=None):
     parser.add_argument("--reference", type=Path, default=None,
                         help="notebook whose check cells are the reference (default: see above)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the graded notebook in this folder")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     try:
-        passed, report = grade(args.submission, args.reference or default_reference(), args.keep)
+        result = grade_result(args.submission, args.reference or default_reference(), args.keep)
     except (FileNotFoundError, GradingFolderError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
+    passed, report = result["passed"], result["report"]
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0 if passed else 1
     print("\n".join(report))
     n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
     n_failed = sum(line.startswith("FAIL") for line in report)

@@ -1,0 +1,180 @@
+"""Grading a class: the batch gradebook and the Gradescope autograder, end to end.
+
+The batch holds a correct submission, a planted mistake, a notebook that is
+not JSON, a folder without helpers.py, an endless loop and a cell that kills
+its kernel; every one must get its row with the right status and points.
+"""
+import csv
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LATTICE_UPSIDE_DOWN = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")
+MAX_POINTS = 34
+
+
+def environment():
+    return {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
+
+
+def submission(folder, edit=None, helpers=True):
+    """The solution as a submission in folder, with at most one (old, new) edit of its code."""
+    folder.mkdir(parents=True)
+    notebook = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
+    if edit:
+        cell = next(c for c in notebook.cells if c.cell_type == "code" and edit[0] in c.source)
+        cell.source = cell.source.replace(*edit)
+    nbformat.write(notebook, folder / "A3_VAE.ipynb")
+    if helpers:
+        shutil.copy(ROOT / "helpers.py", folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Six students graded in one batch, two at a time; returns (gradebook rows, grades folder)."""
+    folder = tmp_path_factory.mktemp("class") / "submissions"
+    submission(folder / "alice")
+    submission(folder / "bob", LATTICE_UPSIDE_DOWN)
+    submission(folder / "carol")
+    (folder / "carol" / "A3_VAE.ipynb").write_text("{ this is not JSON")
+    submission(folder / "dave", helpers=False)
+    submission(folder / "erin", ("def log_prior(z):", "while True:\n    pass\n\n\ndef log_prior(z):"))
+    submission(folder / "frank", ("def log_prior(z):", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n\n\n"
+                                                      "def log_prior(z):"))
+    out = folder.parent / "grades"
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
+                          "--jobs", "2", "--timeout", "100"], capture_output=True, text=True, env=environment())
+    assert run.returncode == 0, run.stdout + run.stderr
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return rows, out, folder, run.stdout
+
+
+def total(row):
+    return int(next(value for key, value in row.items() if key.startswith("total")))
+
+
+def test_every_student_gets_a_row_with_the_right_status(batch):
+    rows, _, _, _ = batch
+    assert {name: row["status"] for name, row in rows.items()} == {
+        "alice": "graded", "bob": "graded", "carol": "unreadable notebook", "dave": "missing file",
+        "erin": "timed out", "frank": "crashed"}
+
+
+def test_points_per_part_and_total(batch):
+    rows, _, _, _ = batch
+    assert total(rows["alice"]) == MAX_POINTS
+    assert rows["bob"]["lattice (5.4) (2)"] == "0" and total(rows["bob"]) == MAX_POINTS - 2
+    assert rows["bob"]["elbo and loss (4)"] == "4"
+    for name in ("carol", "dave", "erin", "frank"):
+        assert total(rows[name]) == 0, rows[name]
+    assert rows["alice"]["written answers given"] == "3"
+
+
+def test_reports_hold_the_reasons(batch):
+    _, out, _, _ = batch
+    assert "FAIL  lattice (5.4): AssertionError: lattice_image" in (out / "reports" / "bob.txt").read_text()
+    assert "cannot be read" in (out / "reports" / "carol.txt").read_text()
+    assert "has no helpers.py" in (out / "reports" / "dave.txt").read_text()
+    assert "longer than 100 s" in (out / "reports" / "erin.txt").read_text()
+    assert "the kernel died" in (out / "reports" / "frank.txt").read_text()
+
+
+def test_a_rerun_grades_only_what_is_new(batch):
+    _, out, folder, _ = batch
+    submission(folder / "grace", helpers=False)
+    graded_before = (out / "results" / "bob.json").stat().st_mtime_ns
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out)],
+                         capture_output=True, text=True, env=environment())
+    assert run.returncode == 0, run.stderr
+    assert "7 students, 6 graded already, 1 to grade" in run.stdout
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert len(rows) == 7 and rows["grace"]["status"] == "missing file"
+    assert (out / "results" / "bob.json").stat().st_mtime_ns == graded_before, "bob is not graded again"
+    assert rows["bob"]["status"] == "graded" and total(rows["bob"]) == MAX_POINTS - 2
+
+
+# --------------------------------------------------------------------------
+# Gradescope
+# --------------------------------------------------------------------------
+
+def autograder_root(tmp_path, autograder_zip):
+    """A folder laid out like Gradescope's /autograder, with the zip unpacked into source/."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(autograder_zip) as bundle:
+        bundle.extractall(root / "source")
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "run_autograder").chmod(0o755)
+    (root / "results").mkdir()
+    return root
+
+
+def run_autograder(root):
+    env = {**environment(), "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    run = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gradescope") / "autograder.zip"
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "gradescope.py"), "make", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def test_the_zip_has_gradescope_s_layout(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as bundle:
+        names = bundle.namelist()
+        assert {"setup.sh", "run_autograder"} <= set(names)
+        mode = bundle.getinfo("run_autograder").external_attr >> 16
+        assert stat.S_ISREG(mode) and mode & stat.S_IXUSR
+        assert "tools/grade.py" in names and "A3_VAE.ipynb" in names
+        assert bundle.read("setup.sh").startswith(b"#!")
+
+
+def check_results_json(results):
+    """Field by field against Gradescope's specification of results.json."""
+    assert set(results) >= {"score", "execution_time", "tests"}
+    assert isinstance(results["score"], (int, float)) and isinstance(results["execution_time"], (int, float))
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "output"}
+        assert isinstance(test["name"], str) and isinstance(test["output"], str)
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test.get("visibility", "visible") in ("hidden", "after_due_date", "after_published", "visible")
+    assert results["score"] == sum(test["score"] for test in results["tests"])
+    assert sum(test["max_score"] for test in results["tests"]) == MAX_POINTS
+
+
+def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autograder_zip):
+    root = autograder_root(tmp_path, autograder_zip)
+    submission(root / "submission" / "my work", LATTICE_UPSIDE_DOWN)  # uploaded as a folder: found below
+    results = run_autograder(root)
+    check_results_json(results)
+    for test in results["tests"]:
+        if test["name"] == "lattice (5.4)":
+            assert test["score"] == 0 and "AssertionError" in test["output"]
+        else:
+            assert test["score"] == test["max_score"] and test["output"] == "passed", test
+    assert results["score"] == MAX_POINTS - 2 and "written answers are graded by hand" in results["output"]
+
+
+def test_gradescope_reports_a_missing_file(tmp_path, autograder_zip):
+    root = autograder_root(tmp_path, autograder_zip)
+    submission(root / "submission", helpers=False)
+    results = run_autograder(root)
+    check_results_json(results)
+    assert results["score"] == 0 and "missing file" in results["output"] and "helpers.py" in results["output"]

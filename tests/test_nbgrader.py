@@ -1,0 +1,105 @@
+"""A real nbgrader round trip: generate_assignment releases the student edition, autograde scores parts.
+
+Needs nbgrader (requirements-test.txt, which CI installs); without it these tests are skipped.
+The course is laid out as README's "Grading with nbgrader" says.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools.grade import SUPPORT_MODULES
+from tools.make_student import make_student
+
+pytest.importorskip("nbgrader", reason="nbgrader is in requirements-test.txt; install it to run these tests")
+from nbgrader.api import Gradebook  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = """c = get_config()
+c.CourseDirectory.course_id = "vae"
+c.CourseDirectory.root = {root!r}
+# The student's helpers.py is graded as submitted, not replaced by the released stub.
+c.Autograde.exclude_overwriting = {{"a3": ["helpers.py"]}}
+# Training takes longer than nbgrader's default of 30 s a cell; 2 epochs (VAE_EPOCHS) fit in this.
+c.Execute.timeout = 600
+"""
+
+
+def nbgrader(course, *args):
+    bin_dir = str(Path(sys.executable).parent)  # nbgrader runs alembic from the same environment
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+           "VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50",
+           "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
+    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                         capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course folder with the assignment a3 released."""
+    course = tmp_path_factory.mktemp("course")
+    edition = tmp_path_factory.mktemp("edition") / "student"
+    make_student(edition)
+    source = course / "source" / "a3"
+    source.mkdir(parents=True)
+    shutil.copy(ROOT / "A3_VAE.ipynb", source)
+    shutil.copy(edition / "helpers.py", source)  # the student's helpers.py: stubs, no solutions
+    for name in SUPPORT_MODULES:
+        shutil.copy(ROOT / name, source)
+    (course / "nbgrader_config.py").write_text(CONFIG.format(root=str(course)))
+    nbgrader(course, "generate_assignment", "a3", "--force")
+    return course, edition
+
+
+def code_and_answers(path):
+    return [(c.cell_type, c.source) for c in nbformat.read(path, as_version=4).cells]
+
+
+def test_generate_assignment_releases_the_same_stubs_as_make_student(course):
+    course, edition = course
+    release = course / "release" / "a3"
+    assert code_and_answers(release / "A3_VAE.ipynb") == code_and_answers(edition / "A3_VAE.ipynb")
+    assert (release / "helpers.py").read_text() == (edition / "helpers.py").read_text()
+    for path in (release / "A3_VAE.ipynb", release / "helpers.py"):
+        assert "### BEGIN SOLUTION" not in path.read_text()
+
+
+def submit(course, student, notebook_edit=None):
+    folder = course / "submitted" / student / "a3"
+    folder.mkdir(parents=True)
+    notebook = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
+    if notebook_edit:
+        old, new = notebook_edit
+        cell = next(c for c in notebook.cells if old in c.source)
+        cell.source = cell.source.replace(old, new)
+    nbformat.write(notebook, folder / "A3_VAE.ipynb")
+    shutil.copy(ROOT / "helpers.py", folder)
+
+
+def part_scores(course, student):
+    """{grade_id: (score, max score)} of every autograded part of a student's notebook."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "vae") as gradebook:
+        notebook = gradebook.find_submission_notebook("A3_VAE", "a3", student)
+        return {grade.name: (grade.score, grade.max_score) for grade in notebook.grades
+                if grade.auto_score is not None}
+
+
+def test_autograde_gives_the_solution_full_points_and_a_mistake_loses_its_part_only(course):
+    course, _ = course
+    submit(course, "alice")
+    submit(course, "bob", ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,"))  # upside down
+    nbgrader(course, "autograde", "a3", "--create", "--force")
+    alice, bob = part_scores(course, "alice"), part_scores(course, "bob")
+    solution = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
+    graded = {c.id: c.metadata["nbgrader"]["points"] for c in solution.cells
+              if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"]["solution"]}
+    assert set(alice) == set(graded) and sum(graded.values()) == 34
+    assert all(score == maximum == graded[name] for name, (score, maximum) in alice.items()), alice
+    lost = {name for name, (score, maximum) in bob.items() if score < maximum}
+    assert lost == {"check-lattice"}, bob

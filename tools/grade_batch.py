@@ -1,0 +1,105 @@
+"""Grade a whole class: a folder of submissions into a CSV gradebook.
+
+    python tools/grade_batch.py SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
+
+SUBMISSIONS_DIR holds one folder per student (named after the student), each
+with A3_VAE.ipynb and helpers.py. Every submission is graded by tools/grade.py
+in a process of its own with a time limit, several at once (--jobs), so one
+that loops forever, kills its kernel or fills memory gets its row and never
+stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
+
+    gradebook.csv        one row per student: status, the points of each part, total
+    reports/NAME.txt     the report for that student, with the reason of every failure
+    results/NAME.json    the full result, from which a rerun knows what is graded already
+
+Status is one of: graded, timed out, crashed, unreadable notebook, missing file.
+A rerun grades only the students without a result yet (or all, with --regrade).
+The written answers are not scored here: the gradebook lists their maximum
+points and the reports say whether each was answered.
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from files import write_atomically  # noqa: E402
+from tools.grade import default_reference, grade_isolated, parts_of  # noqa: E402
+
+STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file")
+
+
+def write_text(path, text, what):
+    write_atomically(path, lambda f: f.write(text.encode()), what)
+
+
+def grade_student(folder, out_dir, reference, timeout, threads):
+    """Grade one student's folder and store its report and result; returns the result."""
+    result = grade_isolated(folder, reference, timeout, threads)
+    header = f"{folder.name}: {result['status']}, {sum(p['points'] for p in result['parts'])} points\n\n"
+    write_text(out_dir / "reports" / f"{folder.name}.txt", header + "\n".join(result["report"]) + "\n",
+               "the report")
+    write_text(out_dir / "results" / f"{folder.name}.json", json.dumps(result, indent=1), "the result")
+    return result
+
+
+def gradebook(students, out_dir, reference):
+    """gradebook.csv from the stored results: one row per student, a column per part."""
+    parts = parts_of(nbformat.read(reference, as_version=4))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", "status", *(f"{name} ({points})" for name, points in parts),
+                     f"total ({sum(points for _, points in parts)})", "written answers given"])
+    for student in students:
+        result = json.loads((out_dir / "results" / f"{student}.json").read_text())
+        earned = {part["name"]: part["points"] for part in result["parts"]}
+        answered = sum(answer["words"] > 0 for answer in result["answers"])
+        writer.writerow([student, result["status"], *(earned.get(name, 0) for name, _ in parts),
+                         sum(earned.values()), answered])
+    write_text(out_dir / "gradebook.csv", buffer.getvalue(), "the gradebook")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    parser.add_argument("--out", type=Path, default=None, help="where the gradebook and reports go")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
+    parser.add_argument("--regrade", action="store_true", help="grade every student again")
+    parser.add_argument("--reference", type=Path, default=None, help="the reference notebook (see grade.py)")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.exit(2, f"{parser.prog}: error: {args.submissions} is not a folder\n")
+    if args.jobs < 1 or args.timeout <= 0:
+        parser.exit(2, f"{parser.prog}: error: --jobs must be at least 1 and --timeout positive\n")
+    out_dir = args.out or args.submissions.parent / "grades"
+    reference = args.reference or default_reference()
+    students = sorted(p.name for p in args.submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    todo = [s for s in students if args.regrade or not (out_dir / "results" / f"{s}.json").is_file()]
+    print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
+
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)  # the cores shared out, not fought over
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(grade_student, args.submissions / s, out_dir, reference, args.timeout, threads)
+                   for s in todo]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="submissions"):
+            future.result()
+    gradebook(students, out_dir, reference)
+    counts = {status: 0 for status in STATUSES}
+    for student in students:
+        counts[json.loads((out_dir / "results" / f"{student}.json").read_text())["status"]] += 1
+    print(f"gradebook: {out_dir / 'gradebook.csv'}; reports in {out_dir / 'reports'}")
+    print(", ".join(f"{n} {status}" for status, n in counts.items() if n))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

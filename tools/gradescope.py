@@ -1,0 +1,124 @@
+"""A Gradescope autograder for the assignment: build it, and the code it runs.
+
+    python tools/gradescope.py make OUT.zip     # the autograder to upload to Gradescope
+    python tools/gradescope.py run [--root /autograder] [--timeout SECONDS]
+
+`make` writes a zip in Gradescope's format: setup.sh and an executable
+run_autograder at its root, and this project's grading files (the solution
+notebook as the reference, the modules, requirements.txt). Gradescope runs
+setup.sh once when it builds the image (a virtual environment with the
+requirements, and MNIST downloaded into source/data) and run_autograder for
+each submission, in a container of its own.
+
+`run` is what run_autograder calls: it grades the files in ROOT/submission
+(A3_VAE.ipynb and helpers.py, found anywhere below it) with tools/grade.py in a
+process with a time limit, and writes ROOT/results/results.json: one test per
+part (name, score, max_score, output with the reason), the total score and the
+execution time. A submission that is missing a file, crashes or hangs still
+gets a results.json that says so. The written answers are graded by hand on
+Gradescope (add them there as manually graded questions); the output says so.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from files import write_atomically  # noqa: E402
+from tools.grade import SUPPORT_MODULES, grade_isolated  # noqa: E402
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, from /autograder/source, when it builds the autograder image.
+set -euo pipefail
+cd /autograder/source
+apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install --quiet -r requirements.txt
+MNIST_ROOT=/autograder/source/data /autograder/venv/bin/python -c \\
+    "from mnist import load_mnist; load_mnist(train=True); load_mnist(train=False)"
+"""
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission. AUTOGRADER_ROOT, AUTOGRADER_PYTHON and MNIST_ROOT
+# may point elsewhere, to try it outside Gradescope.
+root=${AUTOGRADER_ROOT:-/autograder}
+export MNIST_ROOT=${MNIST_ROOT:-$root/source/data}
+exec "${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}" "$root/source/tools/gradescope.py" run --root "$root"
+"""
+SOURCE_FILES = ("A3_VAE.ipynb", "requirements.txt", *SUPPORT_MODULES, "tools/__init__.py", "tools/grade.py",
+                "tools/gradescope.py")
+EXECUTABLE = 0o100755 << 16  # a regular file with rwxr-xr-x, as zip stores it
+
+
+def make(out_zip):
+    """Write the autograder zip (atomically)."""
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = EXECUTABLE
+                bundle.writestr(info, text)
+            for name in SOURCE_FILES:
+                bundle.write(ROOT / name, name)
+    write_atomically(out_zip, write, "the autograder")
+
+
+def find_submission(folder):
+    """The folder below `folder` that holds A3_VAE.ipynb (Gradescope keeps uploaded folders)."""
+    notebooks = sorted(Path(folder).rglob("A3_VAE.ipynb"), key=lambda p: len(p.parts))
+    return notebooks[0].parent if notebooks else Path(folder)
+
+
+def results_json(result, seconds):
+    """Gradescope's results.json for a grade_result dict."""
+    tests = [{"name": part["name"], "score": part["points"], "max_score": part["max_points"],
+              "output": part["reason"] or "passed", "visibility": "visible"} for part in result["parts"]]
+    status = result["status"]
+    output = ("Graded." if status == "graded" else
+              f"Not graded as a whole ({status}): {result['report'][0][len('FAIL  '):] if result['report'] else ''}")
+    if result["answers"]:
+        output += f" The {len(result['answers'])} written answers are graded by hand."
+    return {"score": sum(part["points"] for part in result["parts"]), "execution_time": round(seconds, 1),
+            "output": output, "tests": tests}
+
+
+def run(root, timeout):
+    """Grade ROOT/submission and write ROOT/results/results.json."""
+    root = Path(root)
+    start = time.monotonic()
+    submission = find_submission(root / "submission")
+    with tempfile.TemporaryDirectory() as scratch:  # grade a copy: a submission cannot touch the source
+        copy = Path(scratch) / "submission"
+        shutil.copytree(submission, copy)
+        result = grade_isolated(copy, root / "source" / "A3_VAE.ipynb", timeout)
+    results = results_json(result, time.monotonic() - start)
+    write_atomically(root / "results" / "results.json", lambda f: f.write(json.dumps(results, indent=1).encode()),
+                     "the results")
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    make_command = commands.add_parser("make", help="write the autograder zip")
+    make_command.add_argument("out_zip", type=Path)
+    run_command = commands.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
+    run_command.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
+    run_command.add_argument("--timeout", type=float, default=900, help="seconds for the grading (default 900)")
+    args = parser.parse_args(argv)
+    if args.command == "make":
+        make(args.out_zip)
+        print(f"autograder written to {args.out_zip}: upload it on Gradescope's Configure Autograder page")
+    else:
+        results = run(args.root, args.timeout)
+        print(f"score {results['score']}; {args.root / 'results' / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
