@@ -116,6 +116,19 @@ class TwoLayers:
         return hidden(inputs.double() @ w1.T + b1) @ w2.T + b2
 
 
+def encoder_layers(encoder):
+    return TwoLayers(encoder, "encoder", DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM)
+
+
+def decoder_layers(decoder):
+    return TwoLayers(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+
+
+# The parameters of both networks, in the order of TwoLayers.params (encoder, then decoder).
+PARAMETER_NAMES = [f"{net} {what}" for net in ("encoder", "decoder")
+                   for what in ("first weight", "first bias", "second weight", "second bias")]
+
+
 def check_network(network, name, n_in, n_hidden, n_out, inputs):
     """The module computes W2 tanh(W1 u + b1) + b2 with its own parameters; returns the TwoLayers."""
     layers = TwoLayers(network, name, n_in, n_hidden, n_out)
@@ -357,11 +370,9 @@ def single_decoded_codes(recorder, n, what):
 
 def check_elbo(elbo, loss, encoder, decoder, x):
     """Value and gradients of elbo(x) against a float64 computation with the same noise."""
-    enc = TwoLayers(encoder, "encoder", DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM)
-    dec = TwoLayers(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+    enc = encoder_layers(encoder)
+    dec = decoder_layers(decoder)
     params = enc.params + dec.params
-    names = [f"{net} {what}" for net in ("encoder", "decoder")
-             for what in ("first weight", "first bias", "second weight", "second bias")]
     recorder = CallRecorder(decoder)
     try:
         for p in params:
@@ -384,7 +395,7 @@ def check_elbo(elbo, loss, encoder, decoder, x):
                f"elbo(x): expected {by_hand.item():.4f}, the mean over the batch of log p(x, z) - log q(z | x) "
                f"at the codes it drew, found {estimate.item():.4f}")
         by_hand.backward()
-        for name, grad, leaf in zip(names, found_grads, enc_params + dec_params):
+        for name, grad, leaf in zip(PARAMETER_NAMES, found_grads, enc_params + dec_params):
             expected = leaf.grad
             scale = expected.abs().max().item()
             expect(grad is not None and grad.abs().max().item() > 0,
@@ -451,8 +462,8 @@ def adam64(x_batches, z_batches, enc, dec, lr):
 
 def check_train(train, encoder, decoder, x_train, config):
     """Three Adam steps of train() against Adam computed by hand; the weights are put back after."""
-    enc = TwoLayers(encoder, "encoder", DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM)
-    dec = TwoLayers(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+    enc = encoder_layers(encoder)
+    dec = decoder_layers(decoder)
     weights_before = [copy.deepcopy(net.state_dict()) for net in (encoder, decoder)]
     start = [p.detach().clone() for p in enc.params + dec.params]
     n_steps, batch_size = 3, config["batch_size"]
@@ -478,9 +489,7 @@ def check_train(train, encoder, decoder, x_train, config):
         expect(abs(history[0] - mean_loss) < 1e-2,
                f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, "
                f"averaged), found {history[0]:.3f}")
-        names = [f"{net} {what}" for net in ("encoder", "decoder")
-                 for what in ("first weight", "first bias", "second weight", "second bias")]
-        for name, before, after, reference in zip(names, start, found, expected):
+        for name, before, after, reference in zip(PARAMETER_NAMES, start, found, expected):
             step_found, step_expected = (after - before).double(), reference.to(before.device) - before.double()
             error = (step_found - step_expected).norm().item() / step_expected.norm().item()
             expect(error < 0.02,
@@ -546,7 +555,7 @@ def expect_tensor(value, name, shape):
 
 
 def check_scatter(mu_train, encoder, x_train, figure):
-    enc = TwoLayers(encoder, "encoder", DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM)
+    enc = encoder_layers(encoder)
     expect_tensor(mu_train, "mu_train", (len(x_train), LATENT_DIM))
     rows = torch.arange(0, len(x_train), 97, device=x_train.device)
     with torch.no_grad():
@@ -559,7 +568,7 @@ def check_scatter(mu_train, encoder, x_train, figure):
 
 
 def check_prior_samples(z_prior, prior_means, prior_samples, decoder, figure):
-    dec = TwoLayers(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+    dec = decoder_layers(decoder)
     expect_tensor(z_prior, "z_prior", (10, LATENT_DIM))
     expect_tensor(prior_means, "prior_means", (10, DATA_DIM))
     expect_tensor(prior_samples, "prior_samples", (10, 3, DATA_DIM))
@@ -580,8 +589,8 @@ def check_prior_samples(z_prior, prior_means, prior_samples, decoder, figure):
 
 
 def check_reconstructions(x_four, z_four, recon_means, recon_samples, encoder, decoder, x_train, figure):
-    enc = TwoLayers(encoder, "encoder", DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM)
-    dec = TwoLayers(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+    enc = encoder_layers(encoder)
+    dec = decoder_layers(decoder)
     expect_tensor(x_four, "x_four", (4, DATA_DIM))
     expect_tensor(z_four, "z_four", (4, 2, LATENT_DIM))
     expect_tensor(recon_means, "recon_means", (4, 2, DATA_DIM))
@@ -606,7 +615,7 @@ def check_reconstructions(x_four, z_four, recon_means, recon_samples, encoder, d
 
 
 def check_lattice(lattice_image, decoder, png):
-    dec = TwoLayers(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+    dec = decoder_layers(decoder)
     size, lattice_range = 50, 3.0
     expect_tensor(lattice_image, "lattice_image", (size * 28, size * 28))
     ticks = torch.linspace(-lattice_range, lattice_range, size, dtype=torch.float64)

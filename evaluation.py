@@ -194,7 +194,6 @@ def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POI
     raises RuntimeError if a posterior reaches beyond max_half_width
     """
     check_images(x, decoder)
-    latent_grid(half_width, n_points)  # checks both arguments
     log_px, log_edge_share = grid_log_marginal(decoder, x, half_width, n_points)
     cut_off = log_edge_share > math.log(EDGE_SHARE)
     if cut_off.any():

@@ -47,9 +47,6 @@ def write_atomically(path, write, what, elsewhere=""):
     path = Path(path)
     kept = (f"The file {path} still holds its previous contents" if path.is_file()
             else f"Nothing was written to {path}")
-    if path.is_dir():
-        raise WriteError(errno.EISDIR, f"cannot write {what} to {path}: that path is a folder, not a "
-                                       f"file. Nothing was written; choose a file name{elsewhere}.")
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

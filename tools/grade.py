@@ -56,7 +56,6 @@ KERNEL_GONE_S = 15  # nbval ends within this once it has shut its kernel down
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
 ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
 ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
-KERNEL_DIED = re.compile(r"DeadKernel|[Kk]ernel died|[Kk]ernel.*(restart|dead)")
 
 
 class GradingFolderError(OSError):
@@ -191,7 +190,7 @@ def grade(submission_dir, reference_path, keep=None):
 def grade_result(submission_dir, reference_path, keep=None):
     """Grade one submission; returns a dict that JSON can hold:
 
-    status   "graded", "unreadable notebook" or "crashed" (the kernel died)
+    status   "graded", "unreadable notebook" or "crashed" (the kernel died, or nbval did not run)
     passed   True only if every check passed
     report   the report's lines
     parts    [{"name", "points", "max_points", "reason"}] for each part with points
@@ -207,8 +206,8 @@ def grade_result(submission_dir, reference_path, keep=None):
     try:
         submission = nbformat.read(submission_dir / "A3_VAE.ipynb", as_version=4)
     except Exception as err:  # nbformat raises several kinds for a broken file
-        reason = f"A3_VAE.ipynb cannot be read ({type(err).__name__}: {err})"
-        return outcome("unreadable notebook", reference, None, [f"FAIL  notebook: {reason}"], None, reason)
+        why = f"A3_VAE.ipynb cannot be read ({type(err).__name__}: {err})"
+        return outcome("unreadable notebook", reference, None, [f"FAIL  notebook: {why}"], None, why)
     merged = merge(reference, submission)
 
     try:
@@ -237,8 +236,8 @@ def grade_result(submission_dir, reference_path, keep=None):
                    "memory); nothing after that could be checked")
             return outcome("crashed", reference, submission, [f"FAIL  {why}"], None, why)
         if not (work / "report.xml").is_file():
-            reason = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
-            return outcome("crashed", reference, submission, [f"FAIL  {reason}"], None, reason)
+            why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
+            return outcome("crashed", reference, submission, [f"FAIL  {why}"], None, why)
         failed = failures_by_cell(work / "report.xml")
     finally:
         if not keep:
@@ -257,9 +256,7 @@ def grade_result(submission_dir, reference_path, keep=None):
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell)]
     report += ["cells outside the checks that failed:"] + raised if raised else []
-    died = any(KERNEL_DIED.search(reason) for reason in failed.values())
-    result = outcome("crashed" if died else "graded", reference, submission, report, reasons,
-                     "the kernel died while running the notebook" if died else "")
+    result = outcome("graded", reference, submission, report, reasons, "")
     result["passed"] = run.returncode == 0 and not failed
     return result
 
@@ -354,21 +351,21 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)  # its own process group: the kernel goes with it
+    def not_graded(status, why):
+        return outcome(status, nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
+
     try:
         out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.communicate()
-        why = f"grading took longer than {timeout:g} s and was stopped (an endless loop?)"
-        return outcome("timed out", nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
+        return not_graded("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
     if child.returncode == 2:
-        why = err.strip().splitlines()[-1] if err.strip() else "a file is missing"
-        return outcome("missing file", nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
+        return not_graded("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
     try:
         return json.loads(out)
     except json.JSONDecodeError:
-        why = f"the grader stopped with exit code {child.returncode}: {err.strip()[-300:]}"
-        return outcome("crashed", nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
+        return not_graded("crashed", f"the grader stopped with exit code {child.returncode}: {err.strip()[-300:]}")
 
 
 def main(argv=None):
