@@ -67,8 +67,14 @@ def check_no_inf(name, t):
 
 
 def check_binary(name, x):
-    """Raise unless every entry of ``x`` is exactly 0 or 1 (NaN is neither)."""
-    if not ((x == 0) | (x == 1)).all():
+    """Raise unless every entry of ``x`` is exactly 0 or 1 (NaN is neither).
+
+    x - x * x (one fused addcmul) is exactly zero only at 0 and 1: elsewhere
+    |x (1 - x)| is larger than the rounding of x * x (and NaN or inf stay
+    nonzero). One pass and a count, where (x == 0) | (x == 1) takes four: it
+    runs on every training batch.
+    """
+    if torch.count_nonzero(torch.addcmul(x, x, x, value=-1)):
         raise ValueError(f"{name} must be binary (every entry 0 or 1); "
                          "binarize greyscale images with (x > 0.5).float()")
 
@@ -81,7 +87,7 @@ def bernoulli_log_density(x, logits):
     """Log Ber(x | sigmoid(logits)), element by element.
 
     Works on the logits y = log(mu / (1 - mu)) directly:
-        log p = x * y - log(1 + exp(y)) = -softplus((1 - 2x) * y),
+        log p = x * y - log(1 + exp(y)) = -softplus((1 - 2x) * y) = log sigmoid((2x - 1) * y),
     that is log sigmoid(y) for x = 1 and log sigmoid(-y) for x = 0. It stays
     exact, value and gradient, for every finite y, where log(sigmoid(y))
     would give log(0) = -inf once sigmoid rounds to 0 or 1. Infinite logits
@@ -97,7 +103,8 @@ def bernoulli_log_density(x, logits):
     check_same_shape("x", x, "logits", logits)
     check_binary("x", x)
     ### BEGIN SOLUTION
-    return -F.softplus((1 - 2 * x) * logits)
+    sign = torch.rsub(x, -1, alpha=-2)  # 2x - 1 in one pass: +1 where x = 1, -1 where x = 0
+    return F.logsigmoid(sign * logits)
     ### END SOLUTION
 
 

@@ -112,6 +112,7 @@ GOOD_BERNOULLI = [
     lambda x, y: -x * F.softplus(-y) - (1 - x) * F.softplus(y),
     lambda x, y: x * y - torch.logaddexp(torch.zeros_like(y), y),
     lambda x, y: torch.where(x == 1, -F.softplus(-y), -F.softplus(y)),
+    lambda x, y: -F.softplus((1 - 2 * x) * y),
 ]
 BAD_BERNOULLI = [
     (lambda x, y: x * torch.log(torch.sigmoid(y)) + (1 - x) * torch.log(1 - torch.sigmoid(y)),

@@ -258,7 +258,7 @@ encoder = Encoder().to(device)"""),
 # A few mistakes, graded end to end; tests/test_checks.py tries many more against the checks
 # directly, and tests/test_batch.py and tests/test_nbgrader.py grade a visualization mistake.
 MISTAKES = {
-    "log(sigmoid) Bernoulli": (None, ("-F.softplus((1 - 2 * x) * logits)",
+    "log(sigmoid) Bernoulli": (None, ("F.logsigmoid(sign * logits)",
                                       "x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))"),
                                "helpers.bernoulli_log_density"),
     "ELBO with a detached draw": (("z = sample_diag_gaussian(mu, log_sigma)\n",

@@ -167,6 +167,36 @@ def test_log_mean_exp_matches_direct_formula_and_survives_large_values():
 
 # --------------------------------------------------------------------------
 # Bad input: a clear error naming the argument
+def values_near_0_and_1(dtype, steps=300):
+    """Floats of dtype that are not 0 or 1 but as close as the format allows, plus random bit patterns."""
+    values = []
+    for start in (0.0, 1.0):
+        for direction in (-math.inf, math.inf):
+            v = torch.tensor(start, dtype=dtype)
+            for _ in range(steps):
+                v = torch.nextafter(v, torch.tensor(direction, dtype=dtype))
+                values.append(v.item())
+    bits = {torch.float32: torch.int32, torch.float64: torch.int64}[dtype]
+    info = torch.iinfo(bits)
+    random_bits = torch.randint(info.min, info.max, (2000,), dtype=bits, generator=torch.Generator().manual_seed(0))
+    values += random_bits.view(dtype).tolist()
+    values += [math.inf, -math.inf, math.nan, 0.5, 2.0, -1.0, torch.finfo(dtype).max, torch.finfo(dtype).tiny]
+    return [v for v in values if v != 0 and v != 1]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_binary_check_refuses_every_value_but_0_and_1(dtype):
+    # The check is a one-pass shortcut (x - x * x == 0); brute force over the floats
+    # nearest to 0 and 1, subnormals included, and random bit patterns.
+    logits = torch.zeros(1, 3, dtype=dtype)
+    for value in values_near_0_and_1(dtype):
+        x = torch.tensor([[0.0, value, 1.0]], dtype=dtype)
+        with pytest.raises(ValueError, match="x must be binary"):
+            bernoulli_log_density(x, logits)
+    accepted = torch.tensor([[0.0, -0.0, 1.0]], dtype=dtype)
+    assert bernoulli_log_density(accepted, logits).shape == (1, 3)
+
+
 # --------------------------------------------------------------------------
 
 X = torch.zeros(3, 4)
