@@ -8,9 +8,12 @@ import csv
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -19,11 +22,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LATTICE_UPSIDE_DOWN = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")
+ENDLESS_LOOP = ("def log_prior(z):", "while True:\n    pass\n\n\ndef log_prior(z):")
 MAX_POINTS = 34
 
 
+# Every process the graders start inherits this variable, so that the tests can find any that outlive them.
+MARKER = f"GRADING_TEST_{uuid.uuid4().hex}"
+
+
 def environment():
-    return {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
+    return {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve()), MARKER: "1"}
+
+
+def marked_processes():
+    """The living processes (from /proc) whose environment holds MARKER: what the graders left behind."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and f"{MARKER}=".encode() in (entry / "environ").read_bytes():
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{entry.name}: {command}")
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def assert_nothing_left_running():
+    deadline = time.monotonic() + 10  # a killed process takes a moment to go
+    while marked_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not marked_processes(), "still running after grading:\n" + "\n".join(marked_processes())
 
 
 def submission(folder, edit=None, helpers=True):
@@ -48,12 +77,12 @@ def batch(tmp_path_factory):
     submission(folder / "carol")
     (folder / "carol" / "A3_VAE.ipynb").write_text("{ this is not JSON")
     submission(folder / "dave", helpers=False)
-    submission(folder / "erin", ("def log_prior(z):", "while True:\n    pass\n\n\ndef log_prior(z):"))
+    submission(folder / "erin", ENDLESS_LOOP)
     submission(folder / "frank", ("def log_prior(z):", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n\n\n"
                                                       "def log_prior(z):"))
     out = folder.parent / "grades"
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
-                          "--jobs", "2", "--timeout", "100"], capture_output=True, text=True, env=environment())
+                          "--jobs", "2", "--timeout", "60"], capture_output=True, text=True, env=environment())
     assert run.returncode == 0, run.stdout + run.stderr
     with open(out / "gradebook.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -71,6 +100,12 @@ def test_every_student_gets_a_row_with_the_right_status(batch):
         "erin": "timed out", "frank": "crashed"}
 
 
+def test_no_kernel_outlives_its_grading(batch):
+    # erin's kernel spins in an endless loop: killing the grader must stop it too, although
+    # jupyter_client starts every kernel in a session of its own.
+    assert_nothing_left_running()
+
+
 def test_points_per_part_and_total(batch):
     rows, _, _, _ = batch
     assert total(rows["alice"]) == MAX_POINTS
@@ -86,7 +121,7 @@ def test_reports_hold_the_reasons(batch):
     assert "FAIL  lattice (5.4): AssertionError: lattice_image" in (out / "reports" / "bob.txt").read_text()
     assert "cannot be read" in (out / "reports" / "carol.txt").read_text()
     assert "has no helpers.py" in (out / "reports" / "dave.txt").read_text()
-    assert "longer than 100 s" in (out / "reports" / "erin.txt").read_text()
+    assert "longer than 60 s" in (out / "reports" / "erin.txt").read_text()
     assert "the kernel died" in (out / "reports" / "frank.txt").read_text()
 
 
@@ -103,6 +138,27 @@ def test_a_rerun_grades_only_what_is_new(batch):
     assert len(rows) == 7 and rows["grace"]["status"] == "missing file"
     assert (out / "results" / "bob.json").stat().st_mtime_ns == graded_before, "bob is not graded again"
     assert rows["bob"]["status"] == "graded" and total(rows["bob"]) == MAX_POINTS - 2
+
+
+def test_ctrl_c_stops_the_gradings_under_way_and_keeps_no_half_result(tmp_path):
+    folder = tmp_path / "submissions"
+    for name in ("ann", "ben"):
+        submission(folder / name, ENDLESS_LOOP)
+    out = tmp_path / "grades"
+    batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
+                              "--jobs", "2", "--timeout", "300"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    deadline = time.monotonic() + 120
+    while sum("ipykernel" in p for p in marked_processes()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sum("ipykernel" in p for p in marked_processes()) == 2, "both gradings have their kernel running"
+    interrupted = time.monotonic()
+    batch.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to the batch
+    _, err = batch.communicate(timeout=60)
+    assert time.monotonic() - interrupted < 15, "the batch stops at once, not when its gradings end"
+    assert batch.returncode == 130 and "stopped: 0 of 2 graded in this run are kept" in err, err
+    assert_nothing_left_running()
+    assert not list(out.glob("results/*.json")), "an interrupted grading leaves no result, so a rerun grades it"
 
 
 # --------------------------------------------------------------------------

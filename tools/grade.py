@@ -284,22 +284,63 @@ class Run:
         self.returncode, self.stdout, self.stderr, self.kernel_died = returncode, stdout, stderr, kernel_died
 
 
-def child_pids(pid, command_word):
-    """The living processes whose parent is pid and whose command line holds command_word.
-
-    Read from /proc (empty where there is none). A killed child stays a zombie
-    (state Z) until its parent reaps it: that is not living.
-    """
-    children = []
+def process_table():
+    """{pid: (parent pid, state, command line)} of every process, read from /proc (empty where there is none)."""
+    table = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-            command = (entry / "cmdline").read_bytes()
+            table[int(entry.name)] = (int(parent), state, (entry / "cmdline").read_bytes())
         except (OSError, ValueError):
             continue
-        if int(parent) == pid and state != "Z" and command_word.encode() in command:
-            children.append(int(entry.name))
-    return children
+    return table
+
+
+def child_pids(pid, command_word):
+    """The living processes whose parent is pid and whose command line holds command_word.
+
+    A killed child stays a zombie (state Z) until its parent reaps it: that is not living.
+    """
+    return [child for child, (parent, state, command) in process_table().items()
+            if parent == pid and state != "Z" and command_word.encode() in command]
+
+
+def kill_tree(pid):
+    """SIGKILL the process pid, its process group and every process descended from it.
+
+    Killing the grader's process group is not enough: jupyter_client starts each
+    kernel in a session of its own, and a kernel stuck in an endless loop would
+    spin on after its grader is gone. The whole tree is stopped first (SIGSTOP),
+    so that nothing in it can start a process that escapes, then killed. Where
+    there is no /proc, only the process group is killed.
+    """
+    stopped = set()
+    while True:
+        table = process_table()
+        tree, frontier = {pid}, [pid]
+        while frontier:
+            children = [child for child, (parent, _, _) in table.items() if parent in frontier]
+            tree.update(children)
+            frontier = children
+        for member in tree - stopped:
+            signal_quietly(member, signal.SIGSTOP)
+        if tree <= stopped:
+            break
+        stopped |= tree
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for member in stopped:
+        signal_quietly(member, signal.SIGKILL)
+
+
+def signal_quietly(pid, signum):
+    """os.kill, where a process that has already gone is no error."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def run_watching_the_kernel(command, cwd, env):
@@ -321,20 +362,42 @@ def run_watching_the_kernel(command, cwd, env):
     for reader in readers:
         reader.start()
     kernels, gone_since, died = set(), None, False
-    while child.poll() is None:
-        alive = set(child_pids(child.pid, "ipykernel"))
-        if kernels - alive:  # a kernel we saw is gone: nbval shut it down, or it died
-            gone_since = gone_since or time.monotonic()
-            if time.monotonic() - gone_since > KERNEL_GONE_S:  # nbval did not finish: it died
-                died = True
-                os.killpg(child.pid, signal.SIGKILL)
-                break
-        kernels |= alive
-        time.sleep(0.5)
+    try:
+        while child.poll() is None:
+            alive = set(child_pids(child.pid, "ipykernel"))
+            if kernels - alive:  # a kernel we saw is gone: nbval shut it down, or it died
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > KERNEL_GONE_S:  # nbval did not finish: it died
+                    died = True
+                    break
+            kernels |= alive
+            time.sleep(0.5)
+    finally:  # also on Ctrl-C: nbval and its kernel are in sessions of their own and would run on
+        if died or child.poll() is None:
+            kill_tree(child.pid)
     child.wait()
     for reader in readers:
         reader.join()
     return Run(child.returncode, outputs.get("stdout", ""), outputs.get("stderr", ""), died)
+
+
+class GradingStopped(Exception):
+    """stop_gradings() ended this grading before it finished: it has no result."""
+
+
+RUNNING_GRADERS = set()  # the pids of the graders grade_isolated is waiting for, in any thread
+STOPPING = threading.Event()
+
+
+def stop_gradings():
+    """Kill every grading that grade_isolated runs, in any thread; each of those raises GradingStopped.
+
+    For Ctrl-C in a batch: the graders run in sessions of their own, so the
+    terminal's interrupt does not reach them.
+    """
+    STOPPING.set()
+    for pid in list(RUNNING_GRADERS):
+        kill_tree(pid)
 
 
 def grade_isolated(submission_dir, reference_path, timeout, threads=None):
@@ -345,21 +408,33 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
 
     returns grade_result's dict; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
+    raises GradingStopped once stop_gradings() has been called
     """
+    if STOPPING.is_set():
+        raise GradingStopped(submission_dir)
     command = [sys.executable, str(Path(__file__).resolve()), str(submission_dir), "--json",
                "--reference", str(reference_path)]
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                             start_new_session=True)  # its own process group: the kernel goes with it
+                             start_new_session=True)
+    RUNNING_GRADERS.add(child.pid)
+
     def not_graded(status, why):
         return outcome(status, nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
 
     try:
         out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
+        kill_tree(child.pid)
         child.communicate()
         return not_graded("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
+    except BaseException:  # Ctrl-C: the grader is in a session of its own and would run on
+        kill_tree(child.pid)
+        raise
+    finally:
+        RUNNING_GRADERS.discard(child.pid)
+    if STOPPING.is_set():
+        raise GradingStopped(submission_dir)
     if child.returncode == 2:
         return not_graded("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
     try:

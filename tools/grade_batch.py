@@ -14,6 +14,8 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
 Status is one of: graded, timed out, crashed, unreadable notebook, missing file.
 A rerun grades only the students without a result yet (or all, with --regrade).
+Ctrl-C stops the batch at once, the gradings under way included; what was
+graded is kept, and the same command grades the rest.
 The written answers are not scored here: the gradebook lists their maximum
 points and the reports say whether each was answered.
 """
@@ -32,7 +34,7 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from files import write_atomically  # noqa: E402
-from tools.grade import default_reference, grade_isolated, parts_of  # noqa: E402
+from tools.grade import default_reference, grade_isolated, parts_of, stop_gradings  # noqa: E402
 
 STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file")
 
@@ -87,11 +89,21 @@ def main(argv=None):
     print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
 
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # the cores shared out, not fought over
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    pool, futures = ThreadPoolExecutor(max_workers=args.jobs), []
+    try:
         futures = [pool.submit(grade_student, args.submissions / s, out_dir, reference, args.timeout, threads)
                    for s in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="submissions"):
             future.result()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_gradings()
+        pool.shutdown(wait=True)  # the gradings under way end without a result
+        graded = sum(future.done() and not future.cancelled() and future.exception() is None for future in futures)
+        print(f"\nstopped: {graded} of {len(todo)} graded in this run are kept; "
+              "the same command grades the rest", file=sys.stderr)
+        return 130
+    pool.shutdown()
     gradebook(students, out_dir, reference)
     counts = {status: 0 for status in STATUSES}
     for student in students:
