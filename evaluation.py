@@ -187,8 +187,11 @@ def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POI
     a square 1.5 times as wide with the same spacing, and so on until its
     posterior lies inside. For a smooth integrand that decays inside the square
     the rectangle rule converges very fast as the grid is refined (the notebook
-    measures it on the mean). The spacing is chosen for the mean: a digit with
-    a very narrow posterior can be off by a few tenths of a nat on its own.
+    measures it on the mean). The spacing is chosen for the mean: at the
+    default 0.05, 90 % of the test digits are within 0.012 nats of a grid four
+    times finer, but a digit with a very narrow posterior can be off by a few
+    tenths of a nat on its own; n_points=481 (spacing 0.025) brings them all
+    within 0.002 (README).
 
     x: (N, D) binary; returns (N,)
     raises RuntimeError if a posterior reaches beyond max_half_width
