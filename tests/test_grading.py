@@ -283,7 +283,8 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     missing = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path)],
                              capture_output=True, text=True, env=env)
     assert missing.returncode == 2 and "has no A3_VAE.ipynb" in missing.stderr
-    submission = submission_from_solution(tmp_path / "s", ("return -elbo(x)", "return elbo(x)"))
+    # The loss summed over the batch where the ELBO is its mean.
+    submission = submission_from_solution(tmp_path / "s", ("return -elbo(x)", "return -elbo(x) * len(x)"))
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission)],
                          capture_output=True, text=True, env=env)
     assert run.returncode == 1
