@@ -418,6 +418,8 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)
     RUNNING_GRADERS.add(child.pid)
+    if STOPPING.is_set():  # stop_gradings() ran while this one started
+        kill_tree(child.pid)
 
     def not_graded(status, why):
         return outcome(status, nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
