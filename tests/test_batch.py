@@ -142,6 +142,24 @@ def test_a_rerun_grades_only_what_is_new(batch):
     assert rows["bob"]["status"] == "graded" and total(rows["bob"]) == MAX_POINTS - 2
 
 
+def wait_for_kernels(n, seconds=120):
+    deadline = time.monotonic() + seconds
+    while sum("ipykernel" in p for p in marked_processes()) < n and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sum("ipykernel" in p for p in marked_processes()) == n, f"{n} grading kernel(s) running"
+
+
+def test_ctrl_c_stops_one_grading_and_its_kernel(tmp_path):
+    grading = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade.py"),
+                                str(submission(tmp_path / "ann", ENDLESS_LOOP))],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    wait_for_kernels(1)
+    grading.send_signal(signal.SIGINT)
+    _, err = grading.communicate(timeout=60)
+    assert grading.returncode == 130 and "interrupted; nothing was graded" in err, err
+    assert_nothing_left_running()
+
+
 def test_ctrl_c_stops_the_gradings_under_way_and_keeps_no_half_result(tmp_path):
     folder = tmp_path / "submissions"
     for name in ("ann", "ben"):
@@ -150,10 +168,7 @@ def test_ctrl_c_stops_the_gradings_under_way_and_keeps_no_half_result(tmp_path):
     batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
                               "--jobs", "2", "--timeout", "300"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
-    deadline = time.monotonic() + 120
-    while sum("ipykernel" in p for p in marked_processes()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert sum("ipykernel" in p for p in marked_processes()) == 2, "both gradings have their kernel running"
+    wait_for_kernels(2)
     interrupted = time.monotonic()
     batch.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to the batch
     _, err = batch.communicate(timeout=60)

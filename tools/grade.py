@@ -457,6 +457,8 @@ def main(argv=None):
         result = grade_result(args.submission, args.reference or default_reference(), args.keep)
     except (FileNotFoundError, GradingFolderError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
+    except KeyboardInterrupt:  # the notebook's run and its kernel are already stopped
+        parser.exit(130, f"{parser.prog}: interrupted; nothing was graded\n")
     passed, report = result["passed"], result["report"]
     if args.json:
         print(json.dumps(result, indent=1))
