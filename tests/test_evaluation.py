@@ -13,7 +13,7 @@ import torch
 from checkpoints import build_networks, load_checkpoint, networks_from_checkpoint
 from evaluation import (EDGE_SHARE, GRID_HALF_WIDTH, GRID_POINTS, exact_log_marginal, fitted_gaussian_elbo,
                         grid_convergence, grid_log_marginal, importance_bounds, latent_grid,
-                        log_posterior_on_grid)
+                        log_posterior_on_grid, narrowest_width)
 from mnist import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,11 +154,11 @@ def float64_grid_sum(decoder, x, half_width, spacing):
 def test_a_posterior_cut_off_by_the_square_is_summed_on_a_wider_one(trained):
     _, decoder, x_test = trained
     x = x_test[:300]
-    plain, log_share = grid_log_marginal(decoder, x, GRID_HALF_WIDTH, GRID_POINTS)
+    plain, log_share, _ = grid_log_marginal(decoder, x, GRID_HALF_WIDTH, GRID_POINTS)
     cut = (log_share > math.log(EDGE_SHARE)).nonzero().flatten()
     assert len(cut) >= 2, "the committed model has digits near the edge among the first 300"
     picked = torch.cat([cut, torch.arange(10)])
-    exact = exact_log_marginal(decoder, x[picked])
+    exact = exact_log_marginal(decoder, x[picked], width_per_spacing=0)
     # The same spacing on a square wide enough for all of them: only the width differs.
     spacing = 2 * GRID_HALF_WIDTH / (GRID_POINTS - 1)
     independent = float64_grid_sum(decoder, x[picked], 12.0, spacing).float()
@@ -167,8 +167,44 @@ def test_a_posterior_cut_off_by_the_square_is_summed_on_a_wider_one(trained):
     assert (independent[:len(cut)] - plain[cut]).max() > 0.1
 
 
+def test_narrowest_width_of_a_gaussian_is_its_smallest_standard_deviation():
+    # Rotated Gaussians with standard deviations 0.02 and 0.7: log density -0.5 d^T Sigma^-1 d,
+    # quadratic, so central differences give its Hessian exactly, from any point near the mode.
+    angle = torch.tensor(0.6, dtype=torch.float64)
+    rotation = torch.stack([torch.stack([angle.cos(), -angle.sin()]), torch.stack([angle.sin(), angle.cos()])])
+    precision = torch.linalg.inv(rotation @ torch.diag(torch.tensor([0.02, 0.7], dtype=torch.float64) ** 2)
+                                 @ rotation.T)
+    modes = torch.tensor([[0.3, -1.2], [2.0, 0.5]], dtype=torch.float64)
+
+    def log_density(z):
+        d = z - modes[:, None, :]
+        return -0.5 * torch.einsum("npi,ij,npj->np", d, precision, d)
+
+    width = narrowest_width(log_density, modes + 0.013, step=0.05)
+    torch.testing.assert_close(width, torch.full((2,), 0.02, dtype=torch.float64), rtol=1e-6, atol=0)
+    # A density that is not curved downwards has no width to resolve.
+    flat = narrowest_width(lambda z: z[..., 0] ** 2, modes, step=0.05)
+    assert torch.isinf(flat).all()
+
+
+def test_a_narrow_posterior_is_summed_on_a_finer_grid(trained):
+    _, decoder, x_test = trained
+    x = x_test[:300]
+    plain = exact_log_marginal(decoder, x, width_per_spacing=0)
+    refined = exact_log_marginal(decoder, x)
+    moved = (refined - plain).abs()
+    picked = torch.cat([moved.argsort(descending=True)[:6], (moved == 0).nonzero().flatten()[:4]])
+    assert (moved[picked[6:]] == 0).all() and (moved > 0).sum() < 150, "only narrow posteriors are summed again"
+    # Reference: the same square, the spacing divided by 4, for every one of them.
+    finest = grid_log_marginal(decoder, x[picked], GRID_HALF_WIDTH, 4 * (GRID_POINTS - 1) + 1)[0]
+    assert (refined[picked] - finest).abs().max() < 0.04, (refined[picked] - finest).tolist()
+    assert (plain[picked] - finest).abs().max() > 0.1, "the default spacing alone misses them"
+
+
 @pytest.mark.parametrize("call, error, words", [
     (lambda d: exact_log_marginal(d, torch.full((2, 6), 0.5)), ValueError, "x must be binary"),
+    (lambda d: exact_log_marginal(d, torch.zeros(2, 6), width_per_spacing=-1.0), ValueError, "width_per_spacing"),
+    (lambda d: exact_log_marginal(d, torch.zeros(2, 6), min_spacing=0.0), ValueError, "min_spacing"),
     (lambda d: exact_log_marginal(d, torch.zeros(2, 5)), ValueError, "x must have 6 pixels"),
     (lambda d: exact_log_marginal(d, torch.zeros(0, 6)), ValueError, "x must not be empty"),
     (lambda d: exact_log_marginal(d, torch.zeros(2, 6), half_width=-1.0), ValueError, "half_width"),
