@@ -233,7 +233,7 @@ def log_joint_at(decoder, x):
 
 
 def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POINTS,
-                       max_half_width=48.0, width_per_spacing=WIDTH_PER_SPACING, min_spacing=0.005):
+                       max_half_width=48.0, width_per_spacing=WIDTH_PER_SPACING, min_spacing=0.0125):
     """log p(x) by quadrature, each image on a grid wide enough for its own posterior.
 
     All images are summed on the grid [-half_width, half_width]^2 with
@@ -245,8 +245,10 @@ def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POI
     - an image whose posterior is narrower (across its narrowest direction,
       from the curvature at its mode) than width_per_spacing grid spacings is
       summed again on the same square with the spacing divided by the whole
-      number that makes it wide enough, down to min_spacing; only the new
-      points are decoded. width_per_spacing=0 turns this off.
+      number that makes it wide enough, down to min_spacing (by default a
+      quarter of the default spacing, which bounds the cost for a model with
+      needle-thin posteriors); only the new points are decoded.
+      width_per_spacing=0 turns this off.
 
     The rectangle rule on a smooth integrand that decays inside the square
     converges very fast once the spacing is below the posterior's width, so
@@ -277,7 +279,7 @@ def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POI
     width = torch.cat([narrowest_width(log_joint_at(decoder, x[chunk]), z_mode[chunk], spacing)
                        for chunk in inside.split(2048)])  # 9 codes per image: chunks bound the memory
     # The smallest whole k with spacing / k <= width / width_per_spacing, and spacing / k >= min_spacing.
-    divisor = torch.ceil(width_per_spacing * spacing / width).clamp(1, max(1, int(spacing / min_spacing)))
+    divisor = torch.ceil(width_per_spacing * spacing / width).clamp(1, max(1, int(spacing / min_spacing + 1e-9)))
     for k in divisor.unique().int().tolist():
         if k > 1:
             again = inside[divisor == k]
