@@ -261,8 +261,6 @@ MISTAKES = {
     "log(sigmoid) Bernoulli": (None, ("F.logsigmoid(sign * logits)",
                                       "x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))"),
                                "helpers.bernoulli_log_density"),
-    "ELBO with a detached draw": (("z = sample_diag_gaussian(mu, log_sigma)\n",
-                                   "z = sample_diag_gaussian(mu, log_sigma).detach()\n"), None, "elbo and loss"),
     "gradients pile up across steps": (("            optimizer.zero_grad()\n", ""), None, "train"),
 }
 
@@ -283,11 +281,12 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     missing = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path)],
                              capture_output=True, text=True, env=env)
     assert missing.returncode == 2 and "has no A3_VAE.ipynb" in missing.stderr
-    # The loss summed over the batch where the ELBO is its mean.
-    submission = submission_from_solution(tmp_path / "s", ("return -elbo(x)", "return -elbo(x) * len(x)"))
+    # A planted mistake, graded from the command line: the draw of z cut off from the gradient.
+    submission = submission_from_solution(tmp_path / "s", ("z = sample_diag_gaussian(mu, log_sigma)\n",
+                                                           "z = sample_diag_gaussian(mu, log_sigma).detach()\n"))
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission)],
                          capture_output=True, text=True, env=env)
     assert run.returncode == 1
-    assert re.search(r"^FAIL  elbo and loss: .+", run.stdout, re.M), run.stdout
+    assert re.search(r"^FAIL  elbo and loss: AssertionError: .*expected", run.stdout, re.M), run.stdout
     assert re.search(r"^pass  log_prior$", run.stdout, re.M)
     assert "checks pass: FAILED" in run.stdout
