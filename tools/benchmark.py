@@ -17,11 +17,10 @@ Then the exact log p(x) of all 10 000 test images against a matrix product
 of the same shape (images x pixels by pixels x grid points, in the same
 blocks): the fraction of the matrix-multiply rate the quadrature on that grid
 reaches, and the time with the default rule that sums narrow posteriors again
-on a finer grid. On the same ``--eval-images`` test images, the IWAE bound with k = 5000 against
-the quadrature. The exact value's accuracy digit by digit: 600 random test
-digits on the default grid alone, with the default rule that sums narrow
-posteriors on a finer grid, and with a stricter rule, against a grid four
-times as fine. Last, the two things a person waits for as a whole: the
+on a finer grid. The exact value's accuracy digit by digit: 600 random test
+digits on the grid alone, with the default rule and with a stricter one,
+against a grid four times as fine. On the same ``--eval-images`` test images,
+the IWAE bound with k = 5000 against the quadrature. Last, the two things a person waits for as a whole: the
 notebook run top to bottom with the committed model (what ``make run`` does,
 in a scratch copy) and one grading of the solution (``tools/grade.py``).
 """
