@@ -30,8 +30,11 @@ MAX_POINTS = 34
 MARKER = f"GRADING_TEST_{uuid.uuid4().hex}"
 
 
-def environment():
-    return {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve()), MARKER: "1"}
+def environment(temporary):
+    """The graders' environment, with the temporary folder temporary: the tests see what is left in it."""
+    temporary.mkdir(exist_ok=True)
+    return {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve()), MARKER: "1",
+            "TMPDIR": str(temporary)}
 
 
 def marked_processes():
@@ -48,11 +51,13 @@ def marked_processes():
     return found
 
 
-def assert_nothing_left_running():
+def assert_nothing_left_behind(temporary):
+    """No grading process still runs, and the temporary folder given to environment() is empty."""
     deadline = time.monotonic() + 10  # a killed process takes a moment to go
     while marked_processes() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not marked_processes(), "still running after grading:\n" + "\n".join(marked_processes())
+    assert not list(temporary.iterdir()), f"left in the temporary folder: {sorted(temporary.rglob('*'))}"
 
 
 def submission(folder, edit=None, helpers=True):
@@ -84,7 +89,8 @@ def batch(tmp_path_factory):
                                                       "def log_prior(z):"))
     out = folder.parent / "grades"
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
-                          "--jobs", "2", "--timeout", "60"], capture_output=True, text=True, env=environment())
+                          "--jobs", "2", "--timeout", "60"], capture_output=True, text=True,
+                         env=environment(folder.parent / "tmp"))
     assert run.returncode == 0, run.stdout + run.stderr
     with open(out / "gradebook.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -102,10 +108,12 @@ def test_every_student_gets_a_row_with_the_right_status(batch):
         "aaron": "timed out", "frank": "crashed"}
 
 
-def test_no_kernel_outlives_its_grading(batch):
+def test_no_kernel_outlives_its_grading_and_no_file_either(batch):
     # aaron's kernel spins in an endless loop: killing the grader must stop it too, although
-    # jupyter_client starts every kernel in a session of its own.
-    assert_nothing_left_running()
+    # jupyter_client starts every kernel in a session of its own. The killed grader and the
+    # killed kernel (frank's) cannot remove their own files.
+    _, _, folder, _ = batch
+    assert_nothing_left_behind(folder.parent / "tmp")
 
 
 def test_points_per_part_and_total(batch):
@@ -132,7 +140,7 @@ def test_a_rerun_grades_only_what_is_new(batch):
     submission(folder / "grace", helpers=False)
     graded_before = (out / "results" / "bob.json").stat().st_mtime_ns
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out)],
-                         capture_output=True, text=True, env=environment())
+                         capture_output=True, text=True, env=environment(folder.parent / "tmp"))
     assert run.returncode == 0, run.stderr
     assert "7 students, 6 graded already, 1 to grade" in run.stdout
     with open(out / "gradebook.csv", newline="") as f:
@@ -149,15 +157,17 @@ def wait_for_kernels(n, seconds=120):
     assert sum("ipykernel" in p for p in marked_processes()) == n, f"{n} grading kernel(s) running"
 
 
-def test_ctrl_c_stops_one_grading_and_its_kernel(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])  # Ctrl-C; kill, timeout or a job scheduler
+def test_a_stopped_grading_stops_its_kernel_and_leaves_no_file(tmp_path, stop):
     grading = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade.py"),
                                 str(submission(tmp_path / "ann", ENDLESS_LOOP))],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=environment(tmp_path / "tmp"))
     wait_for_kernels(1)
-    grading.send_signal(signal.SIGINT)
+    grading.send_signal(stop)
     _, err = grading.communicate(timeout=60)
     assert grading.returncode == 130 and "interrupted; nothing was graded" in err, err
-    assert_nothing_left_running()
+    assert_nothing_left_behind(tmp_path / "tmp")
 
 
 def test_ctrl_c_stops_the_gradings_under_way_and_keeps_no_half_result(tmp_path):
@@ -167,14 +177,15 @@ def test_ctrl_c_stops_the_gradings_under_way_and_keeps_no_half_result(tmp_path):
     out = tmp_path / "grades"
     batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
                               "--jobs", "2", "--timeout", "300"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=environment(tmp_path / "tmp"))
     wait_for_kernels(2)
     interrupted = time.monotonic()
     batch.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to the batch
     _, err = batch.communicate(timeout=60)
     assert time.monotonic() - interrupted < 15, "the batch stops at once, not when its gradings end"
     assert batch.returncode == 130 and "stopped: 0 of 2 graded in this run are kept" in err, err
-    assert_nothing_left_running()
+    assert_nothing_left_behind(tmp_path / "tmp")
     assert not list(out.glob("results/*.json")), "an interrupted grading leaves no result, so a rerun grades it"
 
 
@@ -194,9 +205,10 @@ def autograder_root(tmp_path, autograder_zip):
 
 
 def run_autograder(root):
-    env = {**environment(), "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    env = {**environment(root.parent / "tmp"), "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
     run = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
+    assert_nothing_left_behind(root.parent / "tmp")
     return json.loads((root / "results" / "results.json").read_text())
 
 

@@ -20,6 +20,9 @@ modules, training shortened to 2 epochs and the evaluation to 50 test images
 tags learner-only (the explorer, the latent walk, the gap study and the
 posterior figure: given code whose results no check reads) are skipped.
 
+Ctrl-C or SIGTERM stops a grading (exit 130) with everything it started, and
+removes its scratch folder; nothing is graded then.
+
 Written answers (markdown cells tagged written-answer) cannot be checked by
 a program: the report lists each, answered or not, for a person to read.
 
@@ -60,6 +63,13 @@ ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
 
 class GradingFolderError(OSError):
     """The scratch folder for grading cannot be written; the message says why and what to do."""
+
+
+def folder_error(err, where, hint):
+    """The GradingFolderError for an OSError raised while preparing the grading folder in where."""
+    happened, advice = plain_reason(err)
+    return GradingFolderError(f"cannot prepare the grading folder in {where}: {happened}. Nothing was "
+                              f"graded and the submission is untouched; {advice}" + (f" {hint}" if hint else "") + ".")
 
 
 def default_reference():
@@ -211,22 +221,25 @@ def grade_result(submission_dir, reference_path, keep=None):
     merged = merge(reference, submission)
 
     try:
-        work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vae-grade-"))
-        work.mkdir(parents=True, exist_ok=True)
-        nbformat.write(merged, work / "A3_VAE.ipynb")
-        shutil.copy(submission_dir / "helpers.py", work / "helpers.py")
-        for name in SUPPORT_MODULES:
-            shutil.copy(ROOT / name, work / name)
+        scratch = Path(tempfile.mkdtemp(prefix="vae-grade-"))
     except OSError as err:
-        happened, advice = plain_reason(err)
-        where = keep or tempfile.gettempdir()
-        raise GradingFolderError(f"cannot prepare the grading folder in {where}: {happened}. Nothing was "
-                                 f"graded and the submission is untouched; {advice}"
-                                 + ("" if keep else " (or set TMPDIR)") + ".") from None
+        raise folder_error(err, tempfile.gettempdir(), "(or set TMPDIR)") from None
     try:
+        work = Path(keep) if keep else scratch
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+            nbformat.write(merged, work / "A3_VAE.ipynb")
+            shutil.copy(submission_dir / "helpers.py", work / "helpers.py")
+            for name in SUPPORT_MODULES:
+                shutil.copy(ROOT / name, work / name)
+        except OSError as err:
+            raise folder_error(err, keep or tempfile.gettempdir(), "" if keep else "(or set TMPDIR)") from None
         env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
         env.update(GRADING_ENV)
         env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
+        # The kernel's connection file (and whatever the notebook puts in the temporary folder) goes
+        # into scratch, removed below: a killed nbval never removes it itself.
+        env["TMPDIR"] = str(scratch)
         run = run_watching_the_kernel(
             [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
              f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
@@ -240,8 +253,7 @@ def grade_result(submission_dir, reference_path, keep=None):
             return outcome("crashed", reference, submission, [f"FAIL  {why}"], None, why)
         failed = failures_by_cell(work / "report.xml")
     finally:
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
     report, reasons = [], {}
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
@@ -412,9 +424,17 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
     """
     if STOPPING.is_set():
         raise GradingStopped(submission_dir)
+    # A grader killed here cannot clean up after itself: its temporary files go into a folder
+    # of ours, removed whatever happens to the grader.
+    with tempfile.TemporaryDirectory(prefix="vae-grading-", ignore_cleanup_errors=True) as scratch:
+        return grade_in_process(submission_dir, reference_path, timeout, threads, scratch)
+
+
+def grade_in_process(submission_dir, reference_path, timeout, threads, scratch):
+    """grade_isolated's work, the grader's temporary files going into the folder scratch."""
     command = [sys.executable, str(Path(__file__).resolve()), str(submission_dir), "--json",
                "--reference", str(reference_path)]
-    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    env = dict(os.environ, TMPDIR=scratch, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                              start_new_session=True)
     RUNNING_GRADERS.add(child.pid)
@@ -445,6 +465,15 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
         return not_graded("crashed", f"the grader stopped with exit code {child.returncode}: {err.strip()[-300:]}")
 
 
+def stop_on_sigterm():
+    """Make SIGTERM (from kill, timeout or a job scheduler) stop a grading as Ctrl-C does.
+
+    Python's default for SIGTERM is to die on the spot, leaving the notebook's run and its
+    kernel (in sessions of their own) running and the grading folder on disk.
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("submission", type=Path, help="folder with A3_VAE.ipynb and helpers.py")
@@ -453,11 +482,12 @@ def main(argv=None):
     parser.add_argument("--keep", type=Path, default=None, help="keep the graded notebook in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     try:
         result = grade_result(args.submission, args.reference or default_reference(), args.keep)
     except (FileNotFoundError, GradingFolderError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    except KeyboardInterrupt:  # the notebook's run and its kernel are already stopped
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped
         parser.exit(130, f"{parser.prog}: interrupted; nothing was graded\n")
     passed, report = result["passed"], result["report"]
     if args.json:

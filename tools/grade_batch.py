@@ -14,7 +14,7 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
 Status is one of: graded, timed out, crashed, unreadable notebook, missing file.
 A rerun grades only the students without a result yet (or all, with --regrade).
-Ctrl-C stops the batch at once, the gradings under way included; what was
+Ctrl-C (or SIGTERM) stops the batch at once, the gradings under way included; what was
 graded is kept, and the same command grades the rest.
 The written answers are not scored here: the gradebook lists their maximum
 points and the reports say whether each was answered.
@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from files import write_atomically  # noqa: E402
-from tools.grade import default_reference, grade_isolated, parts_of, stop_gradings  # noqa: E402
+from tools.grade import default_reference, grade_isolated, parts_of, stop_gradings, stop_on_sigterm  # noqa: E402
 
 STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file")
 
@@ -88,6 +88,7 @@ def main(argv=None):
     todo = [s for s in students if args.regrade or not (out_dir / "results" / f"{s}.json").is_file()]
     print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
 
+    stop_on_sigterm()
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # the cores shared out, not fought over
     pool, futures = ThreadPoolExecutor(max_workers=args.jobs), []
     try:
