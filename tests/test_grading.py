@@ -284,9 +284,20 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     # A planted mistake, graded from the command line: the draw of z cut off from the gradient.
     submission = submission_from_solution(tmp_path / "s", ("z = sample_diag_gaussian(mu, log_sigma)\n",
                                                            "z = sample_diag_gaussian(mu, log_sigma).detach()\n"))
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission)],
-                         capture_output=True, text=True, env=env)
+    (tmp_path / "tmp").mkdir()
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission),
+                          "--keep", str(tmp_path / "graded")],
+                         capture_output=True, text=True, env={**env, "TMPDIR": str(tmp_path / "tmp")})
     assert run.returncode == 1
     assert re.search(r"^FAIL  elbo and loss: AssertionError: .*expected", run.stdout, re.M), run.stdout
     assert re.search(r"^pass  log_prior$", run.stdout, re.M)
     assert "checks pass: FAILED" in run.stdout
+    # --keep keeps what nbval ran (the student's code and the reference's checks) and its report;
+    # nothing is left in TMPDIR.
+    graded = nbformat.read(tmp_path / "graded" / "A3_VAE.ipynb", as_version=4)
+    assert any(".detach()" in cell.source for cell in graded.cells)
+    reference = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
+    checks = {c.id: c.source for c in reference.cells if "part" in c.get("metadata", {})}
+    assert checks and all(c.source == checks[c.id] for c in graded.cells if c.id in checks)
+    assert "elbo" in (tmp_path / "graded" / "report.xml").read_text()
+    assert not list((tmp_path / "tmp").iterdir())

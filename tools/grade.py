@@ -479,7 +479,8 @@ def main(argv=None):
     parser.add_argument("submission", type=Path, help="folder with A3_VAE.ipynb and helpers.py")
     parser.add_argument("--reference", type=Path, default=None,
                         help="notebook whose check cells are the reference (default: see above)")
-    parser.add_argument("--keep", type=Path, default=None, help="keep the graded notebook in this folder")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the notebook that nbval ran (the merge) and its report.xml in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     stop_on_sigterm()
