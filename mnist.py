@@ -9,7 +9,6 @@ import os
 import struct
 from pathlib import Path
 
-import torch
 from torchvision.datasets import MNIST
 
 DEFAULT_ROOT = "data"

@@ -28,10 +28,9 @@ notebook run top to bottom with the committed model (what ``make run`` does,
 in a scratch copy) and one grading of the solution (``tools/grade.py``).
 """
 import argparse
-import math
-import statistics
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
