@@ -281,6 +281,9 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     missing = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path)],
                              capture_output=True, text=True, env=env)
     assert missing.returncode == 2 and "has no A3_VAE.ipynb" in missing.stderr
+    nowhere = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path / "nowhere")],
+                             capture_output=True, text=True, env=env)
+    assert nowhere.returncode == 2 and "nowhere is not a folder" in nowhere.stderr
     # A planted mistake, graded from the command line: the draw of z cut off from the gradient.
     submission = submission_from_solution(tmp_path / "s", ("z = sample_diag_gaussian(mu, log_sigma)\n",
                                                            "z = sample_diag_gaussian(mu, log_sigma).detach()\n"))

@@ -209,6 +209,9 @@ def grade_result(submission_dir, reference_path, keep=None):
     raises FileNotFoundError if a file is missing, GradingFolderError if nothing could be written
     """
     submission_dir = Path(submission_dir)
+    if not submission_dir.is_dir():
+        raise FileNotFoundError(f"{submission_dir} is not a folder; a submission is a folder that holds "
+                                "A3_VAE.ipynb and helpers.py")
     for name in ("A3_VAE.ipynb", "helpers.py"):
         if not (submission_dir / name).is_file():
             raise FileNotFoundError(f"{submission_dir} has no {name}; a submission holds A3_VAE.ipynb and helpers.py")
@@ -478,7 +481,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("submission", type=Path, help="folder with A3_VAE.ipynb and helpers.py")
     parser.add_argument("--reference", type=Path, default=None,
-                        help="notebook whose check cells are the reference (default: see above)")
+                        help="notebook whose check cells are the reference (default: tools/reference.ipynb "
+                             "where make_student.py wrote one, else A3_VAE.ipynb)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the notebook that nbval ran (the merge) and its report.xml in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
