@@ -427,37 +427,33 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
     """
     if STOPPING.is_set():
         raise GradingStopped(submission_dir)
-    # A grader killed here cannot clean up after itself: its temporary files go into a folder
-    # of ours, removed whatever happens to the grader.
-    with tempfile.TemporaryDirectory(prefix="vae-grading-", ignore_cleanup_errors=True) as scratch:
-        return grade_in_process(submission_dir, reference_path, timeout, threads, scratch)
-
-
-def grade_in_process(submission_dir, reference_path, timeout, threads, scratch):
-    """grade_isolated's work, the grader's temporary files going into the folder scratch."""
     command = [sys.executable, str(Path(__file__).resolve()), str(submission_dir), "--json",
                "--reference", str(reference_path)]
-    env = dict(os.environ, TMPDIR=scratch, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                             start_new_session=True)
-    RUNNING_GRADERS.add(child.pid)
-    if STOPPING.is_set():  # stop_gradings() ran while this one started
-        kill_tree(child.pid)
 
     def not_graded(status, why):
         return outcome(status, nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
 
-    try:
-        out, err = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_tree(child.pid)
-        child.communicate()
-        return not_graded("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
-    except BaseException:  # Ctrl-C: the grader is in a session of its own and would run on
-        kill_tree(child.pid)
-        raise
-    finally:
-        RUNNING_GRADERS.discard(child.pid)
+    # A grader killed here cannot clean up after itself: its temporary files go into a folder
+    # of ours, removed whatever happens to the grader.
+    with tempfile.TemporaryDirectory(prefix="vae-grading-", ignore_cleanup_errors=True) as scratch:
+        env = dict(os.environ, TMPDIR=scratch, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                 start_new_session=True)
+        RUNNING_GRADERS.add(child.pid)
+        if STOPPING.is_set():  # stop_gradings() ran while this one started
+            kill_tree(child.pid)
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(child.pid)
+            child.communicate()
+            return not_graded("timed out",
+                              f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
+        except BaseException:  # Ctrl-C: the grader is in a session of its own and would run on
+            kill_tree(child.pid)
+            raise
+        finally:
+            RUNNING_GRADERS.discard(child.pid)
     if STOPPING.is_set():
         raise GradingStopped(submission_dir)
     if child.returncode == 2:
