@@ -76,11 +76,13 @@ def check_binary(name, x):
     """Raise unless every entry of ``x`` is exactly 0 or 1 (NaN is neither).
 
     x - x * x (one fused addcmul) is exactly zero only at 0 and 1: elsewhere
-    |x (1 - x)| is larger than the rounding of x * x (and NaN or inf stay
-    nonzero). One pass and a count, where (x == 0) | (x == 1) takes four: it
-    runs on every training batch.
+    |x (1 - x)| is larger than the rounding of x * x (and NaN or inf give
+    NaN). A sum of absolute values is at least its largest term (or NaN), so
+    it is zero only if every entry is. It runs on every training batch, where
+    three cheap passes take half the time of a count of nonzeros and far less
+    than (x == 0) | (x == 1).
     """
-    if torch.count_nonzero(torch.addcmul(x, x, x, value=-1)):
+    if torch.addcmul(x, x, x, value=-1).abs_().sum():
         raise ValueError(f"{name} must be binary (every entry 0 or 1); "
                          "binarize greyscale images with (x > 0.5).float()")
 

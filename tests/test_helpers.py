@@ -197,6 +197,23 @@ def test_binary_check_refuses_every_value_but_0_and_1(dtype):
     assert bernoulli_log_density(accepted, logits).shape == (1, 3)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_binary_check_finds_one_bad_pixel_in_a_training_batch(dtype):
+    # A batch is summed in vectorized chunks: one bad value anywhere in 200 x 784 binary
+    # pixels must still be found, and the batch without it accepted.
+    generator = torch.Generator().manual_seed(1)
+    batch = (torch.rand(200, 784, generator=generator) > 0.5).to(dtype)
+    logits = torch.zeros_like(batch)
+    assert bernoulli_log_density(batch, logits).shape == (200, 784)
+    values = values_near_0_and_1(dtype)
+    positions = torch.randint(batch.numel(), (len(values),), generator=generator).tolist()
+    for value, position in zip(values, positions):
+        x = batch.clone()
+        x.view(-1)[position] = value
+        with pytest.raises(ValueError, match="x must be binary"):
+            bernoulli_log_density(x, logits)
+
+
 # --------------------------------------------------------------------------
 
 X = torch.zeros(3, 4)
