@@ -57,7 +57,7 @@ def content_digest(checkpoint):
         if isinstance(value, torch.Tensor):
             t = value.detach().cpu().contiguous()
             sha.update(f"tensor {t.dtype} {tuple(t.shape)}\n".encode())
-            sha.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            sha.update(t.reshape(-1).view(torch.uint8).numpy())  # the buffer itself, not a copy
         elif isinstance(value, dict):
             sha.update(f"dict {len(value)}\n".encode())
             for key in sorted(value, key=repr):

@@ -283,28 +283,37 @@ def test_gaussians_with_infinite_parameters_are_refused_by_name(bad):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
 def test_the_inf_check_agrees_with_isinf_entry_by_entry(dtype):
-    # The check takes a shortcut (a finite max |t| means no inf); brute force against the
-    # definition over tensors with an inf, a NaN, both (the NaN must not hide the inf),
-    # the largest finite values and random bit patterns.
+    # The check takes a shortcut (a finite sum of mu + log_sigma means no inf); brute force
+    # against the definition, with every pair of special values planted in mu and in log_sigma,
+    # at the same entry (inf + -inf, max + max) and at different ones, among random bit patterns.
     finfo = torch.finfo(dtype)
     special = [INF, -INF, math.nan, finfo.max, -finfo.max, finfo.tiny, 0.0]
     rng = torch.Generator().manual_seed(0)
     bits = {torch.float16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}[dtype]
-    checked = 0
+    info = torch.iinfo(bits)
+
+    def random_finite():
+        t = torch.randint(info.min, info.max, (3, 2), dtype=bits, generator=rng).view(dtype)
+        return torch.where(torch.isinf(t), torch.zeros_like(t), t)  # the planted values decide
+
+    refused = {"mu": 0, "log_sigma": 0, None: 0}
     for first in special:
         for second in special:
             for trial in range(10):
-                info = torch.iinfo(bits)
-                t = torch.randint(info.min, info.max, (3, 2), dtype=bits, generator=rng).view(dtype)
-                t = torch.where(torch.isinf(t), torch.zeros_like(t), t)  # the planted values decide
-                t[trial % 3, 0], t[(trial + 1) % 3, 1] = first, second
-                if torch.isinf(t).any():
-                    with pytest.raises(ValueError, match="^mu must be finite, got inf"):
-                        sample_diag_gaussian(t, torch.zeros_like(t))
-                else:
-                    sample_diag_gaussian(t, torch.zeros_like(t))
-                checked += 1
-    assert checked == len(special) ** 2 * 10
+                mu, log_sigma = random_finite(), random_finite()
+                mu[trial % 3, 0] = first
+                log_sigma[trial % 3 if trial < 5 else (trial + 1) % 3, trial % 2] = second
+                expected = ("mu" if torch.isinf(mu).any() else
+                            "log_sigma" if torch.isinf(log_sigma).any() else None)
+                for call in (lambda: sample_diag_gaussian(mu, log_sigma),
+                             lambda: diag_gaussian_log_density(torch.zeros_like(mu), mu, log_sigma)):
+                    if expected is None:
+                        call()
+                    else:
+                        with pytest.raises(ValueError, match=f"^{expected} must be finite, got inf"):
+                            call()
+                refused[expected] += 1
+    assert refused == {"mu": 2 * 7 * 10, "log_sigma": 5 * 2 * 10, None: 5 * 5 * 10}
 
 
 def test_nan_arguments_give_nan_so_that_training_can_name_the_epoch():
