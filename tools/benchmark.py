@@ -4,20 +4,24 @@
 
 1. notebook   the notebook's own ``train`` (executed from its cells), with its
               argument checks, progress bar and a checkpoint after every epoch;
-2. bare       a bare PyTorch loop over the same pre-binarized tensor: the same
+2. unchecked  the same ``train`` with the argument checks of helpers.py
+              switched off, to show what they cost and what the rest costs;
+3. bare       a bare PyTorch loop over the same pre-binarized tensor: the same
               networks, optimizer and one-sample ELBO, nothing else;
-3. dataloader the usual tutorial pipeline: a DataLoader over torchvision's
+4. dataloader the usual tutorial pipeline: a DataLoader over torchvision's
               MNIST with ToTensor, binarizing each batch in the loop.
 
-All three start from the same initial weights (the notebook's), since
-trained weights make some steps slower than fresh ones. Each is run
-``--repeats`` times, interleaved, in an order that alternates from repeat to
-repeat, so that background noise and drift hit all three alike. Prints the
-best time of each with images per second and its ratio to the bare loop,
-then the notebook/bare ratio of every repeat and their median, the figure to
-quote: on a busy machine the spread of single runs is several percent. Then
-what ``train`` adds, each part timed where it runs: a clock around each
-argument check of helpers.py over 150 training steps, and one checkpoint.
+All four start from the same initial weights (the notebook's), so that every
+repeat does the same work: the notebook's networks would otherwise go on
+training from one repeat to the next. Each is run ``--repeats`` times,
+interleaved, in an order that alternates from repeat to repeat, so that
+background noise and drift hit all of them alike. Prints the best time of
+each with images per second and its ratio to the bare loop, then the ratio
+of the two ``train`` runs to the bare loop in every repeat and their median,
+the figure to quote: on a busy machine single runs scatter by several
+percent. Then what ``train`` adds, each part timed where it runs: a clock
+around each argument check of helpers.py over 150 training steps (the clocks
+add a little of their own), and one checkpoint.
 
 Then the exact log p(x) of all 10 000 test images against a matrix product
 of the same shape (images x pixels by pixels x grid points, in the same
@@ -32,6 +36,7 @@ committed model (what ``make run`` does, in a scratch copy) and one grading
 of the solution (``tools/grade.py``).
 """
 import argparse
+import contextlib
 import copy
 import os
 import shutil
@@ -113,8 +118,29 @@ def run_notebook(nb, initial_weights, n_epochs):
                     Path(tmp) / "benchmark.pt", retrain=True)
 
 
-CHECKS = {"binary check of the batch": ("check_binary",), "inf checks of mu and log_sigma": ("check_gaussian_parameters",),
+CHECKS = {"binary check of the batch": ("check_binary",),
+          "inf check of mu and log_sigma": ("check_gaussian_parameters",),
           "shape and type checks": ("check_batch", "check_same_shape")}
+
+
+@contextlib.contextmanager
+def checks_replaced(replacement):
+    """Inside the block, every argument check of helpers.py is replacement(part, check)."""
+    originals = {name: getattr(helpers, name) for names in CHECKS.values() for name in names}
+    try:
+        for part, names in CHECKS.items():
+            for name in names:
+                setattr(helpers, name, replacement(part, originals[name]))
+        yield
+    finally:
+        for name, check in originals.items():
+            setattr(helpers, name, check)
+
+
+def run_notebook_unchecked(nb, initial_weights, n_epochs):
+    """The notebook's train() with helpers' argument checks switched off: what the checks cost."""
+    with checks_replaced(lambda part, check: lambda *args: None):
+        run_notebook(nb, initial_weights, n_epochs)
 
 
 def train_overheads(nb, n_steps=150):
@@ -132,23 +158,16 @@ def train_overheads(nb, n_steps=150):
             spent[part] += time.perf_counter() - start
         return run
 
-    originals = {name: getattr(helpers, name) for names in CHECKS.values() for name in names}
-    try:
-        for part, names in CHECKS.items():
-            for name in names:
-                setattr(helpers, name, clocked(part, originals[name]))
+    def steps():
+        for step in range(n_steps):
+            start = step * config["batch_size"] % len(x_train)
+            loss = nb["loss"](x_train[start:start + config["batch_size"]])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
 
-        def steps():
-            for step in range(n_steps):
-                start = step * config["batch_size"] % len(x_train)
-                loss = nb["loss"](x_train[start:start + config["batch_size"]])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+    with checks_replaced(clocked):
         step_seconds = timed(steps, device) / n_steps
-    finally:
-        for name, check in originals.items():
-            setattr(helpers, name, check)
     state = training_state(config, [0.0], encoder, decoder, optimizer, torch.Generator())
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint_seconds = min(timed(lambda: save_checkpoint(Path(tmp) / "c.pt", state), device)
@@ -232,6 +251,7 @@ def main():
     initial_weights = {name: copy.deepcopy(nb[name].state_dict()) for name in ("encoder", "decoder")}
     candidates = {
         "notebook train()": lambda: run_notebook(nb, initial_weights, args.epochs),
+        "train() without checks": lambda: run_notebook_unchecked(nb, initial_weights, args.epochs),
         "bare loop": lambda: run_bare(x_train, config, initial_weights, args.epochs),
         "DataLoader + ToTensor": lambda: run_dataloader(config, initial_weights, device, args.epochs),
     }
@@ -248,9 +268,10 @@ def main():
     print(f"{'':24}{'seconds':>9}{'images/s':>11}{'time / bare':>13}")
     for name, seconds in best.items():
         print(f"{name:24}{seconds:9.2f}{images / seconds:11.0f}{seconds / best['bare loop']:13.2f}")
-    paired = [a / b for a, b in zip(times["notebook train()"], times["bare loop"])]
-    print(f"train() / bare loop: median {statistics.median(paired):.3f} of the repeats "
-          f"{', '.join(f'{r:.3f}' for r in paired)} (their spread is the machine's noise)")
+    for name in ("notebook train()", "train() without checks"):
+        paired = [a / b for a, b in zip(times[name], times["bare loop"])]
+        print(f"{name} / bare loop: median {statistics.median(paired):.3f} of the repeats "
+              f"{', '.join(f'{r:.3f}' for r in paired)} (their spread is the machine's noise)")
     print(f"100 epochs of the notebook's train() would take about "
           f"{100 * best['notebook train()'] / args.epochs / 60:.1f} minutes here")
 
