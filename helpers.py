@@ -13,6 +13,8 @@ that the caller decides what to sum over.
 Every public function checks its arguments and raises ``TypeError`` (not a
 tensor, not floating point) or ``ValueError`` (wrong shape, empty, mismatched
 batch, non-binary ``x``) naming the argument, instead of failing deep in torch.
+Inside :func:`data_checks_only` (train() after its first step) only the data
+is checked, that ``x`` is binary.
 
 Infinite arguments never give NaN. Where a density has an exact limit it is
 returned (logits of +-inf, a point z at infinity: log densities of 0 or
@@ -24,6 +26,7 @@ reaches train(), which stops it and names the epoch.
 Each formula is a solution block in nbgrader's markers: the student edition
 (tools/make_student.py) has a stub in its place.
 """
+import contextlib
 import math
 
 import torch
@@ -36,8 +39,34 @@ LOG_2PI = math.log(2.0 * math.pi)
 # Argument checks
 # ---------------------------------------------------------------------------
 
+# False inside data_checks_only(): then of all the argument checks only the binary check of x runs.
+_all_checks = True
+
+
+@contextlib.contextmanager
+def data_checks_only(active=True):
+    """Inside the block (if ``active``), helpers check only their data: that x is binary.
+
+    The other checks, of types and shapes and that a Gaussian's mu and
+    log_sigma have no inf, are skipped. It is for a loop that repeats calls
+    already checked once, as train() does after its first step: every batch
+    has the types and shapes of the first one, the checks would cost about
+    2 % of each step, and an infinite mu or log_sigma from a network that
+    diverges gives a non-finite loss, which train() reports with its epoch.
+    """
+    global _all_checks
+    previous = _all_checks
+    _all_checks = previous and not active
+    try:
+        yield
+    finally:
+        _all_checks = previous
+
+
 def check_batch(name, t, ndim=2):
     """Raise unless ``t`` is a non-empty floating tensor with ``ndim`` dims."""
+    if not _all_checks:
+        return
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if not t.is_floating_point():
@@ -52,6 +81,8 @@ def check_batch(name, t, ndim=2):
 
 def check_same_shape(name_a, a, name_b, b):
     """Raise unless ``a`` and ``b`` have the same shape."""
+    if not _all_checks:
+        return
     if a.shape != b.shape:
         what = ("batch sizes differ" if a.shape[1:] == b.shape[1:]
                 else "shapes differ")
@@ -68,6 +99,8 @@ def check_gaussian_parameters(mu, log_sigma):
     only an inf, a NaN (which hides an inf) or an overflow takes the exact test.
     Call it after check_same_shape(mu, log_sigma).
     """
+    if not _all_checks:
+        return
     if math.isfinite(torch.sum(mu.detach() + log_sigma.detach())):
         return
     for name, t in (("mu", mu), ("log_sigma", log_sigma)):

@@ -261,47 +261,47 @@ def test_elbo_mistakes_fail(nb, mistake):
         assert all(p.grad is None for p in net.parameters()), "the check must leave no gradients behind"
 
 
-SOLUTION_STEP = """            batch_loss = loss(batch)
-            optimizer.zero_grad()
-            batch_loss.backward()
-            optimizer.step()
+SOLUTION_STEP = """                batch_loss = loss(batch)
+                optimizer.zero_grad()
+                batch_loss.backward()
+                optimizer.step()
 """
 TRAIN_STYLES = {
-    "zero_grad after the step": """            batch_loss = loss(batch)
-            batch_loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+    "zero_grad after the step": """                batch_loss = loss(batch)
+                batch_loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
 """,
-    "gradients by autograd.grad": """            params = [*encoder.parameters(), *decoder.parameters()]
-            batch_loss = loss(batch)
-            for p, g in zip(params, torch.autograd.grad(batch_loss, params)):
-                p.grad = g
-            optimizer.step()
+    "gradients by autograd.grad": """                params = [*encoder.parameters(), *decoder.parameters()]
+                batch_loss = loss(batch)
+                for p, g in zip(params, torch.autograd.grad(batch_loss, params)):
+                    p.grad = g
+                optimizer.step()
 """,
 }
 TRAIN_MISTAKES = {
-    "wrong sign": """            batch_loss = loss(batch)
-            optimizer.zero_grad()
-            (-batch_loss).backward()
-            optimizer.step()
+    "wrong sign": """                batch_loss = loss(batch)
+                optimizer.zero_grad()
+                (-batch_loss).backward()
+                optimizer.step()
 """,
-    "gradients pile up": """            batch_loss = loss(batch)
-            batch_loss.backward()
-            optimizer.step()
+    "gradients pile up": """                batch_loss = loss(batch)
+                batch_loss.backward()
+                optimizer.step()
 """,
-    "no update": """            batch_loss = loss(batch)
-            optimizer.zero_grad()
-            batch_loss.backward()
+    "no update": """                batch_loss = loss(batch)
+                optimizer.zero_grad()
+                batch_loss.backward()
 """,
-    "step before backward": """            batch_loss = loss(batch)
-            optimizer.zero_grad()
-            optimizer.step()
-            batch_loss.backward()
+    "step before backward": """                batch_loss = loss(batch)
+                optimizer.zero_grad()
+                optimizer.step()
+                batch_loss.backward()
 """,
-    "loss computed twice": """            batch_loss = loss(batch)
-            optimizer.zero_grad()
-            loss(batch).backward()
-            optimizer.step()
+    "loss computed twice": """                batch_loss = loss(batch)
+                optimizer.zero_grad()
+                loss(batch).backward()
+                optimizer.step()
 """,
 }
 

@@ -246,13 +246,13 @@ encoder = Encoder().to(device)"""),
     mu, log_sigma = out[:, :2], out[:, 2:]
     z = mu + torch.randn_like(mu) * log_sigma.exp()
     return torch.mean(log_likelihood(x, z) + log_prior(z) - log_q(z, mu, log_sigma))"""),
-    ("train-def", """            batch_loss = loss(batch)
-            optimizer.zero_grad()
-            batch_loss.backward()
-            optimizer.step()""", """            batch_loss = loss(batch)
-            batch_loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)"""),
+    ("train-def", """                batch_loss = loss(batch)
+                optimizer.zero_grad()
+                batch_loss.backward()
+                optimizer.step()""", """                batch_loss = loss(batch)
+                batch_loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)"""),
 ]
 
 # A few mistakes, graded end to end; tests/test_checks.py tries many more against the checks
@@ -261,7 +261,7 @@ MISTAKES = {
     "log(sigmoid) Bernoulli": (None, ("F.logsigmoid(sign * logits)",
                                       "x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))"),
                                "helpers.bernoulli_log_density"),
-    "gradients pile up across steps": (("            optimizer.zero_grad()\n", ""), None, "train"),
+    "gradients pile up across steps": (("                optimizer.zero_grad()\n", ""), None, "train"),
 }
 
 

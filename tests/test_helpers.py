@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, diag_gaussian_log_density,
-                     log_mean_exp, sample_bernoulli, sample_diag_gaussian, std_normal_log_density)
+from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, data_checks_only,
+                     diag_gaussian_log_density, log_mean_exp, sample_bernoulli, sample_diag_gaussian,
+                     std_normal_log_density)
 
 
 def grid_2d(lo, hi, n):
@@ -321,3 +322,24 @@ def test_nan_arguments_give_nan_so_that_training_can_name_the_epoch():
     assert torch.isnan(std_normal_log_density(nan)).all()
     assert torch.isnan(diag_gaussian_log_density(torch.zeros(1, 2), nan, torch.zeros(1, 2))).all()
     assert torch.isnan(bernoulli_log_density(torch.zeros(1, 2), nan)[0, 1])
+
+
+def test_data_checks_only_skips_the_checks_of_form_not_the_binary_check():
+    mu, log_sigma = torch.tensor([[math.inf, 0.0]]), torch.zeros(1, 2)
+    grey = torch.full((1, 2), 0.5)
+    with data_checks_only():
+        assert sample_diag_gaussian(mu, log_sigma)[0, 0] == math.inf  # no ValueError for the inf
+        assert bernoulli_log_density(torch.zeros(1, 3), torch.zeros(1, 3)).shape == (1, 3)
+        with pytest.raises(ValueError, match="x must be binary"):
+            bernoulli_log_density(grey, torch.zeros(1, 2))
+        with data_checks_only(active=False):  # an inner block cannot switch them back on
+            sample_diag_gaussian(mu, log_sigma)
+    with data_checks_only(active=False):
+        with pytest.raises(ValueError, match="mu must be finite"):
+            sample_diag_gaussian(mu, log_sigma)
+    with pytest.raises(KeyboardInterrupt):
+        with data_checks_only():
+            raise KeyboardInterrupt
+    for call in (lambda: sample_diag_gaussian(mu, log_sigma), lambda: bernoulli_log_density(X, X[:, :2])):
+        with pytest.raises(ValueError):  # all checks are back after the blocks, whatever ended them
+            call()

@@ -82,3 +82,44 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nb, tmp_path, monkeyp
     kept = nb["load_checkpoint"](path, config)
     assert kept["epoch"] == 1 and len(kept["loss_history"]) == 1
     assert all(torch.isfinite(t).all() for t in kept["decoder"].values())
+
+
+def first_batch_rows(config, n):
+    """The rows of x_train that train() puts in its first batch (its shuffle is seeded)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(config["seed"]))[:config["batch_size"]]
+
+
+def test_every_batch_is_checked_to_be_binary(nb, tmp_path, monkeypatch):
+    # After the first step the helpers check only the data (data_checks_only): a grey pixel in a
+    # later batch is still refused, on the step that first meets it.
+    x, config = fresh_run(nb, n_epochs=1)
+    later = next(row for row in range(len(x)) if row not in set(first_batch_rows(config, len(x)).tolist()))
+    x = x.clone()
+    x[later, 400] = 0.5
+    real_loss, steps = nb["loss"], []
+    monkeypatch.setitem(nb, "loss", lambda batch: steps.append(1) or real_loss(batch))
+    with pytest.raises(ValueError, match="x must be binary"):
+        nb["train"](nb["encoder"], nb["decoder"], x, config, tmp_path / "c.pt")
+    assert len(steps) > 1
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_the_first_step_checks_every_argument_later_steps_stop_on_a_non_finite_loss(nb, tmp_path, monkeypatch):
+    # An encoder that puts out inf: on the first step the Gaussian's check names mu; from the
+    # second step on that check is skipped, and the epoch's loss reports it instead.
+    real_loss = nb["loss"]
+    for broken_step, error, words in ((1, ValueError, "mu must be finite"),
+                                      (2, FloatingPointError, "loss became (nan|inf|-inf) in epoch 1")):
+        x, config = fresh_run(nb, n_epochs=1)
+        steps = []
+
+        def loss_with_an_infinite_mean(batch):
+            steps.append(1)
+            if len(steps) == broken_step:
+                with torch.no_grad():
+                    nb["encoder"][-1].bias[0] = float("inf")
+            return real_loss(batch)
+
+        monkeypatch.setitem(nb, "loss", loss_with_an_infinite_mean)
+        with pytest.raises(error, match=words):
+            nb["train"](nb["encoder"], nb["decoder"], x, config, tmp_path / f"c{broken_step}.pt")

@@ -1,11 +1,13 @@
 """Where people wait: training, the exact likelihood, the learner's run and one grading.
 
-    python tools/benchmark.py [--epochs 1] [--repeats 5] [--eval-images 500]
+    python tools/benchmark.py [--epochs 1] [--repeats 9] [--eval-images 500]
 
 1. notebook   the notebook's own ``train`` (executed from its cells), with its
               argument checks, progress bar and a checkpoint after every epoch;
 2. unchecked  the same ``train`` with the argument checks of helpers.py
-              switched off, to show what they cost and what the rest costs;
+              switched off (``train`` runs them all on its first step, and
+              then only the binary check of each batch), to show what they
+              cost and what the rest costs;
 3. bare       a bare PyTorch loop over the same pre-binarized tensor: the same
               networks, optimizer and one-sample ELBO, nothing else;
 4. dataloader the usual tutorial pipeline: a DataLoader over torchvision's
@@ -19,9 +21,13 @@ background noise and drift hit all of them alike. Prints the best time of
 each with images per second and its ratio to the bare loop, then the ratio
 of the two ``train`` runs to the bare loop in every repeat and their median,
 the figure to quote: on a busy machine single runs scatter by several
-percent. Then what ``train`` adds, each part timed where it runs: a clock
-around each argument check of helpers.py over 150 training steps (the clocks
-add a little of their own), and one checkpoint.
+percent. Then what ``train`` adds, timed where it runs: blocks of 20
+training steps of four kinds, rotated 60 times so that drift cancels (the
+notebook's step with every argument check of helpers.py, as ``train`` runs
+its first step; with the binary check only, as it runs the others; with no
+check; the bare loop's step), which give what the checks and the
+written-out densities cost; the checks one by one from a clock around each
+over 150 steps (the clocks add time of their own); and one checkpoint.
 
 Then the exact log p(x) of all 10 000 test images against a matrix product
 of the same shape (images x pixels by pixels x grid points, in the same
@@ -38,6 +44,7 @@ of the solution (``tools/grade.py``).
 import argparse
 import contextlib
 import copy
+import itertools
 import os
 import shutil
 import statistics
@@ -137,18 +144,34 @@ def checks_replaced(replacement):
             setattr(helpers, name, check)
 
 
+def skipped(part, check):
+    """For checks_replaced: a check that does nothing."""
+    return lambda *args: None
+
+
 def run_notebook_unchecked(nb, initial_weights, n_epochs):
     """The notebook's train() with helpers' argument checks switched off: what the checks cost."""
-    with checks_replaced(lambda part, check: lambda *args: None):
+    with checks_replaced(skipped):
         run_notebook(nb, initial_weights, n_epochs)
 
 
-def train_overheads(nb, n_steps=150):
-    """What train() adds to the bare loop, each part timed where it runs: a clock around every
-    argument check of helpers.py over n_steps of the notebook's training step, and one checkpoint."""
+def train_overheads(nb, n_steps=150, n_rounds=60, block=20):
+    """What train() adds to the bare loop, timed where it runs.
+
+    Blocks of ``block`` training steps of four kinds, in an order that rotates, ``n_rounds``
+    times: the notebook's step with every argument check (train()'s first step), with the binary
+    check only (its other steps, inside helpers.data_checks_only), with no check, and the bare
+    loop's step, all on the same networks and optimizer. Medians of the differences within a
+    round cancel the machine's drift.
+
+    returns (seconds a notebook step; {what: seconds a step}: every check, the binary check, and
+    the notebook's written-out densities against the bare loop's; {check: seconds a step} from
+    a clock around each check over ``n_steps``; seconds of one checkpoint)
+    """
     device, x_train, config = nb["device"], nb["x_train"], nb["CONFIG"]
     encoder, decoder = nb["encoder"], nb["decoder"]
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"])
+    batch_size, order, batches = config["batch_size"], torch.randperm(len(x_train)).to(device), itertools.count()
     spent = dict.fromkeys(CHECKS, 0.0)
 
     def clocked(part, check):
@@ -158,21 +181,44 @@ def train_overheads(nb, n_steps=150):
             spent[part] += time.perf_counter() - start
         return run
 
-    def steps():
-        for step in range(n_steps):
-            start = step * config["batch_size"] % len(x_train)
-            loss = nb["loss"](x_train[start:start + config["batch_size"]])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    def notebook_step(x):
+        loss = nb["loss"](x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    def steps(step, n):
+        for _ in range(n):
+            start = next(batches) * batch_size % len(x_train)
+            step(x_train[order[start:start + batch_size]])
+
+    def unchecked_steps(n):
+        with checks_replaced(skipped):
+            steps(notebook_step, n)
+
+    def data_checked_steps(n):
+        with helpers.data_checks_only():
+            steps(notebook_step, n)
 
     with checks_replaced(clocked):
-        step_seconds = timed(steps, device) / n_steps
+        step_seconds = timed(lambda: steps(notebook_step, n_steps), device) / n_steps
+    kinds = {"checked": lambda n: steps(notebook_step, n), "data checked": data_checked_steps,
+             "unchecked": unchecked_steps,
+             "bare": lambda n: steps(lambda x: bare_step(encoder, decoder, optimizer, x), n)}
+    differences = {"every argument check (train()'s first step)": [],
+                   "the binary check (train()'s other steps)": [], "the written-out densities": []}
+    for round_ in range(n_rounds):
+        names = list(kinds)[round_ % len(kinds):] + list(kinds)[:round_ % len(kinds)]
+        seconds = {name: timed(lambda: kinds[name](block), device) / block for name in names}
+        for what, (a, b) in zip(differences, (("checked", "unchecked"), ("data checked", "unchecked"),
+                                              ("unchecked", "bare"))):
+            differences[what].append(seconds[a] - seconds[b])
     state = training_state(config, [0.0], encoder, decoder, optimizer, torch.Generator())
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint_seconds = min(timed(lambda: save_checkpoint(Path(tmp) / "c.pt", state), device)
                                  for _ in range(3))
-    return step_seconds, {part: seconds / n_steps for part, seconds in spent.items()}, checkpoint_seconds
+    return (step_seconds, {what: statistics.median(d) for what, d in differences.items()},
+            {part: seconds / n_steps for part, seconds in spent.items()}, checkpoint_seconds)
 
 
 def timed(fn, device):
@@ -239,7 +285,7 @@ def environment():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timing (default 1)")
-    parser.add_argument("--repeats", type=int, default=5, help="timings of each (default 5)")
+    parser.add_argument("--repeats", type=int, default=9, help="timings of each (default 9)")
     parser.add_argument("--eval-images", type=int, default=500,
                         help="test images for exact log p(x) against IWAE (default 500)")
     args = parser.parse_args()
@@ -249,10 +295,10 @@ def main():
     nb = notebook_namespace()
     device, x_train, config = nb["device"], nb["x_train"], nb["CONFIG"]
     initial_weights = {name: copy.deepcopy(nb[name].state_dict()) for name in ("encoder", "decoder")}
-    candidates = {
+    candidates = {  # in an order that keeps the bare loop next to both train() runs
         "notebook train()": lambda: run_notebook(nb, initial_weights, args.epochs),
-        "train() without checks": lambda: run_notebook_unchecked(nb, initial_weights, args.epochs),
         "bare loop": lambda: run_bare(x_train, config, initial_weights, args.epochs),
+        "train() without checks": lambda: run_notebook_unchecked(nb, initial_weights, args.epochs),
         "DataLoader + ToTensor": lambda: run_dataloader(config, initial_weights, device, args.epochs),
     }
     times = {name: [] for name in candidates}
@@ -275,13 +321,16 @@ def main():
     print(f"100 epochs of the notebook's train() would take about "
           f"{100 * best['notebook train()'] / args.epochs / 60:.1f} minutes here")
 
-    step_seconds, check_seconds, checkpoint_seconds = train_overheads(nb)
+    step_seconds, step_differences, check_seconds, checkpoint_seconds = train_overheads(nb)
     epoch_seconds = best["notebook train()"] / args.epochs
     print(f"\nwhat train() adds, timed where it runs (a step takes {1e3 * step_seconds:.2f} ms, "
-          f"an epoch {epoch_seconds:.2f} s):")
+          f"an epoch {epoch_seconds:.2f} s); blocks of 20 steps of four kinds, rotated 60 times:")
+    for what, seconds in step_differences.items():
+        print(f"  {what + ', a step':52}{1e6 * seconds:6.0f} us, {seconds / step_seconds:6.1%}")
+    print("  the checks one by one, a clock around each (the clocks add time of their own):")
     for part, seconds in check_seconds.items():
-        print(f"  {part:32}{1e6 * seconds:6.0f} us a step, {seconds / step_seconds:6.1%}")
-    print(f"  {'checkpoint with its digest':32}{1e3 * checkpoint_seconds:6.1f} ms an epoch, "
+        print(f"  {part:52}{1e6 * seconds:6.0f} us, {seconds / step_seconds:6.1%}")
+    print(f"  {'checkpoint with its digest, an epoch':52}{1e3 * checkpoint_seconds:6.1f} ms, "
           f"{checkpoint_seconds / epoch_seconds:5.1%}")
 
     # The committed model: its posteriors decide how many digits need a wider or a finer grid.
