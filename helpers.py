@@ -51,7 +51,7 @@ def data_checks_only(active=True):
     log_sigma have no inf, are skipped. It is for a loop that repeats calls
     already checked once, as train() does after its first step: every batch
     has the types and shapes of the first one, the checks would cost about
-    2 % of each step, and an infinite mu or log_sigma from a network that
+    1 % of each step, and an infinite mu or log_sigma from a network that
     diverges gives a non-finite loss, which train() reports with its epoch.
     """
     global _all_checks
