@@ -93,8 +93,9 @@ def check_same_shape(name_a, a, name_b, b):
 def check_gaussian_parameters(mu, log_sigma):
     """Raise if any entry of ``mu`` or ``log_sigma`` is +inf or -inf (NaN is let through).
 
-    It runs twice a training step, on tensors of a few hundred entries, where
-    the cost is the number of tensor ops. A sum is finite only if no term is
+    It runs in every call of the Gaussian density and sampler, on tensors of a
+    few hundred entries, where the cost is the number of tensor ops. A sum is
+    finite only if no term is
     infinite, so one finite sum of mu + log_sigma settles almost every call;
     only an inf, a NaN (which hides an inf) or an overflow takes the exact test.
     Call it after check_same_shape(mu, log_sigma).

@@ -205,14 +205,15 @@ def train_overheads(nb, n_steps=150, n_rounds=60, block=20):
     kinds = {"checked": lambda n: steps(notebook_step, n), "data checked": data_checked_steps,
              "unchecked": unchecked_steps,
              "bare": lambda n: steps(lambda x: bare_step(encoder, decoder, optimizer, x), n)}
-    differences = {"every argument check (train()'s first step)": [],
-                   "the binary check (train()'s other steps)": [], "the written-out densities": []}
+    comparisons = (("every argument check (train()'s first step)", "checked", "unchecked"),
+                   ("the binary check (train()'s other steps)", "data checked", "unchecked"),
+                   ("the written-out densities", "unchecked", "bare"))
+    differences = {what: [] for what, _, _ in comparisons}
     for round_ in range(n_rounds):
         names = list(kinds)[round_ % len(kinds):] + list(kinds)[:round_ % len(kinds)]
         seconds = {name: timed(lambda: kinds[name](block), device) / block for name in names}
-        for what, (a, b) in zip(differences, (("checked", "unchecked"), ("data checked", "unchecked"),
-                                              ("unchecked", "bare"))):
-            differences[what].append(seconds[a] - seconds[b])
+        for what, slower, faster in comparisons:
+            differences[what].append(seconds[slower] - seconds[faster])
     state = training_state(config, [0.0], encoder, decoder, optimizer, torch.Generator())
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint_seconds = min(timed(lambda: save_checkpoint(Path(tmp) / "c.pt", state), device)
