@@ -95,9 +95,9 @@ def check_gaussian_parameters(mu, log_sigma):
 
     It runs in every call of the Gaussian density and sampler, on tensors of a
     few hundred entries, where the cost is the number of tensor ops. A sum is
-    finite only if no term is
-    infinite, so one finite sum of mu + log_sigma settles almost every call;
-    only an inf, a NaN (which hides an inf) or an overflow takes the exact test.
+    finite only if no term is infinite, so one finite sum of mu + log_sigma
+    settles almost every call; only an inf, a NaN (which hides an inf) or an
+    overflow takes the exact test.
     Call it after check_same_shape(mu, log_sigma).
     """
     if not _all_checks:
