@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, data_checks_only,
+import helpers
+from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, check_binary, checks_skipped,
                      diag_gaussian_log_density, log_mean_exp, sample_bernoulli, sample_diag_gaussian,
                      std_normal_log_density)
 
@@ -215,6 +216,32 @@ def test_binary_check_finds_one_bad_pixel_in_a_training_batch(dtype):
             bernoulli_log_density(x, logits)
 
 
+def test_binary_check_in_blocks_finds_a_bad_value_at_every_position(monkeypatch):
+    # A large x is checked in blocks of rows: with blocks of 2 rows of 4 (the last one short),
+    # a bad value at each of the 36 positions in turn must be found.
+    monkeypatch.setattr(helpers, "BINARY_CHECK_BLOCK", 10)
+    x = (torch.rand(9, 4, generator=torch.Generator().manual_seed(2)) > 0.5).float()
+    check_binary("x_train", x)
+    for position in range(x.numel()):
+        for value in (0.5, math.nan, math.inf):
+            bad = x.clone()
+            bad.view(-1)[position] = value
+            with pytest.raises(ValueError, match="x_train must be binary"):
+                check_binary("x_train", bad)
+
+
+def test_binary_check_of_a_whole_training_set_at_the_block_edges():
+    rows = helpers.BINARY_CHECK_BLOCK // 784
+    x = (torch.rand(3 * rows + 7, 784, generator=torch.Generator().manual_seed(3)) > 0.5).float()
+    check_binary("x_train", x)
+    for row in (0, rows - 1, rows, 2 * rows, len(x) - 1):
+        for column in (0, 783):
+            bad = x.clone()
+            bad[row, column] = 0.5
+            with pytest.raises(ValueError, match="x_train must be binary"):
+                check_binary("x_train", bad)
+
+
 # --------------------------------------------------------------------------
 
 X = torch.zeros(3, 4)
@@ -324,22 +351,23 @@ def test_nan_arguments_give_nan_so_that_training_can_name_the_epoch():
     assert torch.isnan(bernoulli_log_density(torch.zeros(1, 2), nan)[0, 1])
 
 
-def test_data_checks_only_skips_the_checks_of_form_not_the_binary_check():
+def test_checks_skipped_skips_every_argument_check_until_the_block_ends():
     mu, log_sigma = torch.tensor([[math.inf, 0.0]]), torch.zeros(1, 2)
     grey = torch.full((1, 2), 0.5)
-    with data_checks_only():
+    with checks_skipped():
         assert sample_diag_gaussian(mu, log_sigma)[0, 0] == math.inf  # no ValueError for the inf
-        assert bernoulli_log_density(torch.zeros(1, 3), torch.zeros(1, 3)).shape == (1, 3)
-        with pytest.raises(ValueError, match="x must be binary"):
-            bernoulli_log_density(grey, torch.zeros(1, 2))
-        with data_checks_only(active=False):  # an inner block cannot switch them back on
+        assert bernoulli_log_density(torch.zeros(1, 3), torch.zeros(1, 1)).shape == (1, 3)  # broadcast
+        assert bernoulli_log_density(grey, torch.zeros(1, 2)).shape == (1, 2)
+        with checks_skipped(active=False):  # an inner block cannot switch them back on
             sample_diag_gaussian(mu, log_sigma)
-    with data_checks_only(active=False):
+    with checks_skipped(active=False):
         with pytest.raises(ValueError, match="mu must be finite"):
             sample_diag_gaussian(mu, log_sigma)
     with pytest.raises(KeyboardInterrupt):
-        with data_checks_only():
+        with checks_skipped():
             raise KeyboardInterrupt
-    for call in (lambda: sample_diag_gaussian(mu, log_sigma), lambda: bernoulli_log_density(X, X[:, :2])):
+    for call in (lambda: sample_diag_gaussian(mu, log_sigma), lambda: bernoulli_log_density(X, X[:, :2]),
+                 lambda: bernoulli_log_density(grey, torch.zeros(1, 2)),
+                 lambda: bernoulli_log_density(torch.zeros(1, 3), torch.zeros(1, 1))):
         with pytest.raises(ValueError):  # all checks are back after the blocks, whatever ended them
             call()

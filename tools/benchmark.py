@@ -1,33 +1,33 @@
 """Where people wait: training, the exact likelihood, the learner's run and one grading.
 
-    python tools/benchmark.py [--epochs 1] [--repeats 9] [--eval-images 500]
+    python tools/benchmark.py [--epochs 1] [--repeats 15] [--eval-images 500]
 
 1. notebook   the notebook's own ``train`` (executed from its cells), with its
               argument checks, progress bar and a checkpoint after every epoch;
-2. unchecked  the same ``train`` with the argument checks of helpers.py
-              switched off (``train`` runs them all on its first step, and
-              then only the binary check of each batch), to show what they
-              cost and what the rest costs;
-3. bare       a bare PyTorch loop over the same pre-binarized tensor: the same
-              networks, optimizer and one-sample ELBO, nothing else;
+2. bare       a bare PyTorch loop over the same pre-binarized tensor: the same
+              networks, optimizer (Adam, fused as in ``train``) and one-sample
+              ELBO, nothing else;
+3. bare, default Adam  the same with PyTorch's default Adam, which a bare
+              loop usually takes: what the fused optimizer saves;
 4. dataloader the usual tutorial pipeline: a DataLoader over torchvision's
-              MNIST with ToTensor, binarizing each batch in the loop.
+              MNIST with ToTensor, binarizing each batch in the loop, and the
+              default Adam.
 
 All four start from the same initial weights (the notebook's), so that every
 repeat does the same work: the notebook's networks would otherwise go on
-training from one repeat to the next. Each is run ``--repeats`` times,
-interleaved, in an order that alternates from repeat to repeat, so that
-background noise and drift hit all of them alike. Prints the best time of
-each with images per second and its ratio to the bare loop, then the ratio
-of the two ``train`` runs to the bare loop in every repeat and their median,
-the figure to quote: on a busy machine single runs scatter by several
+training from one repeat to the next. The first two run ``--repeats`` times
+in pairs whose order alternates, so that background noise and drift hit
+both alike, the other two once every five pairs. Prints the best time of
+each with images per second and its ratio to the bare loop, then the median
+and quartiles of the ratio of ``train`` to the bare loop pair by pair, the
+figure to quote: on a busy machine single runs scatter by several
 percent. Then what ``train`` adds, timed where it runs: blocks of 20
-training steps of four kinds, rotated 60 times so that drift cancels (the
+training steps of three kinds, rotated 60 times so that drift cancels (the
 notebook's step with every argument check of helpers.py, as ``train`` runs
-its first step; with the binary check only, as it runs the others; with no
-check; the bare loop's step), which give what the checks and the
-written-out densities cost; the checks one by one from a clock around each
-over 150 steps (the clocks add time of their own); and one checkpoint.
+its first step; with none, as it runs the others; the bare loop's step),
+which give what the checks and the written-out densities cost; the checks
+one by one from a clock around each over 150 steps (the clocks add time of
+their own); the binary check of all of x_train, and one checkpoint.
 
 Then the exact log p(x) of all 10 000 test images against a matrix product
 of the same shape (images x pixels by pixels x grid points, in the same
@@ -72,12 +72,14 @@ from tools.notebook_code import notebook_namespace  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def networks(config, initial_weights, device):
-    """Fresh networks holding ``initial_weights`` ({"encoder": state_dict, "decoder": ...}), and Adam."""
+def networks(config, initial_weights, device, fused):
+    """Fresh networks holding ``initial_weights`` ({"encoder": state_dict, "decoder": ...}), and Adam
+    (``fused``, as train() makes it, or PyTorch's default implementation)."""
     encoder, decoder = (net.to(device) for net in build_networks(config))
     encoder.load_state_dict(initial_weights["encoder"])
     decoder.load_state_dict(initial_weights["decoder"])
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"])
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"],
+                                 fused=fused or None)
     return encoder, decoder, optimizer
 
 
@@ -96,8 +98,8 @@ def bare_step(encoder, decoder, optimizer, x):
     optimizer.step()
 
 
-def run_bare(x_train, config, initial_weights, n_epochs):
-    encoder, decoder, optimizer = networks(config, initial_weights, x_train.device)
+def run_bare(x_train, config, initial_weights, n_epochs, fused=True):
+    encoder, decoder, optimizer = networks(config, initial_weights, x_train.device, fused)
     n, batch_size = len(x_train), config["batch_size"]
     for _ in range(n_epochs):
         order = torch.randperm(n).to(x_train.device)
@@ -106,7 +108,7 @@ def run_bare(x_train, config, initial_weights, n_epochs):
 
 
 def run_dataloader(config, initial_weights, device, n_epochs):
-    encoder, decoder, optimizer = networks(config, initial_weights, device)
+    encoder, decoder, optimizer = networks(config, initial_weights, device, fused=False)
     dataset = datasets.MNIST(root=str(mnist_root()), train=True, transform=transforms.ToTensor())
     loader = DataLoader(dataset, batch_size=config["batch_size"], shuffle=True)
     for _ in range(n_epochs):
@@ -144,33 +146,23 @@ def checks_replaced(replacement):
             setattr(helpers, name, check)
 
 
-def skipped(part, check):
-    """For checks_replaced: a check that does nothing."""
-    return lambda *args: None
-
-
-def run_notebook_unchecked(nb, initial_weights, n_epochs):
-    """The notebook's train() with helpers' argument checks switched off: what the checks cost."""
-    with checks_replaced(skipped):
-        run_notebook(nb, initial_weights, n_epochs)
-
-
 def train_overheads(nb, n_steps=150, n_rounds=60, block=20):
     """What train() adds to the bare loop, timed where it runs.
 
-    Blocks of ``block`` training steps of four kinds, in an order that rotates, ``n_rounds``
-    times: the notebook's step with every argument check (train()'s first step), with the binary
-    check only (its other steps, inside helpers.data_checks_only), with no check, and the bare
-    loop's step, all on the same networks and optimizer. Medians of the differences within a
-    round cancel the machine's drift.
+    Blocks of ``block`` training steps of three kinds, in an order that rotates, ``n_rounds``
+    times: the notebook's step with every argument check (train()'s first step), with none
+    (its other steps, inside helpers.checks_skipped), and the bare loop's step, all on the
+    same networks and optimizer. Medians of the differences within a round cancel the
+    machine's drift.
 
-    returns (seconds a notebook step; {what: seconds a step}: every check, the binary check, and
-    the notebook's written-out densities against the bare loop's; {check: seconds a step} from
-    a clock around each check over ``n_steps``; seconds of one checkpoint)
+    returns (seconds a notebook step; {what: seconds a step}: every check, and the notebook's
+    written-out densities against the bare loop's; {check: seconds a step} from a clock around
+    each check over ``n_steps``; seconds of the binary check of all of x_train; seconds of one
+    checkpoint)
     """
     device, x_train, config = nb["device"], nb["x_train"], nb["CONFIG"]
     encoder, decoder = nb["encoder"], nb["decoder"]
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"])
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"], fused=True)
     batch_size, order, batches = config["batch_size"], torch.randperm(len(x_train)).to(device), itertools.count()
     spent = dict.fromkeys(CHECKS, 0.0)
 
@@ -193,20 +185,14 @@ def train_overheads(nb, n_steps=150, n_rounds=60, block=20):
             step(x_train[order[start:start + batch_size]])
 
     def unchecked_steps(n):
-        with checks_replaced(skipped):
-            steps(notebook_step, n)
-
-    def data_checked_steps(n):
-        with helpers.data_checks_only():
+        with helpers.checks_skipped():
             steps(notebook_step, n)
 
     with checks_replaced(clocked):
         step_seconds = timed(lambda: steps(notebook_step, n_steps), device) / n_steps
-    kinds = {"checked": lambda n: steps(notebook_step, n), "data checked": data_checked_steps,
-             "unchecked": unchecked_steps,
+    kinds = {"checked": lambda n: steps(notebook_step, n), "unchecked": unchecked_steps,
              "bare": lambda n: steps(lambda x: bare_step(encoder, decoder, optimizer, x), n)}
     comparisons = (("every argument check (train()'s first step)", "checked", "unchecked"),
-                   ("the binary check (train()'s other steps)", "data checked", "unchecked"),
                    ("the written-out densities", "unchecked", "bare"))
     differences = {what: [] for what, _, _ in comparisons}
     for round_ in range(n_rounds):
@@ -214,12 +200,14 @@ def train_overheads(nb, n_steps=150, n_rounds=60, block=20):
         seconds = {name: timed(lambda: kinds[name](block), device) / block for name in names}
         for what, slower, faster in comparisons:
             differences[what].append(seconds[slower] - seconds[faster])
+    data_check_seconds = min(timed(lambda: helpers.check_binary("x_train", x_train), device) for _ in range(5))
     state = training_state(config, [0.0], encoder, decoder, optimizer, torch.Generator())
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint_seconds = min(timed(lambda: save_checkpoint(Path(tmp) / "c.pt", state), device)
                                  for _ in range(3))
     return (step_seconds, {what: statistics.median(d) for what, d in differences.items()},
-            {part: seconds / n_steps for part, seconds in spent.items()}, checkpoint_seconds)
+            {part: seconds / n_steps for part, seconds in spent.items()}, data_check_seconds,
+            checkpoint_seconds)
 
 
 def timed(fn, device):
@@ -286,7 +274,8 @@ def environment():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timing (default 1)")
-    parser.add_argument("--repeats", type=int, default=9, help="timings of each (default 9)")
+    parser.add_argument("--repeats", type=int, default=15,
+                        help="timings of train() and of the bare loop (default 15)")
     parser.add_argument("--eval-images", type=int, default=500,
                         help="test images for exact log p(x) against IWAE (default 500)")
     args = parser.parse_args()
@@ -296,41 +285,48 @@ def main():
     nb = notebook_namespace()
     device, x_train, config = nb["device"], nb["x_train"], nb["CONFIG"]
     initial_weights = {name: copy.deepcopy(nb[name].state_dict()) for name in ("encoder", "decoder")}
-    candidates = {  # in an order that keeps the bare loop next to both train() runs
-        "notebook train()": lambda: run_notebook(nb, initial_weights, args.epochs),
-        "bare loop": lambda: run_bare(x_train, config, initial_weights, args.epochs),
-        "train() without checks": lambda: run_notebook_unchecked(nb, initial_weights, args.epochs),
+    # train() against the bare loop, in pairs whose order alternates; the slower references less often.
+    candidates = {"notebook train()": lambda: run_notebook(nb, initial_weights, args.epochs),
+                  "bare loop": lambda: run_bare(x_train, config, initial_weights, args.epochs)}
+    references = {
+        "bare loop, default Adam": lambda: run_bare(x_train, config, initial_weights, args.epochs, fused=False),
         "DataLoader + ToTensor": lambda: run_dataloader(config, initial_weights, device, args.epochs),
     }
-    times = {name: [] for name in candidates}
+    times = {name: [] for name in [*candidates, *references]}
     for repeat in range(args.repeats):
-        order = list(candidates) if repeat % 2 == 0 else list(reversed(candidates))
-        for name in order:
+        for name in (list(candidates) if repeat % 2 == 0 else list(reversed(candidates))):
             times[name].append(timed(candidates[name], device))
+        if repeat % 5 == 2:
+            for name, run in references.items():
+                times[name].append(timed(run, device))
     best = {name: min(seconds) for name, seconds in times.items()}
 
     images = args.epochs * len(x_train)
     print(f"\ndevice {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"{args.epochs} epoch(s) of {len(x_train)} images, best of {args.repeats}")
+          f"{args.epochs} epoch(s) of {len(x_train)} images, best of {args.repeats} "
+          f"({len(times['DataLoader + ToTensor'])} for the last two)")
     print(f"{'':24}{'seconds':>9}{'images/s':>11}{'time / bare':>13}")
     for name, seconds in best.items():
         print(f"{name:24}{seconds:9.2f}{images / seconds:11.0f}{seconds / best['bare loop']:13.2f}")
-    for name in ("notebook train()", "train() without checks"):
-        paired = [a / b for a, b in zip(times[name], times["bare loop"])]
-        print(f"{name} / bare loop: median {statistics.median(paired):.3f} of the repeats "
-              f"{', '.join(f'{r:.3f}' for r in paired)} (their spread is the machine's noise)")
+    paired = sorted(a / b for a, b in zip(times["notebook train()"], times["bare loop"]))
+    quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
+    print(f"notebook train() / bare loop, pair by pair: median {statistics.median(paired):.3f}, quartiles "
+          f"{quartiles[0]:.3f} and {quartiles[2]:.3f}, from {paired[0]:.3f} to {paired[-1]:.3f} "
+          "(the spread is the machine's noise)")
     print(f"100 epochs of the notebook's train() would take about "
           f"{100 * best['notebook train()'] / args.epochs / 60:.1f} minutes here")
 
-    step_seconds, step_differences, check_seconds, checkpoint_seconds = train_overheads(nb)
+    step_seconds, step_differences, check_seconds, data_check_seconds, checkpoint_seconds = train_overheads(nb)
     epoch_seconds = best["notebook train()"] / args.epochs
     print(f"\nwhat train() adds, timed where it runs (a step takes {1e3 * step_seconds:.2f} ms, "
-          f"an epoch {epoch_seconds:.2f} s); blocks of 20 steps of four kinds, rotated 60 times:")
+          f"an epoch {epoch_seconds:.2f} s); blocks of 20 steps of three kinds, rotated 60 times:")
     for what, seconds in step_differences.items():
         print(f"  {what + ', a step':52}{1e6 * seconds:6.0f} us, {seconds / step_seconds:6.1%}")
     print("  the checks one by one, a clock around each (the clocks add time of their own):")
     for part, seconds in check_seconds.items():
         print(f"  {part:52}{1e6 * seconds:6.0f} us, {seconds / step_seconds:6.1%}")
+    print(f"  {'binary check of all of x_train, a train() call':52}{1e3 * data_check_seconds:6.1f} ms, "
+          f"{data_check_seconds / epoch_seconds:5.1%} of an epoch")
     print(f"  {'checkpoint with its digest, an epoch':52}{1e3 * checkpoint_seconds:6.1f} ms, "
           f"{checkpoint_seconds / epoch_seconds:5.1%}")
 
