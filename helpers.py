@@ -49,10 +49,10 @@ def checks_skipped(active=True):
     """Inside the block (if ``active``), the helpers skip their argument checks.
 
     It is for a loop that repeats calls already checked, as train() does: it
-    checks that all of x_train is binary once, in blocks (about 13 ms for the
+    checks that all of x_train is binary once, in blocks (about 15 ms for the
     60 000 digits), and its first step with every check; each later step has
     the types and shapes of the first, on rows of the same x_train. There the
-    checks would cost about 2 % of every step. An infinite mu or log_sigma
+    checks would cost about 3 % of every step. An infinite mu or log_sigma
     from a network that diverges then gives a non-finite loss, which train()
     reports with its epoch.
     """
