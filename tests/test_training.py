@@ -118,3 +118,35 @@ def test_the_first_step_checks_every_argument_later_steps_stop_on_a_non_finite_l
         monkeypatch.setitem(nb, "loss", loss_with_an_infinite_mean)
         with pytest.raises(error, match=words):
             nb["train"](nb["encoder"], nb["decoder"], x, config, tmp_path / f"c{broken_step}.pt")
+
+
+def test_no_step_after_the_first_reads_a_value_back_from_the_device(nb, tmp_path, monkeypatch):
+    # On a GPU, every tensor turned into a Python value (if t:, float(t), t.item()) waits for the
+    # device to finish: one such read per step and the loop runs at the speed of Python, not of the
+    # GPU. train() may read before its first step (the check of x_train), in it (the argument
+    # checks) and after its last (the loss of the epoch); the steps in between read nothing.
+    # Counted on the CPU, with the step (0 before the first) and whether inside the loss.
+    x, config = fresh_run(nb, n_epochs=1)  # 2000 images: 10 steps
+    real_loss, steps, reads, in_loss = nb["loss"], [], [], []
+
+    def loss(batch):
+        steps.append(1)
+        in_loss.append(1)
+        try:
+            return real_loss(batch)
+        finally:
+            in_loss.pop()
+
+    monkeypatch.setitem(nb, "loss", loss)
+    for method in ("__bool__", "__float__", "__int__", "__index__", "item", "tolist"):
+        def counted(t, *args, real=getattr(torch.Tensor, method)):
+            reads.append((len(steps), bool(in_loss)))
+            return real(t, *args)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    nb["train"](nb["encoder"], nb["decoder"], x, config, tmp_path / "c.pt", show_progress=False)
+    monkeypatch.undo()
+    assert len(steps) == 10
+    assert (1, True) in reads and (10, False) in reads  # the first step's checks; the epoch's loss
+    assert set(reads) <= {(0, False), (1, True), (10, False)}
+    assert reads.count((10, False)) == 1  # one read after the last step, not one a step
