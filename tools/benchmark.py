@@ -79,8 +79,7 @@ def networks(config, initial_weights, device, fused):
     encoder, decoder = (net.to(device) for net in build_networks(config))
     encoder.load_state_dict(initial_weights["encoder"])
     decoder.load_state_dict(initial_weights["decoder"])
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"],
-                                 fused=fused or None)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"], fused=fused)
     return encoder, decoder, optimizer
 
 
