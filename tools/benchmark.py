@@ -75,7 +75,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def networks(config, initial_weights, device, fused):
     """Fresh networks holding ``initial_weights`` ({"encoder": state_dict, "decoder": ...}), and Adam
-    (``fused``, as train() makes it, or PyTorch's default implementation)."""
+    (``fused=True``, as train() makes it, or None: PyTorch's default implementation for the device)."""
     encoder, decoder = (net.to(device) for net in build_networks(config))
     encoder.load_state_dict(initial_weights["encoder"])
     decoder.load_state_dict(initial_weights["decoder"])
@@ -108,7 +108,7 @@ def run_bare(x_train, config, initial_weights, n_epochs, fused=True):
 
 
 def run_dataloader(config, initial_weights, device, n_epochs):
-    encoder, decoder, optimizer = networks(config, initial_weights, device, fused=False)
+    encoder, decoder, optimizer = networks(config, initial_weights, device, fused=None)
     dataset = datasets.MNIST(root=str(mnist_root()), train=True, transform=transforms.ToTensor())
     loader = DataLoader(dataset, batch_size=config["batch_size"], shuffle=True)
     for _ in range(n_epochs):
@@ -292,7 +292,7 @@ def main():
     candidates = {"notebook train()": lambda: run_notebook(nb, initial_weights, args.epochs),
                   "bare loop": lambda: run_bare(x_train, config, initial_weights, args.epochs)}
     references = {
-        "bare loop, default Adam": lambda: run_bare(x_train, config, initial_weights, args.epochs, fused=False),
+        "bare loop, default Adam": lambda: run_bare(x_train, config, initial_weights, args.epochs, fused=None),
         "DataLoader + ToTensor": lambda: run_dataloader(config, initial_weights, device, args.epochs),
     }
     times = {name: [] for name in [*candidates, *references]}
