@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, check_batch, check_binary,
+from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, check_binary,
                      diag_gaussian_log_density, log_mean_exp, sample_diag_gaussian,
                      std_normal_log_density)
 
@@ -38,8 +38,7 @@ WIDTH_PER_SPACING = 0.5
 
 def check_images(x, decoder):
     """Raise unless x is a non-empty (B, D) binary float tensor that fits the decoder."""
-    check_batch("x", x)
-    check_binary("x", x)
+    check_binary("x", x)  # also a non-empty (B, D) float tensor
     with torch.no_grad():  # any module will do, so ask it rather than its layers
         out_features = decoder(torch.zeros(1, 2, device=x.device)).shape[-1]
     if x.shape[1] != out_features:

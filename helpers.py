@@ -151,10 +151,9 @@ def bernoulli_log_density(x, logits):
     logits: (B, D) Bernoulli logits, finite or +-inf
     returns (B, D) log probabilities
     """
-    check_batch("x", x)
+    check_binary("x", x)
     check_batch("logits", logits)
     check_same_shape("x", x, "logits", logits)
-    check_binary("x", x)
     ### BEGIN SOLUTION
     sign = torch.rsub(x, -1, alpha=-2)  # 2x - 1 in one pass: +1 where x = 1, -1 where x = 0
     return F.logsigmoid(sign * logits)
@@ -175,12 +174,11 @@ def bernoulli_log_likelihood_table(x, logits):
     logits: (G, D) finite Bernoulli logits
     returns (B, G)
     """
-    check_batch("x", x)
+    check_binary("x", x)
     check_batch("logits", logits)
     if x.shape[1] != logits.shape[1]:
         raise ValueError(f"x and logits must have the same number of pixels: "
                          f"{tuple(x.shape)} vs {tuple(logits.shape)}")
-    check_binary("x", x)
     if torch.isinf(logits).any():
         raise ValueError("logits must be finite for the table, got inf (bernoulli_log_density "
                          "takes infinite logits)")
