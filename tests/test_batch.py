@@ -4,6 +4,7 @@ The batch holds a correct submission, a planted mistake, a notebook that is
 not JSON, a folder without helpers.py, an endless loop and a cell that kills
 its kernel; every one must get its row with the right status and points.
 """
+import contextlib
 import csv
 import json
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from tools.grade import kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 LATTICE_UPSIDE_DOWN = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")
@@ -150,6 +153,27 @@ def test_a_rerun_grades_only_what_is_new(batch):
     assert rows["bob"]["status"] == "graded" and total(rows["bob"]) == MAX_POINTS - 2
 
 
+@contextlib.contextmanager
+def started_in_a_terminal(command, temporary):
+    """Popen command as a terminal runs a command in the foreground, where Ctrl-C stops it.
+
+    A shell without job control (a script, a CI runner's) starts a background job (cmd &) with
+    SIGINT ignored, and every process started from it inherits that, so a grader started from
+    such a test run would never see the Ctrl-C that the test sends: the grader's SIGINT is set
+    back to the default. On the way out, whatever still runs (a grader that did not stop, with its kernel) is
+    killed, so that it cannot count as a kernel of the next test.
+    """
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=environment(temporary),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            kill_tree(process.pid)
+            process.communicate()
+
+
 def wait_for_kernels(n, seconds=120):
     deadline = time.monotonic() + seconds
     while sum("ipykernel" in p for p in marked_processes()) < n and time.monotonic() < deadline:
@@ -159,13 +183,11 @@ def wait_for_kernels(n, seconds=120):
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])  # Ctrl-C; kill, timeout or a job scheduler
 def test_a_stopped_grading_stops_its_kernel_and_leaves_no_file(tmp_path, stop):
-    grading = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade.py"),
-                                str(submission(tmp_path / "ann", ENDLESS_LOOP))],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=environment(tmp_path / "tmp"))
-    wait_for_kernels(1)
-    grading.send_signal(stop)
-    _, err = grading.communicate(timeout=60)
+    with started_in_a_terminal([sys.executable, str(ROOT / "tools" / "grade.py"),
+                                str(submission(tmp_path / "ann", ENDLESS_LOOP))], tmp_path / "tmp") as grading:
+        wait_for_kernels(1)
+        grading.send_signal(stop)
+        _, err = grading.communicate(timeout=60)
     assert grading.returncode == 130 and "interrupted; nothing was graded" in err, err
     assert_nothing_left_behind(tmp_path / "tmp")
 
@@ -175,14 +197,12 @@ def test_ctrl_c_stops_the_gradings_under_way_and_keeps_no_half_result(tmp_path):
     for name in ("ann", "ben"):
         submission(folder / name, ENDLESS_LOOP)
     out = tmp_path / "grades"
-    batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
-                              "--jobs", "2", "--timeout", "300"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=environment(tmp_path / "tmp"))
-    wait_for_kernels(2)
-    interrupted = time.monotonic()
-    batch.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to the batch
-    _, err = batch.communicate(timeout=60)
+    with started_in_a_terminal([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
+                                "--jobs", "2", "--timeout", "300"], tmp_path / "tmp") as batch:
+        wait_for_kernels(2)
+        interrupted = time.monotonic()
+        batch.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends to the batch
+        _, err = batch.communicate(timeout=60)
     assert time.monotonic() - interrupted < 15, "the batch stops at once, not when its gradings end"
     assert batch.returncode == 130 and "stopped: 0 of 2 graded in this run are kept" in err, err
     assert_nothing_left_behind(tmp_path / "tmp")
