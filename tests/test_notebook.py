@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbclient
 import nbformat
-import pytest
 
 from mnist import mnist_root
 from tools.grade import SUPPORT_MODULES
@@ -26,11 +26,17 @@ FIGURES = ("training_curve.png", "latent_scatter.png", "prior_samples.png", "rec
            "latent_lattice.png", "latent_walk.png", "posterior_vs_q.png")
 
 
-def test_notebook_trains_from_scratch_and_passes_its_checks(tmp_path):
+def notebook_in(folder, **settings):
+    """Copy the notebook and the modules it imports into folder; returns the environment to run it
+    in: this one without VAE_ settings, with settings (e.g. VAE_EPOCHS="2") and MNIST_ROOT."""
     for name in NOTEBOOK_FILES:
-        shutil.copy(ROOT / name, tmp_path)
+        shutil.copy(ROOT / name, folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
-    env.update(VAE_EPOCHS="2", VAE_EVAL_IMAGES="200", MNIST_ROOT=str(mnist_root().resolve()))
+    return {**env, **settings, "MNIST_ROOT": str(mnist_root().resolve())}
+
+
+def test_notebook_trains_from_scratch_and_passes_its_checks(tmp_path):
+    env = notebook_in(tmp_path, VAE_EPOCHS="2", VAE_EVAL_IMAGES="200")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
          "-q", "A3_VAE.ipynb"],
@@ -46,16 +52,14 @@ def test_the_explorer_runs_in_a_notebook_runner_that_sends_the_kernel_nothing_bu
     with comm messages to the kernel in the middle of the cell; a cell that drew into one left
     nbgrader waiting out its time limit for a reply (seen in CI). Here nbclient runs the explorer
     (and the cells it needs), and every message it sends the kernel must be a cell to run."""
-    nbclient = pytest.importorskip("nbclient")
-    for name in NOTEBOOK_FILES:
-        shutil.copy(ROOT / name, tmp_path)
+    env = notebook_in(tmp_path)
     notebook = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
     by_id = {cell.get("id"): cell for cell in notebook.cells}
     notebook.cells = [by_id[i] for i in ("setup", "data", "decoder", "encoder", "scatter", "explorer")]
     client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     sent = []
-    with client.setup_kernel(env={**os.environ, "MNIST_ROOT": str(mnist_root().resolve())}):
+    with client.setup_kernel(env=env):
         send = client.kc.shell_channel.send
 
         def recorded(message):

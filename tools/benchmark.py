@@ -130,6 +130,7 @@ def run_notebook(nb, initial_weights, n_epochs):
                     Path(tmp) / "benchmark.pt", retrain=True)
 
 
+OVERHEAD_BLOCK, OVERHEAD_ROUNDS = 20, 60  # steps in a block of one kind; rounds of the three kinds
 CHECKS = {"binary check of the batch (and of its form)": ("check_binary",),
           "inf check of mu and log_sigma": ("check_gaussian_parameters",),
           "shape and type checks": ("check_batch", "check_same_shape")}
@@ -149,7 +150,7 @@ def checks_replaced(replacement):
             setattr(helpers, name, check)
 
 
-def train_overheads(nb, n_steps=150, n_rounds=60, block=20):
+def train_overheads(nb, n_steps=150, n_rounds=OVERHEAD_ROUNDS, block=OVERHEAD_BLOCK):
     """What train() adds to the bare loop, timed where it runs.
 
     Blocks of ``block`` training steps of three kinds, in an order that rotates, ``n_rounds``
@@ -331,7 +332,8 @@ def main():
     step_seconds, step_differences, check_seconds, data_check_seconds, checkpoint_seconds = train_overheads(nb)
     epoch_seconds = best["notebook train()"] / args.epochs
     print(f"\nwhat train() adds, timed where it runs (a step takes {1e3 * step_seconds:.2f} ms, "
-          f"an epoch {epoch_seconds:.2f} s); blocks of 20 steps of three kinds, rotated 60 times:")
+          f"an epoch {epoch_seconds:.2f} s); blocks of {OVERHEAD_BLOCK} steps of three kinds, "
+          f"rotated {OVERHEAD_ROUNDS} times:")
     for what, seconds in step_differences.items():
         print(f"  {what + ', a step':52}{1e6 * seconds:6.0f} us, {seconds / step_seconds:6.1%}")
     print("  the checks one by one, a clock around each (the clocks add time of their own):")
