@@ -1,31 +1,36 @@
 """Where people wait: training, the exact likelihood, the learner's run and one grading.
 
-    python tools/benchmark.py [--epochs 1] [--repeats 15] [--eval-images 500]
+    python tools/benchmark.py [--epochs 1] [--repeats 25] [--eval-images 500]
 
 1. notebook   the notebook's own ``train`` (executed from its cells), with its
               argument checks, progress bar and a checkpoint after every epoch;
 2. bare       a bare PyTorch loop over the same pre-binarized tensor: the same
               networks, optimizer (Adam, fused as in ``train``) and one-sample
-              ELBO, nothing else;
-3. bare, default Adam  the same with PyTorch's default Adam, which a bare
-              loop usually takes: what the fused optimizer saves;
-4. dataloader the usual tutorial pipeline: a DataLoader over torchvision's
-              MNIST with ToTensor, binarizing each batch in the loop, and the
-              default Adam.
+              ELBO, written out with the same densities of helpers.py (their
+              checks skipped), nothing else: what ``train`` adds as a loop;
+3. tutorial densities  the same loop with the densities as tutorials write
+              them (log q from the standard normal draw, constants dropped):
+              what the lesson's general densities cost;
+4. tutorial, default Adam  that loop with PyTorch's default Adam, the loop
+              most people write: what the fused optimizer saves;
+5. dataloader the usual tutorial pipeline: a DataLoader over torchvision's
+              MNIST with ToTensor, binarizing each batch in the loop, with the
+              tutorial densities and the default Adam.
 
-All four start from the same initial weights (the notebook's), so that every
+All five start from the same initial weights (the notebook's), so that every
 repeat does the same work: the notebook's networks would otherwise go on
 training from one repeat to the next. The first two run ``--repeats`` times
 in pairs whose order alternates, so that background noise and drift hit
-both alike, the other two once every five pairs. Prints the best time of
+both alike, the other three once every five pairs. Prints the best time of
 each with images per second and its ratio to the bare loop, then the median
 and quartiles of the ratio of ``train`` to the bare loop pair by pair, the
 figure to quote: on a busy machine single runs scatter by several
 percent. Then what ``train`` adds, timed where it runs: blocks of 20
-training steps of three kinds, rotated 60 times so that drift cancels (the
+training steps of four kinds, rotated 60 times so that drift cancels (the
 notebook's step with every argument check of helpers.py, as ``train`` runs
-its first step; with none, as it runs the others; the bare loop's step),
-which give what the checks and the written-out densities cost; the checks
+its first step; with none, as it runs the others; the bare loop's step; the
+tutorial's step), which give what the checks, the notebook's functions
+around the densities and the general densities cost; the checks
 one by one from a clock around each over 150 steps (the clocks add time of
 their own); the binary check of all of x_train, and a checkpoint after an
 epoch and the last one.
@@ -86,8 +91,19 @@ def networks(config, initial_weights, device, fused):
     return encoder, decoder, adam(encoder, decoder, config, fused)
 
 
-def bare_step(encoder, decoder, optimizer, x):
-    """One Adam step on the one-sample negative ELBO (constants dropped)."""
+def bare_loss(encoder, decoder, x):
+    """The notebook's one-sample negative ELBO, written out with the same densities of helpers.py
+    as its cells use. Call it inside helpers.checks_skipped(). x: (B, 784) -> scalar"""
+    mu, log_sigma = encoder(x).chunk(2, dim=1)
+    z = helpers.sample_diag_gaussian(mu, log_sigma)
+    log_joint = helpers.std_normal_log_density(z) + helpers.bernoulli_log_density(x, decoder(z)).sum(1)
+    return -(log_joint - helpers.diag_gaussian_log_density(z, mu, log_sigma)).mean()
+
+
+def tutorial_loss(encoder, decoder, x):
+    """The same loss as tutorials write it: log q(z | x) from the standard normal draw eps, the
+    Bernoulli density as x * logits - softplus(logits), the constants (which cancel) dropped.
+    x: (B, 784) -> scalar"""
     mu, log_sigma = encoder(x).chunk(2, dim=1)
     eps = torch.randn_like(mu)
     z = mu + log_sigma.exp() * eps
@@ -95,19 +111,26 @@ def bare_step(encoder, decoder, optimizer, x):
     log_lik = (x * logits - F.softplus(logits)).sum(1)
     log_prior = -0.5 * (z ** 2).sum(1)
     log_q = (-0.5 * eps ** 2 - log_sigma).sum(1)
-    loss = -(log_lik + log_prior - log_q).mean()
+    return -(log_lik + log_prior - log_q).mean()
+
+
+def adam_step(encoder, decoder, optimizer, x, loss=bare_loss):
+    """One optimizer step on loss(encoder, decoder, x)."""
+    batch_loss = loss(encoder, decoder, x)
     optimizer.zero_grad()
-    loss.backward()
+    batch_loss.backward()
     optimizer.step()
 
 
-def run_bare(x_train, config, initial_weights, n_epochs, fused=True):
+def run_bare(x_train, config, initial_weights, n_epochs, loss=bare_loss, fused=True):
+    """A bare loop of Adam steps on ``loss`` over shuffled batches of x_train, from ``initial_weights``."""
     encoder, decoder, optimizer = networks(config, initial_weights, x_train.device, fused)
     n, batch_size = len(x_train), config["batch_size"]
-    for _ in range(n_epochs):
-        order = torch.randperm(n).to(x_train.device)
-        for start in range(0, n, batch_size):
-            bare_step(encoder, decoder, optimizer, x_train[order[start:start + batch_size]])
+    with helpers.checks_skipped():
+        for _ in range(n_epochs):
+            order = torch.randperm(n).to(x_train.device)
+            for start in range(0, n, batch_size):
+                adam_step(encoder, decoder, optimizer, x_train[order[start:start + batch_size]], loss)
 
 
 def run_dataloader(config, initial_weights, device, n_epochs):
@@ -117,7 +140,7 @@ def run_dataloader(config, initial_weights, device, n_epochs):
     for _ in range(n_epochs):
         for images, _labels in loader:
             x = (images.view(len(images), -1) > 0.5).float().to(device)
-            bare_step(encoder, decoder, optimizer, x)
+            adam_step(encoder, decoder, optimizer, x, tutorial_loss)
 
 
 def run_notebook(nb, initial_weights, n_epochs):
@@ -130,7 +153,7 @@ def run_notebook(nb, initial_weights, n_epochs):
                     Path(tmp) / "benchmark.pt", retrain=True)
 
 
-OVERHEAD_BLOCK, OVERHEAD_ROUNDS = 20, 60  # steps in a block of one kind; rounds of the three kinds
+OVERHEAD_BLOCK, OVERHEAD_ROUNDS = 20, 60  # steps in a block of one kind; rounds of the four kinds
 CHECKS = {"binary check of the batch (and of its form)": ("check_binary",),
           "inf check of mu and log_sigma": ("check_gaussian_parameters",),
           "shape and type checks": ("check_batch", "check_same_shape")}
@@ -153,14 +176,15 @@ def checks_replaced(replacement):
 def train_overheads(nb, n_steps=150, n_rounds=OVERHEAD_ROUNDS, block=OVERHEAD_BLOCK):
     """What train() adds to the bare loop, timed where it runs.
 
-    Blocks of ``block`` training steps of three kinds, in an order that rotates, ``n_rounds``
+    Blocks of ``block`` training steps of four kinds, in an order that rotates, ``n_rounds``
     times: the notebook's step with every argument check (train()'s first step), with none
-    (its other steps, inside helpers.checks_skipped), and the bare loop's step, all on the
-    same networks and optimizer. Medians of the differences within a round cancel the
-    machine's drift.
+    (its other steps, inside helpers.checks_skipped), the bare loop's step and the tutorial's,
+    all on the same networks and optimizer. Medians of the differences within a round cancel
+    the machine's drift.
 
-    returns (seconds a notebook step; {what: seconds a step}: every check, and the notebook's
-    written-out densities against the bare loop's; {check: seconds a step} from a clock around
+    returns (seconds a notebook step; {what: seconds a step}: every check, the notebook's
+    functions around the densities, and the general densities against the tutorial's;
+    {check: seconds a step} from a clock around
     each check over ``n_steps``; seconds of the binary check of all of x_train; {which: seconds}
     of a checkpoint after an epoch and of the last one)
     """
@@ -183,27 +207,23 @@ def train_overheads(nb, n_steps=150, n_rounds=OVERHEAD_ROUNDS, block=OVERHEAD_BL
                 clocking.pop()
         return run
 
-    def notebook_step(x):
-        loss = nb["loss"](x)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    def notebook_loss(_encoder, _decoder, x):  # the notebook's loss uses its own networks, the same
+        return nb["loss"](x)
 
-    def steps(step, n):
-        for _ in range(n):
-            start = next(batches) * batch_size % len(x_train)
-            step(x_train[order[start:start + batch_size]])
-
-    def unchecked_steps(n):
-        with helpers.checks_skipped():
-            steps(notebook_step, n)
+    def steps(loss, n, checked=False):
+        with helpers.checks_skipped(active=not checked):
+            for _ in range(n):
+                start = next(batches) * batch_size % len(x_train)
+                adam_step(encoder, decoder, optimizer, x_train[order[start:start + batch_size]], loss)
 
     with checks_replaced(clocked):
-        step_seconds = timed(lambda: steps(notebook_step, n_steps), device) / n_steps
-    kinds = {"checked": lambda n: steps(notebook_step, n), "unchecked": unchecked_steps,
-             "bare": lambda n: steps(lambda x: bare_step(encoder, decoder, optimizer, x), n)}
+        step_seconds = timed(lambda: steps(notebook_loss, n_steps, checked=True), device) / n_steps
+    kinds = {"checked": lambda n: steps(notebook_loss, n, checked=True),
+             "unchecked": lambda n: steps(notebook_loss, n),
+             "bare": lambda n: steps(bare_loss, n), "tutorial": lambda n: steps(tutorial_loss, n)}
     comparisons = (("every argument check (train()'s first step)", "checked", "unchecked"),
-                   ("the written-out densities", "unchecked", "bare"))
+                   ("the notebook's functions around the densities", "unchecked", "bare"),
+                   ("the general densities against the tutorial's", "bare", "tutorial"))
     differences = {what: [] for what, _, _ in comparisons}
     for round_ in range(n_rounds):
         names = list(kinds)[round_ % len(kinds):] + list(kinds)[:round_ % len(kinds)]
@@ -287,8 +307,8 @@ def environment():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=1, help="epochs per timing (default 1)")
-    parser.add_argument("--repeats", type=int, default=15,
-                        help="timings of train() and of the bare loop (default 15)")
+    parser.add_argument("--repeats", type=int, default=25,
+                        help="timings of train() and of the bare loop (default 25)")
     parser.add_argument("--eval-images", type=int, default=500,
                         help="test images for exact log p(x) against IWAE (default 500)")
     args = parser.parse_args()
@@ -302,7 +322,9 @@ def main():
     candidates = {"notebook train()": lambda: run_notebook(nb, initial_weights, args.epochs),
                   "bare loop": lambda: run_bare(x_train, config, initial_weights, args.epochs)}
     references = {
-        "bare loop, default Adam": lambda: run_bare(x_train, config, initial_weights, args.epochs, fused=None),
+        "tutorial densities": lambda: run_bare(x_train, config, initial_weights, args.epochs, tutorial_loss),
+        "tutorial, default Adam": lambda: run_bare(x_train, config, initial_weights, args.epochs, tutorial_loss,
+                                                   fused=None),
         "DataLoader + ToTensor": lambda: run_dataloader(config, initial_weights, device, args.epochs),
     }
     times = {name: [] for name in [*candidates, *references]}
@@ -317,7 +339,7 @@ def main():
     images = args.epochs * len(x_train)
     print(f"\ndevice {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{args.epochs} epoch(s) of {len(x_train)} images, best of {args.repeats} "
-          f"({len(times['DataLoader + ToTensor'])} for the last two)")
+          f"({len(times['DataLoader + ToTensor'])} for the last three)")
     print(f"{'':24}{'seconds':>9}{'images/s':>11}{'time / bare':>13}")
     for name, seconds in best.items():
         print(f"{name:24}{seconds:9.2f}{images / seconds:11.0f}{seconds / best['bare loop']:13.2f}")
@@ -332,7 +354,7 @@ def main():
     step_seconds, step_differences, check_seconds, data_check_seconds, checkpoint_seconds = train_overheads(nb)
     epoch_seconds = best["notebook train()"] / args.epochs
     print(f"\nwhat train() adds, timed where it runs (a step takes {1e3 * step_seconds:.2f} ms, "
-          f"an epoch {epoch_seconds:.2f} s); blocks of {OVERHEAD_BLOCK} steps of three kinds, "
+          f"an epoch {epoch_seconds:.2f} s); blocks of {OVERHEAD_BLOCK} steps of four kinds, "
           f"rotated {OVERHEAD_ROUNDS} times:")
     for what, seconds in step_differences.items():
         print(f"  {what + ', a step':52}{1e6 * seconds:6.0f} us, {seconds / step_seconds:6.1%}")
