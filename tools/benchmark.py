@@ -33,7 +33,8 @@ tutorial's step), which give what the checks, the notebook's functions
 around the densities and the general densities cost; the checks
 one by one from a clock around each over 150 steps (the clocks add time of
 their own); the binary check of all of x_train, and a checkpoint after an
-epoch and the last one.
+epoch and the last one; and the ratio of ``train`` to the bare loop that
+these parts add up to, which scatters less than whole epochs do.
 
 Then the exact log p(x) of all 10 000 test images against a matrix product
 of the same shape (images x pixels by pixels x grid points, in the same
@@ -51,6 +52,7 @@ import argparse
 import contextlib
 import copy
 import itertools
+import math
 import os
 import shutil
 import statistics
@@ -154,6 +156,11 @@ def run_notebook(nb, initial_weights, n_epochs):
 
 
 OVERHEAD_BLOCK, OVERHEAD_ROUNDS = 20, 60  # steps in a block of one kind; rounds of the four kinds
+# What a step of one kind costs more than a step of another (train_overheads), and the checkpoints timed.
+ALL_CHECKS = "every argument check (train()'s first step)"
+FUNCTIONS = "the notebook's functions around the densities"
+DENSITIES = "the general densities against the tutorial's"
+AFTER_EPOCH, LAST = "after an epoch", "the last (no Adam state)"
 CHECKS = {"binary check of the batch (and of its form)": ("check_binary",),
           "inf check of mu and log_sigma": ("check_gaussian_parameters",),
           "shape and type checks": ("check_batch", "check_same_shape")}
@@ -221,9 +228,8 @@ def train_overheads(nb, n_steps=150, n_rounds=OVERHEAD_ROUNDS, block=OVERHEAD_BL
     kinds = {"checked": lambda n: steps(notebook_loss, n, checked=True),
              "unchecked": lambda n: steps(notebook_loss, n),
              "bare": lambda n: steps(bare_loss, n), "tutorial": lambda n: steps(tutorial_loss, n)}
-    comparisons = (("every argument check (train()'s first step)", "checked", "unchecked"),
-                   ("the notebook's functions around the densities", "unchecked", "bare"),
-                   ("the general densities against the tutorial's", "bare", "tutorial"))
+    comparisons = ((ALL_CHECKS, "checked", "unchecked"), (FUNCTIONS, "unchecked", "bare"),
+                   (DENSITIES, "bare", "tutorial"))
     differences = {what: [] for what, _, _ in comparisons}
     for round_ in range(n_rounds):
         names = list(kinds)[round_ % len(kinds):] + list(kinds)[:round_ % len(kinds)]
@@ -232,7 +238,7 @@ def train_overheads(nb, n_steps=150, n_rounds=OVERHEAD_ROUNDS, block=OVERHEAD_BL
             differences[what].append(seconds[slower] - seconds[faster])
     data_check_seconds = min(timed(lambda: helpers.check_binary("x_train", x_train), device) for _ in range(5))
     checkpoint_seconds = {}
-    for what, n_epochs in (("after an epoch", config["n_epochs"]), ("the last (no Adam state)", 1)):
+    for what, n_epochs in ((AFTER_EPOCH, config["n_epochs"]), (LAST, 1)):
         state = training_state({**config, "n_epochs": n_epochs}, [0.0], encoder, decoder, optimizer,
                                torch.Generator())
         with tempfile.TemporaryDirectory() as tmp:
@@ -366,6 +372,13 @@ def main():
     for what, seconds in checkpoint_seconds.items():
         print(f"  {'checkpoint with its digest, ' + what:52}{1e3 * seconds:6.1f} ms, "
               f"{seconds / epoch_seconds:5.1%} of an epoch")
+    # The same ratio from these parts: less noisy than whole epochs, as each part is timed many times.
+    n_steps = args.epochs * math.ceil(len(x_train) / config["batch_size"])
+    added = (n_steps * step_differences[FUNCTIONS] + step_differences[ALL_CHECKS] + data_check_seconds
+             + (args.epochs - 1) * checkpoint_seconds[AFTER_EPOCH] + checkpoint_seconds[LAST])
+    bare_seconds = statistics.median(times["bare loop"])
+    print(f"  notebook train() / bare loop from these parts: 1 + {1e3 * added:.1f} ms / {bare_seconds:.2f} s "
+          f"(the median bare loop) = {1 + added / bare_seconds:.3f}")
 
     # The committed model: its posteriors decide how many digits need a wider or a finer grid.
     encoder, decoder = networks_from_checkpoint(load_checkpoint(ROOT / "models" / "vae_100epochs.pt"), device)
