@@ -1,7 +1,7 @@
 """The student edition and grading: no answer leaks, and mistakes are caught and named.
 
-Grading runs the notebook (2 epochs of training) once per submission, about a
-minute each on a 2-core CPU, so this is the slowest file of the suite.
+Grading runs the notebook (2 epochs of training) once per submission, about
+20 s each on a 2-core CPU, so this is the slowest file of the suite.
 """
 import os
 import re
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.grade import grade, merge
+from tools.grade import KERNEL_GONE_S, UNREAPED_S, grade, merge, run_watching_the_kernel
 from tools.make_student import BEGIN, END, MarkerError, make_student, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -274,6 +274,24 @@ def test_a_planted_mistake_fails_and_is_named(tmp_path, mistake):
     assert part in failed_parts(report), "\n".join(report)
     reason = next(line for line in report if line.startswith(f"FAIL  {part}:"))
     assert "AssertionError" in reason and "expected" in reason, reason
+
+
+# Stand-ins for nbval: its "kernel" (a child whose command line says ipykernel) exits after a
+# second; then the parent waits on, as nbval does on the cell of a dead kernel, never reaping it,
+# or reaps it as nbval's shutdown does and takes a while longer to finish, as nbval may.
+FAKE_KERNEL = ("import subprocess, sys, time; kernel = subprocess.Popen([sys.executable, '-c', "
+               "'import time; time.sleep(1)', 'ipykernel']); ")
+
+
+@pytest.mark.parametrize("parent, died", [
+    ("time.sleep(10 * KERNEL_GONE_S)", True),
+    ("kernel.wait(); time.sleep(UNREAPED_S + 2)", False),
+], ids=["exits by itself", "shut down"])
+def test_a_kernel_that_exits_by_itself_is_found_dead_and_one_shut_down_is_not(tmp_path, parent, died):
+    parent = parent.replace("KERNEL_GONE_S", str(KERNEL_GONE_S)).replace("UNREAPED_S", str(UNREAPED_S))
+    run = run_watching_the_kernel([sys.executable, "-c", FAKE_KERNEL + parent], cwd=tmp_path, env=os.environ)
+    assert run.kernel_died is died
+    assert run.returncode == (-9 if died else 0)  # a dead kernel's nbval is stopped, the other finishes
 
 
 def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):

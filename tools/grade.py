@@ -56,6 +56,7 @@ ANSWER_TAG = "written-answer"
 NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 KERNEL_GONE_S = 15  # nbval ends within this once it has shut its kernel down
+UNREAPED_S = 3  # nbval reaps the kernel it shuts down within a tenth of a second; a zombie for this long died
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
 ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
 ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
@@ -311,12 +312,13 @@ def process_table():
     return table
 
 
-def child_pids(pid, command_word):
-    """The living processes whose parent is pid and whose command line holds command_word.
+def child_pids(table, pid, command_word):
+    """The living processes in table (process_table()) whose parent is pid and whose command line
+    holds command_word.
 
     A killed child stays a zombie (state Z) until its parent reaps it: that is not living.
     """
-    return [child for child, (parent, state, command) in process_table().items()
+    return [child for child, (parent, state, command) in table.items()
             if parent == pid and state != "Z" and command_word.encode() in command]
 
 
@@ -359,11 +361,15 @@ def signal_quietly(pid, signum):
 
 
 def run_watching_the_kernel(command, cwd, env):
-    """Run nbval; if its kernel process vanishes while it still runs, stop it and say so.
+    """Run nbval; if its kernel exits while nbval still runs, stop it and say so.
 
     nbval does not notice a dead kernel: it waits for the cell's timeout and then
-    skips the rest. Watching the kernel's process (Linux's /proc) tells sooner: a
-    kernel gone while nbval still runs KERNEL_GONE_S later has died.
+    skips the rest. Watching the kernel's process (Linux's /proc) tells sooner.
+    When nbval shuts its kernel down, jupyter_client waits for the exit and so
+    reaps the process at once; a kernel that exits by itself (killed, out of
+    memory, os._exit in a cell) stays a zombie, unreaped, while nbval waits on
+    its cell: one unreaped for UNREAPED_S has died. A kernel gone altogether
+    while nbval still runs KERNEL_GONE_S later counts as died too.
     """
     child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
@@ -376,16 +382,20 @@ def run_watching_the_kernel(command, cwd, env):
                for name, stream in (("stdout", child.stdout), ("stderr", child.stderr))]
     for reader in readers:
         reader.start()
-    kernels, gone_since, died = set(), None, False
+    kernels, unreaped_since, gone_since, died = set(), None, None, False
     try:
         while child.poll() is None:
-            alive = set(child_pids(child.pid, "ipykernel"))
-            if kernels - alive:  # a kernel we saw is gone: nbval shut it down, or it died
-                gone_since = gone_since or time.monotonic()
-                if time.monotonic() - gone_since > KERNEL_GONE_S:  # nbval did not finish: it died
-                    died = True
-                    break
-            kernels |= alive
+            table = process_table()
+            kernels |= set(child_pids(table, child.pid, "ipykernel"))
+            now = time.monotonic()
+            unreaped = any(table.get(kernel, ())[:2] == (child.pid, "Z") for kernel in kernels)
+            unreaped_since = (unreaped_since or now) if unreaped else None  # a shutdown's is reaped at once
+            if any(kernel not in table for kernel in kernels):  # reaped: nbval shut it down, or it died
+                gone_since = gone_since or now
+            if (unreaped_since and now - unreaped_since > UNREAPED_S
+                    or gone_since and now - gone_since > KERNEL_GONE_S):  # nbval did not finish: it died
+                died = True
+                break
             time.sleep(0.5)
     finally:  # also on Ctrl-C: nbval and its kernel are in sessions of their own and would run on
         if died or child.poll() is None:
