@@ -284,11 +284,10 @@ FAKE_KERNEL = ("import subprocess, sys, time; kernel = subprocess.Popen([sys.exe
 
 
 @pytest.mark.parametrize("parent, died", [
-    ("time.sleep(10 * KERNEL_GONE_S)", True),
-    ("kernel.wait(); time.sleep(UNREAPED_S + 2)", False),
+    (f"time.sleep({10 * KERNEL_GONE_S})", True),
+    (f"kernel.wait(); time.sleep({UNREAPED_S + 2})", False),
 ], ids=["exits by itself", "shut down"])
 def test_a_kernel_that_exits_by_itself_is_found_dead_and_one_shut_down_is_not(tmp_path, parent, died):
-    parent = parent.replace("KERNEL_GONE_S", str(KERNEL_GONE_S)).replace("UNREAPED_S", str(UNREAPED_S))
     run = run_watching_the_kernel([sys.executable, "-c", FAKE_KERNEL + parent], cwd=tmp_path, env=os.environ)
     assert run.kernel_died is died
     assert run.returncode == (-9 if died else 0)  # a dead kernel's nbval is stopped, the other finishes
