@@ -116,7 +116,7 @@ def tutorial_loss(encoder, decoder, x):
     return -(log_lik + log_prior - log_q).mean()
 
 
-def adam_step(encoder, decoder, optimizer, x, loss=bare_loss):
+def adam_step(encoder, decoder, optimizer, x, loss):
     """One optimizer step on loss(encoder, decoder, x)."""
     batch_loss = loss(encoder, decoder, x)
     optimizer.zero_grad()
@@ -191,9 +191,9 @@ def train_overheads(nb, n_steps=150, n_rounds=OVERHEAD_ROUNDS, block=OVERHEAD_BL
 
     returns (seconds a notebook step; {what: seconds a step}: every check, the notebook's
     functions around the densities, and the general densities against the tutorial's;
-    {check: seconds a step} from a clock around
-    each check over ``n_steps``; seconds of the binary check of all of x_train; {which: seconds}
-    of a checkpoint after an epoch and of the last one)
+    {check: seconds a step} from a clock around each check over ``n_steps``; seconds of the
+    binary check of all of x_train; {which: seconds} of a checkpoint after an epoch and of the
+    last one)
     """
     device, x_train, config = nb["device"], nb["x_train"], nb["CONFIG"]
     encoder, decoder = nb["encoder"], nb["decoder"]
