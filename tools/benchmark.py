@@ -334,10 +334,11 @@ def main():
         "DataLoader + ToTensor": lambda: run_dataloader(config, initial_weights, device, args.epochs),
     }
     times = {name: [] for name in [*candidates, *references]}
+    reference_repeats = range(min(2, args.repeats - 1), args.repeats, 5)  # at least one, however few repeats
     for repeat in range(args.repeats):
         for name in (list(candidates) if repeat % 2 == 0 else list(reversed(candidates))):
             times[name].append(timed(candidates[name], device))
-        if repeat % 5 == 2:
+        if repeat in reference_repeats:
             for name, run in references.items():
                 times[name].append(timed(run, device))
     best = {name: min(seconds) for name, seconds in times.items()}
