@@ -178,13 +178,10 @@ def test_merge_takes_check_cells_from_the_reference_and_drops_saved_outputs():
 
 def test_the_solution_passes_with_another_number_of_threads(tmp_path, monkeypatch):
     # The other gradings run with the suite's threads: one each under -n 2 (see conftest.py), else one per core.
-    if os.environ.get("OMP_NUM_THREADS") == "1":
-        monkeypatch.setenv("OMP_NUM_THREADS", "2")
-        # Beside the other worker, OpenMP's threads spinning while they wait for each other made this
-        # grading take 8 times as long (200 s against 26 s beside a busy process); waiting passively they don't.
-        monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
-    else:
-        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2" if os.environ.get("OMP_NUM_THREADS") == "1" else "1")
+    # Two threads beside the other worker spun waiting for each other: 200 s instead of 26 s beside a busy
+    # process. Waiting passively they don't (and one thread never waits).
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     passed, report = grade(submission_from_solution(tmp_path), SOLUTION_NOTEBOOK)
     assert passed, "\n".join(report)
     checked = [line for line in report if line.startswith("pass")]

@@ -236,16 +236,13 @@ def train_overheads(nb, n_steps=150, n_rounds=OVERHEAD_ROUNDS, block=OVERHEAD_BL
         seconds = {name: timed(lambda: kinds[name](block), device) / block for name in names}
         for what, slower, faster in comparisons:
             differences[what].append(seconds[slower] - seconds[faster])
-    # Medians, as for the steps, not the best of the five: the sum of the parts is held against the median epoch.
-    data_check_seconds = statistics.median(timed(lambda: helpers.check_binary("x_train", x_train), device)
-                                           for _ in range(5))
+    data_check_seconds = median_time(lambda: helpers.check_binary("x_train", x_train), device)
     checkpoint_seconds = {}
     for what, n_epochs in ((AFTER_EPOCH, config["n_epochs"]), (LAST, 1)):
         state = training_state({**config, "n_epochs": n_epochs}, [0.0], encoder, decoder, optimizer,
                                torch.Generator())
         with tempfile.TemporaryDirectory() as tmp:
-            checkpoint_seconds[what] = statistics.median(
-                timed(lambda: save_checkpoint(Path(tmp) / "c.pt", state), device) for _ in range(5))
+            checkpoint_seconds[what] = median_time(lambda: save_checkpoint(Path(tmp) / "c.pt", state), device)
     return (step_seconds, {what: statistics.median(d) for what, d in differences.items()},
             {part: seconds / n_steps for part, seconds in spent.items()}, data_check_seconds,
             checkpoint_seconds)
@@ -259,6 +256,12 @@ def timed(fn, device):
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
+
+
+def median_time(fn, device, n=5):
+    """The median of n timings of fn: the medians, like the steps', not the best, as the sum of the
+    parts is held against the median epoch."""
+    return statistics.median(timed(fn, device) for _ in range(n))
 
 
 def same_shape_matmul(x, n_grid, block=2048):
