@@ -142,6 +142,11 @@ def test_make_student_command_line(tmp_path):
     again = subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py"), str(tmp_path / "ed")],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "already holds" in again.stderr
+    # The handout's own grader starts with what the handout holds (it imports its modules).
+    handout_grader = subprocess.run([sys.executable, "tools/grade.py", "nowhere"], cwd=tmp_path / "ed",
+                                    capture_output=True, text=True)
+    assert handout_grader.returncode == 2 and "nowhere is neither a folder nor a zip" in handout_grader.stderr
+    assert (tmp_path / "ed" / "tools" / "reference_helpers.py").read_text() == (tmp_path / "ed" / "helpers.py").read_text()
 
 
 # --------------------------------------------------------------------------
@@ -301,10 +306,10 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     env = {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
     missing = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path)],
                              capture_output=True, text=True, env=env)
-    assert missing.returncode == 2 and "has no A3_VAE.ipynb" in missing.stderr
+    assert missing.returncode == 2 and "no notebook (.ipynb) in the submission" in missing.stderr
     nowhere = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path / "nowhere")],
                              capture_output=True, text=True, env=env)
-    assert nowhere.returncode == 2 and "nowhere is not a folder" in nowhere.stderr
+    assert nowhere.returncode == 2 and "nowhere is neither a folder nor a zip" in nowhere.stderr
     # A planted mistake, graded from the command line: the draw of z cut off from the gradient.
     submission = submission_from_solution(tmp_path / "s", ("z = sample_diag_gaussian(mu, log_sigma)\n",
                                                            "z = sample_diag_gaussian(mu, log_sigma).detach()\n"))

@@ -1,24 +1,29 @@
 """Grade a submission of the VAE assignment, part by part.
 
-    python tools/grade.py SUBMISSION_DIR [--reference NOTEBOOK] [--keep DIR] [--json]
+    python tools/grade.py SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json]
 
-SUBMISSION_DIR holds the student's A3_VAE.ipynb and helpers.py. Exits 0 only if
-every check passes (2 if a file is missing), and prints one line per part:
-pass or fail, with the reason. With --json it prints one JSON object instead
-(see grade_result), which tools/grade_batch.py and tools/gradescope.py read.
-Each part's points are those of its check cell (nbgrader's metadata).
+SUBMISSION is a folder or a zip holding the student's notebook and helpers.py,
+under any name and at any depth (tools/submission.py says how they are found;
+the report says what was taken). Exits 0 only if every check passes (2 if no
+single notebook is found), and prints one line per part: pass or fail, with
+the reason. With --json it prints one JSON object instead (see grade_result),
+which tools/grade_batch.py and tools/gradescope.py read. Each part's points
+are those of its check cell (nbgrader's metadata).
 
 It cannot be fooled by outputs a student saved, nor by an edited check cell:
 nbval compares a run with the outputs stored in the same file, so the graded
 notebook is a merge. Each check cell (tagged nbval-check-output) is taken
-whole, code and reference outputs, from the reference notebook, matched by
-cell id; every other cell is the student's, with its outputs removed. Cells
+whole, code and reference outputs, from the reference notebook; every other
+cell is the student's, with its outputs removed, placed on the reference's
+cells by id, nbgrader's metadata, content or position (tools/placement.py),
+so that a notebook saved by Colab, without cell ids, is graded as well. Cells
 the student added stay where they were put. The merge runs under nbval in a
-scratch folder, with the student's helpers.py and this project's other
-modules, training shortened to 2 epochs and the evaluation to 50 test images
-(the check cells print nothing that depends on either). Cells the reference
-tags learner-only (the explorer, the latent walk, the gap study and the
-posterior figure: given code whose results no check reads) are skipped.
+scratch folder, with the student's helpers.py (the handout's stubs if there
+is none) and this project's other modules, training shortened to 2 epochs
+and the evaluation to 50 test images (the check cells print nothing that
+depends on either). Cells the reference tags learner-only (the explorer, the
+latent walk, the gap study and the posterior figure: given code whose
+results no check reads) are skipped.
 
 Ctrl-C or SIGTERM stops a grading (exit 130) with everything it started, and
 removes its scratch folder; nothing is graded then.
@@ -48,11 +53,17 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from files import plain_reason  # noqa: E402
+from tools import submission as submissions  # noqa: E402
+from tools.markers import strip_solutions  # noqa: E402
+from tools.placement import Placement  # noqa: E402
 CHECK_TAG = "nbval-check-output"
 LEARNER_TAG = "learner-only"
 # The modules the notebook imports besides the student's helpers.py.
 SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "files.py")
+# The grader itself, as the student edition and the Gradescope autograder ship it.
+GRADER_FILES = ("tools/grade.py", "tools/markers.py", "tools/placement.py", "tools/submission.py")
 ANSWER_TAG = "written-answer"
+NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 KERNEL_GONE_S = 15  # nbval ends within this once it has shut its kernel down
@@ -82,49 +93,59 @@ def is_check_cell(cell):
     return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
 
 
-def written_answers(reference, submission):
+def written_answers(reference, submission, placement):
     """[(report line, (question, points), words)] per written question: these need a person, not a check."""
-    submitted = {cell.id: cell for cell in submission.cells}
     answers = []
     for ref_cell in reference.cells:
         if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
             continue
-        cell = submitted.get(ref_cell.id)
-        words = len(cell.source.replace(NO_ANSWER, "").split()) if cell is not None else 0
+        index = placement.index.get(ref_cell.id)
+        words = len(submission.cells[index].source.replace(NO_ANSWER, "").split()) if index is not None else 0
         state = f"answered, {words} words" if words else "not answered"
         name = ref_cell.metadata.get("part", ref_cell.id)
         answers.append((f"hand  {name}: to be read by a person ({state})", (name, points_of(ref_cell)), words))
     return answers
 
 
-def merge(reference, submission):
+def merge(reference, submission, placement=None):
     """The notebook to grade: the reference's check cells, the student's other cells.
 
-    Cells are laid out in the reference's order; a cell the student added goes
-    after the reference cell it followed in the submission. A reference cell
-    the student deleted is graded as empty.
+    Cells are laid out in the reference's order, each student cell where
+    placement (tools/placement.py) put it; a cell the student added goes after
+    the reference cell it followed in the submission. A reference code cell
+    that was not found is graded as empty.
     """
+    placement = placement or Placement(reference, submission)
+    placed = {index: ref_id for ref_id, index in placement.index.items()}
     reference_ids = {cell.id for cell in reference.cells}
-    submitted = {cell.id: cell for cell in submission.cells if cell.id in reference_ids}
-    added_after = {}
-    previous = None
-    for cell in submission.cells:
-        if cell.id in reference_ids:
-            previous = cell.id
+    added_after, previous = {}, None
+    for index, cell in enumerate(submission.cells):
+        if index in placed:
+            previous = placed[index]
         else:
             added_after.setdefault(previous, []).append(cell)
 
-    cells = list(added_after.get(None, []))
+    def added(cell):
+        """A copy of a cell the student added, with an id of its own (Colab's cells have none)."""
+        copy = nbformat.from_dict(cell)
+        if copy.get("id") in reference_ids or not copy.get("id") or copy.id in used_ids:
+            copy.id = nbformat.v4.new_code_cell().id
+        used_ids.add(copy.id)
+        return copy
+
+    used_ids = set()
+    cells = [added(cell) for cell in added_after.get(None, [])]
     for ref_cell in reference.cells:
+        index = placement.index.get(ref_cell.id)
         if is_check_cell(ref_cell):
-            cells.append(ref_cell)
+            cell = ref_cell
+        elif index is not None:
+            cell = nbformat.from_dict(submission.cells[index])
+            cell.id = ref_cell.id
         else:
-            cell = submitted.get(ref_cell.id)
-            if cell is None:
-                cell = nbformat.v4.new_code_cell("", id=ref_cell.id) if ref_cell.cell_type == "code" \
-                    else ref_cell
-            cells.append(cell)
-        cells.extend(added_after.get(ref_cell.id, []))
+            cell = nbformat.v4.new_code_cell("", id=ref_cell.id) if ref_cell.cell_type == "code" else ref_cell
+        cells.append(cell)
+        cells.extend(added(cell) for cell in added_after.get(ref_cell.id, []))
 
     merged = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells],
                                       metadata=reference.metadata)
@@ -136,6 +157,17 @@ def merge(reference, submission):
             # a learner needs (figures and numbers that no check reads).
             cell.metadata["tags"] = ["nbval-skip"] if cell.id in learner_only else []
     return merged
+
+
+def placement_notes(reference, placement):
+    """Report lines: how the cells were placed when not all by id, and the student cells not found."""
+    notes = [placement.summary()] if placement.summary() else []
+    missing = [cell.metadata.get("part", cell.id) for cell in placement.unplaced()
+               if not is_check_cell(cell) and (cell.cell_type == "code"
+                                               or ANSWER_TAG in cell.metadata.get("tags", []))]
+    if missing:
+        notes.append(f"note  not found in the submission, graded as empty: {', '.join(missing)}")
+    return notes
 
 
 def failures_by_cell(junit_xml):
@@ -198,68 +230,58 @@ def grade(submission_dir, reference_path, keep=None):
     return result["passed"], result["report"]
 
 
-def grade_result(submission_dir, reference_path, keep=None):
-    """Grade one submission; returns a dict that JSON can hold:
+def grade_result(submission_path, reference_path, keep=None):
+    """Grade one submission (a folder or a zip; see tools/submission.py); returns a dict that JSON can hold:
 
-    status   "graded", "unreadable notebook" or "crashed" (the kernel died, or nbval did not run)
+    status   "graded", "missing file" or "several notebooks" (no single notebook found),
+             "unreadable notebook", or "crashed" (the kernel died, or nbval did not run)
     passed   True only if every check passed
     report   the report's lines
+    notes    the report's lines on what was taken and how ("note  ..."), also at the top of report
     parts    [{"name", "points", "max_points", "reason"}] for each part with points
              (reason: "" when it passed)
     answers  [{"name", "max_points", "words"}] for each written answer, to be read by a person
-    raises FileNotFoundError if a file is missing, GradingFolderError if nothing could be written
+    raises FileNotFoundError if submission_path is neither a folder nor a zip,
+    GradingFolderError if nothing could be written
     """
-    submission_dir = Path(submission_dir)
-    if not submission_dir.is_dir():
-        raise FileNotFoundError(f"{submission_dir} is not a folder; a submission is a folder that holds "
-                                "A3_VAE.ipynb and helpers.py")
-    for name in ("A3_VAE.ipynb", "helpers.py"):
-        if not (submission_dir / name).is_file():
-            raise FileNotFoundError(f"{submission_dir} has no {name}; a submission holds A3_VAE.ipynb and helpers.py")
     reference = nbformat.read(reference_path, as_version=4)
-    try:
-        submission = nbformat.read(submission_dir / "A3_VAE.ipynb", as_version=4)
-    except Exception as err:  # nbformat raises several kinds for a broken file
-        why = f"A3_VAE.ipynb cannot be read ({type(err).__name__}: {err})"
-        return outcome("unreadable notebook", reference, None, [f"FAIL  notebook: {why}"], None, why)
-    merged = merge(reference, submission)
-
     try:
         scratch = Path(tempfile.mkdtemp(prefix="vae-grade-"))
     except OSError as err:
         raise folder_error(err, tempfile.gettempdir(), "(or set TMPDIR)") from None
     try:
-        work = Path(keep) if keep else scratch
         try:
-            work.mkdir(parents=True, exist_ok=True)
-            nbformat.write(merged, work / "A3_VAE.ipynb")
-            shutil.copy(submission_dir / "helpers.py", work / "helpers.py")
-            for name in SUPPORT_MODULES:
-                shutil.copy(ROOT / name, work / name)
-        except OSError as err:
-            raise folder_error(err, keep or tempfile.gettempdir(), "" if keep else "(or set TMPDIR)") from None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
-        env.update(GRADING_ENV)
-        env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
-        # The kernel's connection file (and whatever the notebook puts in the temporary folder) goes
-        # into scratch, removed below: a killed nbval never removes it itself.
-        env["TMPDIR"] = str(scratch)
-        run = run_watching_the_kernel(
-            [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-             f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
-            cwd=work, env=env)
+            found = submissions.find(submission_path, scratch / "submission")
+        except submissions.SubmissionError as err:
+            return outcome(err.status, reference, None, [f"FAIL  {err}"], None, str(err))
+        except OSError as err:  # the folder cannot be read, or a zip cannot be unpacked into scratch
+            if isinstance(err, FileNotFoundError):
+                raise
+            raise folder_error(err, tempfile.gettempdir(), "(or set TMPDIR)") from None
+        notes = found.notes
+        try:
+            submission = nbformat.read(found.notebook, as_version=4)
+        except Exception as err:  # nbformat raises several kinds for a broken file
+            why = f"{found.notebook.name} cannot be read ({type(err).__name__}: {err})"
+            return outcome("unreadable notebook", reference, None, notes + [f"FAIL  notebook: {why}"], None, why)
+        placement = Placement(reference, submission)
+        merged = merge(reference, submission, placement)
+        notes += placement_notes(reference, placement)
+        if found.helpers is None:
+            notes.append("note  no helpers.py in the submission: graded with the handout's, whose functions "
+                         "raise NotImplementedError, so every part that uses them fails")
+        run, failed = run_merged(merged, found.helpers, scratch, keep)
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
-            return outcome("crashed", reference, submission, [f"FAIL  {why}"], None, why)
-        if not (work / "report.xml").is_file():
+            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement)
+        if failed is None:
             why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
-            return outcome("crashed", reference, submission, [f"FAIL  {why}"], None, why)
-        failed = failures_by_cell(work / "report.xml")
+            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    report, reasons = [], {}
+    report, reasons = list(notes), {}
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
     for number, cell in enumerate(code_cells):
         if not is_check_cell(cell):
@@ -272,23 +294,67 @@ def grade_result(submission_dir, reference_path, keep=None):
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell)]
     report += ["cells outside the checks that failed:"] + raised if raised else []
-    result = outcome("graded", reference, submission, report, reasons, "")
+    result = outcome("graded", reference, submission, report, reasons, "", placement)
     result["passed"] = run.returncode == 0 and not failed
     return result
 
 
-def outcome(status, reference, submission, report, reasons, why):
+def handout_helpers():
+    """The text of helpers.py as handed out (its functions raise NotImplementedError)."""
+    shipped = Path(__file__).resolve().parent / "reference_helpers.py"  # in the student edition
+    if shipped.is_file():
+        return shipped.read_text()
+    return strip_solutions((ROOT / "helpers.py").read_text(), "helpers.py")
+
+
+def run_merged(merged, helpers, scratch, keep):
+    """Run the merged notebook under nbval in keep (or scratch), with helpers.py (None: the handout's).
+
+    returns (the Run, {code cell number: reason} of the cells that failed, or None when nbval wrote no report)
+    """
+    work = Path(keep) if keep else scratch / "grading"
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        nbformat.write(merged, work / "A3_VAE.ipynb")
+        if helpers is None:
+            (work / "helpers.py").write_text(handout_helpers())
+        else:
+            shutil.copy(helpers, work / "helpers.py")
+        for name in SUPPORT_MODULES:
+            shutil.copy(ROOT / name, work / name)
+    except OSError as err:
+        raise folder_error(err, keep or tempfile.gettempdir(), "" if keep else "(or set TMPDIR)") from None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
+    env.update(GRADING_ENV)
+    env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
+    # The kernel's connection file (and whatever the notebook puts in the temporary folder) goes
+    # into scratch, removed by the caller: a killed nbval never removes it itself.
+    env["TMPDIR"] = str(scratch)
+    run = run_watching_the_kernel(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+         f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
+        cwd=work, env=env)
+    failed = failures_by_cell(work / "report.xml") if (work / "report.xml").is_file() else None
+    return run, failed
+
+
+def outcome(status, reference, submission, report, reasons, why, placement=None):
     """The result dict of grade_result.
 
-    reasons: {part: why it failed} from a run of the notebook, or None when nothing ran
-    why:     what went wrong as a whole ("" if nothing), given for parts that earned nothing
+    reasons:   {part: why it failed} from a run of the notebook, or None when nothing ran
+    why:       what went wrong as a whole ("" if nothing), given for parts that earned nothing
+    placement: where the submission's cells were found (tools/placement.py), when it was read
     """
     parts = []
     for name, points in parts_of(reference):
         reason = why if reasons is None else reasons.get(name, "")
         parts.append({"name": name, "max_points": points, "points": 0 if reason else points, "reason": reason})
-    answers = written_answers(reference, submission) if submission is not None else []
+    if submission is not None:
+        answers = written_answers(reference, submission, placement or Placement(reference, submission))
+    else:
+        answers = []
     return {"status": status, "passed": False, "parts": parts,
+            "notes": [line for line in report if line.startswith("note")],
             "report": report + [line for line, _, _ in answers],
             "answers": [{"name": name, "max_points": points, "words": words} for _, (name, points), words in answers]}
 
@@ -466,11 +532,11 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
             RUNNING_GRADERS.discard(child.pid)
     if STOPPING.is_set():
         raise GradingStopped(submission_dir)
-    if child.returncode == 2:
-        return not_graded("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
     try:
         return json.loads(out)
     except json.JSONDecodeError:
+        if child.returncode == 2:  # no submission there at all
+            return not_graded("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
         return not_graded("crashed", f"the grader stopped with exit code {child.returncode}: {err.strip()[-300:]}")
 
 
@@ -485,7 +551,7 @@ def stop_on_sigterm():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("submission", type=Path, help="folder with A3_VAE.ipynb and helpers.py")
+    parser.add_argument("submission", type=Path, help="folder or zip with the notebook and helpers.py")
     parser.add_argument("--reference", type=Path, default=None,
                         help="notebook whose check cells are the reference (default: tools/reference.ipynb "
                              "where make_student.py wrote one, else A3_VAE.ipynb)")
@@ -504,6 +570,8 @@ def main(argv=None):
     if args.json:
         print(json.dumps(result, indent=1))
         return 0 if passed else 1
+    if result["status"] in NOT_FOUND:
+        parser.exit(2, f"{parser.prog}: error: " + "\n".join(line.split("  ", 1)[1] for line in report) + "\n")
     print("\n".join(report))
     n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
     n_failed = sum(line.startswith("FAIL") for line in report)

@@ -2,17 +2,20 @@
 
     python tools/grade_batch.py SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
 
-SUBMISSIONS_DIR holds one folder per student (named after the student), each
-with A3_VAE.ipynb and helpers.py. Every submission is graded by tools/grade.py
+SUBMISSIONS_DIR holds one folder or zip per student (named after the student),
+each with the notebook and helpers.py (found as tools/grade.py finds them:
+another name, a nested folder or a zip is fine). Every submission is graded by tools/grade.py
 in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
 stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
-    gradebook.csv        one row per student: status, the points of each part, total
+    gradebook.csv        one row per student: status, the points of each part, total, and notes
+                         (what was graded when it was not A3_VAE.ipynb with its cell ids)
     reports/NAME.txt     the report for that student, with the reason of every failure
     results/NAME.json    the full result, from which a rerun knows what is graded already
 
-Status is one of: graded, timed out, crashed, unreadable notebook, missing file.
+Status is one of: graded, timed out, crashed, unreadable notebook, missing file,
+several notebooks.
 A rerun grades only the students without a result yet (or all, with --regrade).
 Ctrl-C (or SIGTERM) stops the batch at once, the gradings under way included; what was
 graded is kept, and the same command grades the rest.
@@ -36,21 +39,35 @@ sys.path.insert(0, str(ROOT))
 from files import write_atomically  # noqa: E402
 from tools.grade import default_reference, grade_isolated, parts_of, stop_gradings, stop_on_sigterm  # noqa: E402
 
-STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file")
+STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file", "several notebooks")
 
 
 def write_text(path, text, what):
     write_atomically(path, lambda f: f.write(text.encode()), what)
 
 
-def grade_student(folder, out_dir, reference, timeout, threads):
-    """Grade one student's folder and store its report and result; returns the result."""
-    result = grade_isolated(folder, reference, timeout, threads)
-    header = f"{folder.name}: {result['status']}, {sum(p['points'] for p in result['parts'])} points\n\n"
-    write_text(out_dir / "reports" / f"{folder.name}.txt", header + "\n".join(result["report"]) + "\n",
+def grade_student(student, path, out_dir, reference, timeout, threads):
+    """Grade one student's folder or zip and store its report and result; returns the result."""
+    result = grade_isolated(path, reference, timeout, threads)
+    header = f"{student}: {result['status']}, {sum(p['points'] for p in result['parts'])} points\n\n"
+    write_text(out_dir / "reports" / f"{student}.txt", header + "\n".join(result["report"]) + "\n",
                "the report")
-    write_text(out_dir / "results" / f"{folder.name}.json", json.dumps(result, indent=1), "the result")
+    write_text(out_dir / "results" / f"{student}.json", json.dumps(result, indent=1), "the result")
     return result
+
+
+def submissions_in(folder):
+    """{student: their folder or zip} in the batch's folder: a folder, or a zip named after the student."""
+    found = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        student = path.stem if path.is_file() and path.suffix.lower() == ".zip" else path.name
+        if path.is_dir() or path.suffix.lower() == ".zip":
+            if student in found:
+                raise ValueError(f"{student} has both a folder and a zip in {folder}; keep one")
+            found[student] = path
+    return found
 
 
 def gradebook(students, out_dir, reference):
@@ -59,19 +76,20 @@ def gradebook(students, out_dir, reference):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student", "status", *(f"{name} ({points})" for name, points in parts),
-                     f"total ({sum(points for _, points in parts)})", "written answers given"])
+                     f"total ({sum(points for _, points in parts)})", "written answers given", "notes"])
     for student in students:
         result = json.loads((out_dir / "results" / f"{student}.json").read_text())
         earned = {part["name"]: part["points"] for part in result["parts"]}
         answered = sum(answer["words"] > 0 for answer in result["answers"])
         writer.writerow([student, result["status"], *(earned.get(name, 0) for name, _ in parts),
-                         sum(earned.values()), answered])
+                         sum(earned.values()), answered,
+                         "; ".join(line[len("note  "):] for line in result.get("notes", []))])
     write_text(out_dir / "gradebook.csv", buffer.getvalue(), "the gradebook")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
+    parser.add_argument("submissions", type=Path, help="folder with one sub-folder or zip per student")
     parser.add_argument("--out", type=Path, default=None, help="where the gradebook and reports go")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
@@ -84,7 +102,11 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: --jobs must be at least 1 and --timeout positive\n")
     out_dir = args.out or args.submissions.parent / "grades"
     reference = args.reference or default_reference()
-    students = sorted(p.name for p in args.submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    try:
+        paths = submissions_in(args.submissions)
+    except ValueError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    students = sorted(paths)
     todo = [s for s in students if args.regrade or not (out_dir / "results" / f"{s}.json").is_file()]
     print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
 
@@ -92,7 +114,7 @@ def main(argv=None):
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # the cores shared out, not fought over
     pool, futures = ThreadPoolExecutor(max_workers=args.jobs), []
     try:
-        futures = [pool.submit(grade_student, args.submissions / s, out_dir, reference, args.timeout, threads)
+        futures = [pool.submit(grade_student, s, paths[s], out_dir, reference, args.timeout, threads)
                    for s in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="submissions"):
             future.result()

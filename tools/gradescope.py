@@ -11,8 +11,8 @@ requirements, and MNIST downloaded into source/data) and run_autograder for
 each submission, in a container of its own.
 
 `run` is what run_autograder calls: it grades the files in ROOT/submission
-(A3_VAE.ipynb and helpers.py, found anywhere below it) with tools/grade.py in a
-process with a time limit, and writes ROOT/results/results.json: one test per
+(the notebook and helpers.py under any name, in a folder or a zip: see
+tools/submission.py) with tools/grade.py in a process with a time limit, and writes ROOT/results/results.json: one test per
 part (name, score, max_score, output with the reason), the total score and the
 execution time. A submission that is missing a file, crashes or hangs still
 gets a results.json that says so. The written answers are graded by hand on
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from files import write_atomically  # noqa: E402
-from tools.grade import SUPPORT_MODULES, grade_isolated  # noqa: E402
+from tools.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated  # noqa: E402
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, from /autograder/source, when it builds the autograder image.
@@ -44,14 +44,18 @@ MNIST_ROOT=/autograder/source/data /autograder/venv/bin/python -c \\
     "from mnist import load_mnist; load_mnist(train=True); load_mnist(train=False)"
 """
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for each submission. AUTOGRADER_ROOT, AUTOGRADER_PYTHON and MNIST_ROOT
-# may point elsewhere, to try it outside Gradescope.
+# Gradescope runs this for each submission. AUTOGRADER_ROOT, AUTOGRADER_PYTHON, AUTOGRADER_TIMEOUT
+# (seconds) and MNIST_ROOT may be set, to try it outside Gradescope.
 root=${AUTOGRADER_ROOT:-/autograder}
 export MNIST_ROOT=${MNIST_ROOT:-$root/source/data}
-exec "${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}" "$root/source/tools/gradescope.py" run --root "$root"
+exec "${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}" "$root/source/tools/gradescope.py" run --root "$root" \\
+    ${AUTOGRADER_TIMEOUT:+--timeout "$AUTOGRADER_TIMEOUT"}
 """
-SOURCE_FILES = ("A3_VAE.ipynb", "requirements.txt", *SUPPORT_MODULES, "tools/__init__.py", "tools/grade.py",
-                "tools/gradescope.py")
+SOURCE_FILES = ("A3_VAE.ipynb", "helpers.py", "requirements.txt", *SUPPORT_MODULES, "tools/__init__.py",
+                *GRADER_FILES, "tools/gradescope.py")
+# Gradescope stops a run after 10 minutes by default and then shows the student nothing: the
+# grading is stopped before, so that results.json says what happened.
+GRADING_TIMEOUT_S = 540
 EXECUTABLE = 0o100755 << 16  # a regular file with rwxr-xr-x, as zip stores it
 
 
@@ -68,19 +72,15 @@ def make(out_zip):
     write_atomically(out_zip, write, "the autograder")
 
 
-def find_submission(folder):
-    """The folder below `folder` that holds A3_VAE.ipynb (Gradescope keeps uploaded folders)."""
-    notebooks = sorted(Path(folder).rglob("A3_VAE.ipynb"), key=lambda p: len(p.parts))
-    return notebooks[0].parent if notebooks else Path(folder)
-
-
 def results_json(result, seconds):
     """Gradescope's results.json for a grade_result dict."""
     tests = [{"name": part["name"], "score": part["points"], "max_score": part["max_points"],
               "output": part["reason"] or "passed", "visibility": "visible"} for part in result["parts"]]
     status = result["status"]
-    output = ("Graded." if status == "graded" else
-              f"Not graded as a whole ({status}): {result['report'][0][len('FAIL  '):] if result['report'] else ''}")
+    notes = [line[len("note  "):] for line in result.get("notes", [])]
+    failure = next((line[len("FAIL  "):] for line in result["report"] if line.startswith("FAIL")), "")
+    output = "Graded." if status == "graded" else f"Not graded as a whole ({status}): {failure}"
+    output = "\n".join([output, *notes])
     if result["answers"]:
         output += f" The {len(result['answers'])} written answers are graded by hand."
     return {"score": sum(part["points"] for part in result["parts"]), "execution_time": round(seconds, 1),
@@ -91,10 +91,9 @@ def run(root, timeout):
     """Grade ROOT/submission and write ROOT/results/results.json."""
     root = Path(root)
     start = time.monotonic()
-    submission = find_submission(root / "submission")
     with tempfile.TemporaryDirectory() as scratch:  # grade a copy: a submission cannot touch the source
         copy = Path(scratch) / "submission"
-        shutil.copytree(submission, copy)
+        shutil.copytree(root / "submission", copy)
         result = grade_isolated(copy, root / "source" / "A3_VAE.ipynb", timeout)
     results = results_json(result, time.monotonic() - start)
     write_atomically(root / "results" / "results.json", lambda f: f.write(json.dumps(results, indent=1).encode()),
@@ -109,7 +108,8 @@ def main(argv=None):
     make_command.add_argument("out_zip", type=Path)
     run_command = commands.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
     run_command.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
-    run_command.add_argument("--timeout", type=float, default=900, help="seconds for the grading (default 900)")
+    run_command.add_argument("--timeout", type=float, default=GRADING_TIMEOUT_S,
+                             help=f"seconds for the grading (default {GRADING_TIMEOUT_S})")
     args = parser.parse_args(argv)
     if args.command == "make":
         make(args.out_zip)

@@ -18,9 +18,10 @@ of an answer leaks. Cell ids are kept: grading matches cells by id. An unclosed,
 stray or nested marker is an error, and then nothing is written.
 
 OUT_DIR receives the notebook, helpers.py, the modules the notebook imports,
-requirements.txt, a short README and tools/grade.py with tools/reference.ipynb
-(a pristine copy of the student notebook), so that students can check their
-work with ``python tools/grade.py .``.
+requirements.txt, a short README and the grader (tools/grade.py and the modules
+it uses) with tools/reference.ipynb and tools/reference_helpers.py (pristine
+copies of the student notebook and helpers.py), so that students can check
+their work with ``python tools/grade.py .``.
 """
 import argparse
 import shutil
@@ -32,11 +33,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tools.grade import SUPPORT_MODULES  # noqa: E402
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
-ANSWER_STUB = ("YOUR ANSWER HERE",)
-CHECK_TAG = "nbval-check-output"
+from tools.grade import GRADER_FILES, SUPPORT_MODULES, is_check_cell  # noqa: E402
+from tools.markers import ANSWER_STUB, BEGIN, END, MarkerError, strip_solutions  # noqa: E402,F401
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 
@@ -54,40 +52,6 @@ what it must leave behind (names and shapes) for its check; how you plot is
 up to you. The written answers are read by a person. Grading trains for 2
 epochs only; to train the full model, run the notebook top to bottom.
 """
-
-
-class MarkerError(ValueError):
-    """Solution markers that do not pair up."""
-
-
-def strip_solutions(source, where, stub=STUB):
-    """Replace each marked solution block in ``source`` with ``stub`` (lines).
-
-    where: a name for error messages, e.g. "helpers.py" or "cell 'elbo'"
-    """
-    lines, inside, opened_at = [], False, None
-    for number, line in enumerate(source.split("\n"), start=1):
-        marker = line.strip()
-        if marker == BEGIN:
-            if inside:
-                raise MarkerError(f"{where}, line {number}: {BEGIN} inside the block "
-                                  f"opened on line {opened_at} (markers cannot nest)")
-            inside, opened_at = True, number
-            indent = line[:len(line) - len(line.lstrip())]
-            lines.extend(indent + line for line in stub)
-        elif marker == END:
-            if not inside:
-                raise MarkerError(f"{where}, line {number}: {END} without a {BEGIN} before it")
-            inside = False
-        elif not inside:
-            lines.append(line)
-    if inside:
-        raise MarkerError(f"{where}, line {opened_at}: {BEGIN} is never closed")
-    return "\n".join(lines)
-
-
-def is_check_cell(cell):
-    return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def student_notebook(solution):
@@ -126,7 +90,10 @@ def make_student(out_dir, solution_dir=ROOT):
         (staging / "README.md").write_text(STUDENT_README)
         for name in (*SUPPORT_MODULES, "requirements.txt"):
             shutil.copy(solution_dir / name, staging / name)
-        shutil.copy(solution_dir / "tools" / "grade.py", staging / "tools" / "grade.py")
+        for name in GRADER_FILES:
+            shutil.copy(solution_dir / name, staging / name)
+        # What grading uses for a submission without helpers.py: the stubs, as handed out.
+        (staging / "tools" / "reference_helpers.py").write_text(helpers)
         out_dir.mkdir(exist_ok=True)
         for item in staging.iterdir():
             shutil.move(str(item), out_dir / item.name)
