@@ -1,0 +1,39 @@
+"""The benchmark's memory measurement sums a whole process tree, and its time limit stops the tree."""
+import subprocess
+import sys
+import time
+
+from tools.memory import descendants, watch
+
+HOLD = ("import time; block = bytearray({mb} * 2 ** 20); block[::4096] = b'x' * len(block[::4096]); "
+        "time.sleep({seconds})")
+
+
+def test_the_peak_counts_the_memory_of_a_grandchild():
+    # The parent only waits; the grandchild touches every page of 300 MB, which is then resident.
+    grandchild = [sys.executable, "-c", HOLD.format(mb=300, seconds=2)]
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess; subprocess.run({grandchild!r})"])
+    peak_mb, seconds = watch(parent)
+    assert parent.returncode == 0
+    assert 300 <= peak_mb < 300 + 200, peak_mb  # 300 MB held, plus two interpreters of some MB each
+    assert seconds >= 2
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_limit_stops_the_whole_tree():
+    grandchild = [sys.executable, "-c", HOLD.format(mb=1, seconds=10 ** 6)]
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess; subprocess.run({grandchild!r})"])
+    while len(descendants(parent.pid)) < 2:  # until the grandchild has started
+        time.sleep(0.1)
+    tree = descendants(parent.pid)
+    watch(parent, limit_s=3)
+    assert parent.returncode is not None
+    time.sleep(1)  # a killed process takes a moment to go
+    assert not any(alive(pid) for pid in tree), "the grandchild outlives the limit"

@@ -1,0 +1,57 @@
+"""The memory a command and every process it starts hold together, at its peak (Linux's /proc).
+
+Memory is counted as PSS (proportional set size): a page shared by several
+processes (the libraries of PyTorch, mapped by the grader, nbval and the
+kernel alike) counts once in all, split between them, so the sum over the
+processes is what they need together, as a container's limit sees it.
+"""
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+SAMPLE_S = 0.2
+
+
+def descendants(pid):
+    """pid and every process below it, from /proc."""
+    children = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for parent in frontier for child in children.get(parent, [])]
+        tree += frontier
+    return tree
+
+
+def pss_mb(pid):
+    """The PSS of one process in MB (2**20 bytes); 0 for one that has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def watch(child, limit_s=None):
+    """Wait for the Popen child, sampling its tree; returns (peak summed PSS in MB, seconds).
+
+    limit_s: kill the child after this many seconds (None: no limit)
+    """
+    start, peak = time.monotonic(), 0.0
+    while child.poll() is None:
+        peak = max(peak, sum(pss_mb(pid) for pid in descendants(child.pid)))
+        if limit_s is not None and time.monotonic() - start > limit_s:
+            for pid in descendants(child.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(SAMPLE_S)
+    return peak, time.monotonic() - start
