@@ -14,7 +14,8 @@ import nbformat
 import pytest
 
 from tools.grade import KERNEL_GONE_S, UNREAPED_S, grade, merge, run_watching_the_kernel
-from tools.make_student import BEGIN, END, MarkerError, make_student, strip_solutions
+from tools.make_student import make_student
+from tools.markers import BEGIN, END, MarkerError, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "A3_VAE.ipynb"

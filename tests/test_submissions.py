@@ -1,8 +1,8 @@
 """Submissions as students' tools save them: cells placed without ids, files found by any name.
 
 The placement is checked against what is known of each cell (its source in
-the reference), not against what the placement code computes; one grading,
-end to end, takes a Colab-saved copy in a zip.
+the reference), not against what the placement code computes. A Colab copy in
+a zip is graded end to end in tests/test_batch.py (the batch and Gradescope).
 """
 import json
 import shutil
@@ -226,17 +226,3 @@ def test_grade_result_of_an_unusable_submission_says_why_and_scores_nothing(tmp_
     assert result["status"] == "several notebooks" and not result["passed"]
     assert all(part["points"] == 0 and "2 notebooks" in part["reason"] for part in result["parts"])
     assert result["report"][0].startswith("FAIL  2 notebooks in the submission (A3_VAE (1).ipynb, A3_VAE.ipynb)")
-
-
-def test_a_colab_copy_in_a_zip_gets_every_point(tmp_path):
-    folder = tmp_path / "work"
-    folder.mkdir()
-    nbformat.write(saved_by_colab(reference()), folder / "Copy of A3_VAE.ipynb")
-    shutil.copy(ROOT / "helpers.py", folder)
-    result = grade_result(zipped(folder, tmp_path / "a3.zip", inside="a3"), SOLUTION)
-    assert result["status"] == "graded" and result["passed"], "\n".join(result["report"])
-    assert all(part["points"] == part["max_points"] for part in result["parts"])
-    assert result["notes"][:2] == ["note  unpacked a3.zip",
-                                   "note  graded a3.zip/a3/Copy of A3_VAE.ipynb, the only notebook in the submission"]
-    assert "no cell ids (saved by Google Colab" in result["notes"][2]
-    assert [answer["words"] > 0 for answer in result["answers"]] == [True, True, True]

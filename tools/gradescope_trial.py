@@ -13,7 +13,7 @@ Needs root, debootstrap and Linux cgroups (v1 or v2). It
    default limits (768 MB of memory, half a CPU; --memory-mb and --cpus change them) and
    its 10-minute limit: the solution, a planted mistake and a notebook that is not JSON;
 4. prints, for each, the score, the time, and the peak memory: summed over the
-   grading's processes (PSS, sampled every 0.2 s) and as the cgroup counts it.
+   grading's processes (PSS, sampled every 0.05 s) and as the cgroup counts it.
 
 The host's pip configuration, certificates and PIP_* variables are copied in so that pip
 reaches the same registry; the MNIST files of $MNIST_ROOT are put where setup.sh would

@@ -34,7 +34,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tools.grade import GRADER_FILES, SUPPORT_MODULES, is_check_cell  # noqa: E402
-from tools.markers import ANSWER_STUB, BEGIN, END, MarkerError, strip_solutions  # noqa: E402,F401
+from tools.markers import ANSWER_STUB, MarkerError, strip_solutions  # noqa: E402
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 

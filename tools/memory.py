@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-SAMPLE_S = 0.2
+SAMPLE_S = 0.05  # the peak can last a fraction of a second (loading MNIST)
 
 
 def descendants(pid):
