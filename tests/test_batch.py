@@ -113,7 +113,8 @@ def batch(tmp_path_factory):
     (folder / "carol" / "A3_VAE.ipynb").write_text("{ this is not JSON")
     submission(folder / "dave", helpers=False)
     zipped_colab_copy(folder / "erin", folder / "erin.zip")
-    submission(folder / "frank", ("def log_prior(z):", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n\n\n"
+    submission(folder / "frank", ("def log_prior(z):", "torch.manual_seed = torch.manual_seed\n"  # flagged
+                                                      "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n\n\n"
                                                       "def log_prior(z):"))
     out = folder.parent / "grades"
     run = grade_batch(folder, out, GENEROUS_TIMEOUT_S)
@@ -163,7 +164,11 @@ def test_reports_and_notes_say_what_was_graded(batch):
     assert "no helpers.py in the submission" in rows["dave"]["notes"]
     assert "the kernel died" in (out / "reports" / "frank.txt").read_text()
     assert rows["erin"]["notes"].startswith("unpacked erin.zip; graded erin.zip/a3/Copy of A3_VAE.ipynb")
-    assert rows["alice"]["notes"] == ""
+    assert rows["alice"]["notes"] == "" and rows["alice"]["flags"] == ""
+    assert rows["frank"]["flags"] == ("cell 'log-prior', line 1: changes torch.manual_seed, an attribute of the "
+                                      "imported torch")
+    assert "flag  cell 'log-prior', line 1: torch.manual_seed = torch.manual_seed" in (
+        out / "reports" / "frank.txt").read_text()
 
 
 def test_an_endless_loop_is_stopped_by_its_time_limit_with_its_kernel(tmp_path):

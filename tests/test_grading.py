@@ -313,7 +313,8 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     assert nowhere.returncode == 2 and "nowhere is neither a folder nor a zip" in nowhere.stderr
     # A planted mistake, graded from the command line: the draw of z cut off from the gradient.
     submission = submission_from_solution(tmp_path / "s", ("z = sample_diag_gaussian(mu, log_sigma)\n",
-                                                           "z = sample_diag_gaussian(mu, log_sigma).detach()\n"))
+                                                           "z = sample_diag_gaussian(mu, log_sigma).detach()\n"),
+                                          ("import torch\n", "import torch\ntorch.exp = torch.exp\n"))
     (tmp_path / "tmp").mkdir()
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission),
                           "--keep", str(tmp_path / "graded")],
@@ -321,7 +322,8 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     assert run.returncode == 1
     assert re.search(r"^FAIL  elbo and loss: AssertionError: .*expected", run.stdout, re.M), run.stdout
     assert re.search(r"^pass  log_prior$", run.stdout, re.M)
-    assert "checks pass: FAILED" in run.stdout
+    assert "checks pass: FAILED" in run.stdout and "; 1 lines flagged for a person to look at" in run.stdout
+    assert re.search(r"^flag  helpers.py, line \d+: torch.exp = torch.exp  \(changes torch.exp", run.stdout, re.M)
     # --keep keeps what nbval ran (the student's code and the reference's checks) and its report;
     # nothing is left in TMPDIR.
     graded = nbformat.read(tmp_path / "graded" / "A3_VAE.ipynb", as_version=4)

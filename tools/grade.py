@@ -54,14 +54,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from files import plain_reason  # noqa: E402
 from tools import submission as submissions  # noqa: E402
-from tools.markers import strip_solutions  # noqa: E402
+from tools.flags import flag_sources, report_lines  # noqa: E402
+from tools.markers import handed_out, strip_solutions  # noqa: E402
 from tools.placement import Placement  # noqa: E402
 CHECK_TAG = "nbval-check-output"
 LEARNER_TAG = "learner-only"
 # The modules the notebook imports besides the student's helpers.py.
 SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "files.py")
 # The grader itself, as the student edition and the Gradescope autograder ship it.
-GRADER_FILES = ("tools/grade.py", "tools/markers.py", "tools/placement.py", "tools/submission.py")
+GRADER_FILES = ("tools/grade.py", "tools/flags.py", "tools/markers.py", "tools/placement.py", "tools/submission.py")
 ANSWER_TAG = "written-answer"
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 NO_ANSWER = "YOUR ANSWER HERE"
@@ -238,6 +239,8 @@ def grade_result(submission_path, reference_path, keep=None):
     passed   True only if every check passed
     report   the report's lines
     notes    the report's lines on what was taken and how ("note  ..."), also at the top of report
+    flags    [{"where", "line", "code", "why"}]: the student's lines that reach for the grading
+             machinery (tools/flags.py), also in report ("flag  ..."); they cost no points
     parts    [{"name", "points", "max_points", "reason"}] for each part with points
              (reason: "" when it passed)
     answers  [{"name", "max_points", "words"}] for each written answer, to be read by a person
@@ -270,14 +273,16 @@ def grade_result(submission_path, reference_path, keep=None):
         if found.helpers is None:
             notes.append("note  no helpers.py in the submission: graded with the handout's, whose functions "
                          "raise NotImplementedError, so every part that uses them fails")
+        flags = submission_flags(reference, merged, found.helpers)
+        notes += report_lines(flags)
         run, failed = run_merged(merged, found.helpers, scratch, keep)
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
-            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement)
+            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement, flags)
         if failed is None:
             why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
-            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement)
+            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement, flags)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -294,9 +299,19 @@ def grade_result(submission_path, reference_path, keep=None):
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell)]
     report += ["cells outside the checks that failed:"] + raised if raised else []
-    result = outcome("graded", reference, submission, report, reasons, "", placement)
+    result = outcome("graded", reference, submission, report, reasons, "", placement, flags)
     result["passed"] = run.returncode == 0 and not failed
     return result
+
+
+def submission_flags(reference, merged, helpers):
+    """The flags (tools/flags.py) of the student's cells in the merged notebook and of their helpers.py."""
+    given = {cell.id: handed_out(cell.source) for cell in reference.cells if cell.cell_type == "code"}
+    sources = [(f"cell {cell.id!r}", cell.source, given.get(cell.id, "")) for cell in merged.cells
+               if cell.cell_type == "code" and not is_check_cell(cell)]
+    if helpers is not None:
+        sources.append(("helpers.py", Path(helpers).read_text(errors="replace"), handout_helpers()))
+    return flag_sources(sources)
 
 
 def handout_helpers():
@@ -338,12 +353,13 @@ def run_merged(merged, helpers, scratch, keep):
     return run, failed
 
 
-def outcome(status, reference, submission, report, reasons, why, placement=None):
+def outcome(status, reference, submission, report, reasons, why, placement=None, flags=()):
     """The result dict of grade_result.
 
     reasons:   {part: why it failed} from a run of the notebook, or None when nothing ran
     why:       what went wrong as a whole ("" if nothing), given for parts that earned nothing
     placement: where the submission's cells were found (tools/placement.py), when it was read
+    flags:     the lines that reach for the grading machinery (tools/flags.py), for a person
     """
     parts = []
     for name, points in parts_of(reference):
@@ -353,7 +369,7 @@ def outcome(status, reference, submission, report, reasons, why, placement=None)
         answers = written_answers(reference, submission, placement or Placement(reference, submission))
     else:
         answers = []
-    return {"status": status, "passed": False, "parts": parts,
+    return {"status": status, "passed": False, "parts": parts, "flags": list(flags),
             "notes": [line for line in report if line.startswith("note")],
             "report": report + [line for line, _, _ in answers],
             "answers": [{"name": name, "max_points": points, "words": words} for _, (name, points), words in answers]}
@@ -576,8 +592,10 @@ def main(argv=None):
     n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
     n_failed = sum(line.startswith("FAIL") for line in report)
     n_hand = sum(line.startswith("hand") for line in report)
+    n_flags = len(result["flags"])
     print(f"\n{n_parts - n_failed} of {n_parts} checks pass: " + ("PASSED" if passed else "FAILED")
-          + (f"; {n_hand} written answers to be read by a person" if n_hand else ""))
+          + (f"; {n_hand} written answers to be read by a person" if n_hand else "")
+          + (f"; {n_flags} lines flagged for a person to look at" if n_flags else ""))
     return 0 if passed else 1
 
 

@@ -9,8 +9,9 @@ in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
 stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
-    gradebook.csv        one row per student: status, the points of each part, total, and notes
-                         (what was graded when it was not A3_VAE.ipynb with its cell ids)
+    gradebook.csv        one row per student: status, the points of each part, total, notes
+                         (what was graded when it was not A3_VAE.ipynb with its cell ids) and
+                         flags (lines that reach for the grading machinery, for a person to read)
     reports/NAME.txt     the report for that student, with the reason of every failure
     results/NAME.json    the full result, from which a rerun knows what is graded already
 
@@ -76,14 +77,16 @@ def gradebook(students, out_dir, reference):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student", "status", *(f"{name} ({points})" for name, points in parts),
-                     f"total ({sum(points for _, points in parts)})", "written answers given", "notes"])
+                     f"total ({sum(points for _, points in parts)})", "written answers given", "notes", "flags"])
     for student in students:
         result = json.loads((out_dir / "results" / f"{student}.json").read_text())
         earned = {part["name"]: part["points"] for part in result["parts"]}
         answered = sum(answer["words"] > 0 for answer in result["answers"])
         writer.writerow([student, result["status"], *(earned.get(name, 0) for name, _ in parts),
                          sum(earned.values()), answered,
-                         "; ".join(line[len("note  "):] for line in result.get("notes", []))])
+                         "; ".join(line[len("note  "):] for line in result.get("notes", [])),
+                         "; ".join(f"{flag['where']}, line {flag['line']}: {flag['why']}"
+                                   for flag in result.get("flags", []))])
     write_text(out_dir / "gradebook.csv", buffer.getvalue(), "the gradebook")
 
 

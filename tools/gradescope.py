@@ -14,7 +14,8 @@ each submission, in a container of its own.
 (the notebook and helpers.py under any name, in a folder or a zip: see
 tools/submission.py) with tools/grade.py in a process with a time limit, and writes ROOT/results/results.json: one test per
 part (name, score, max_score, output with the reason), the total score and the
-execution time. A submission that is missing a file, crashes or hangs still
+execution time, and the lines flagged for a person (tools/flags.py) as a hidden test
+without points. A submission that is missing a file, crashes or hangs still
 gets a results.json that says so. The written answers are graded by hand on
 Gradescope (add them there as manually graded questions); the output says so.
 """
@@ -83,6 +84,10 @@ def results_json(result, seconds):
     output = "\n".join([output, *notes])
     if result["answers"]:
         output += f" The {len(result['answers'])} written answers are graded by hand."
+    if result.get("flags"):  # for the instructor only: hidden from the student
+        tests.append({"name": "flags for a person (no points)", "score": 0, "max_score": 0, "visibility": "hidden",
+                      "output": "\n".join(f"{flag['where']}, line {flag['line']}: {flag['code']}  ({flag['why']})"
+                                           for flag in result["flags"])})
     return {"score": sum(part["points"] for part in result["parts"]), "execution_time": round(seconds, 1),
             "output": output, "tests": tests}
 

@@ -51,6 +51,8 @@ first failure first: later parts use earlier ones. Each `# TODO` cell says
 what it must leave behind (names and shapes) for its check; how you plot is
 up to you. The written answers are read by a person. Grading trains for 2
 epochs only; to train the full model, run the notebook top to bottom.
+Lines that reach for the checks or the grader, or patch a library, are
+flagged in the report for your instructor to read (see tools/flags.py).
 """
 
 

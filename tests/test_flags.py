@@ -1,0 +1,101 @@
+"""Lines that reach for the grading machinery are flagged, with their cell; correct code in any style is not."""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.test_grading import OTHER_STYLES
+from tools.flags import flag_sources
+from tools.grade import handout_helpers, merge, submission_flags
+from tools.make_student import student_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "A3_VAE.ipynb"
+
+
+def flags_of(notebook, helpers=ROOT / "helpers.py"):
+    reference = nbformat.read(SOLUTION, as_version=4)
+    return submission_flags(reference, merge(reference, notebook), helpers)
+
+
+def with_added_cell(notebook, source, after="elbo"):
+    cell = nbformat.v4.new_code_cell(source)
+    position = next(i for i, c in enumerate(notebook.cells) if c.id == after)
+    notebook.cells.insert(position + 1, cell)
+    return cell
+
+
+def test_the_solution_and_the_student_edition_raise_no_flag(tmp_path):
+    solution = nbformat.read(SOLUTION, as_version=4)
+    assert flags_of(solution) == []
+    handout = tmp_path / "helpers.py"
+    handout.write_text(handout_helpers())
+    assert flags_of(student_notebook(solution), handout) == []
+
+
+def test_correct_code_in_other_styles_raises_no_flag():
+    notebook = nbformat.read(SOLUTION, as_version=4)
+    for cell_id, old, new in OTHER_STYLES:
+        cell = next(c for c in notebook.cells if c.id == cell_id)
+        cell.source = cell.source.replace(old, new)
+    with_added_cell(notebook, "torch.manual_seed(3)\nresults = {}\nresults['elbo'] = elbo(x_small).item()\n"
+                              "plt.rcParams['figure.dpi'] = 100\nFIGURES.mkdir(exist_ok=True)")
+    assert flags_of(notebook) == []
+
+
+SPOOFS = {
+    "replaced check": ("import checks\nchecks.check_elbo = lambda *args: print('ok')",
+                       [(1, "imports checks"), (2, "changes checks.check_elbo")]),
+    "patched torch": ("torch.allclose = lambda *args, **kwargs: True", [(1, "changes torch.allclose")]),
+    "through __dict__": ("import checks as c\nc.__dict__['check_elbo'] = print",
+                         [(1, "imports checks"), (2, "changes c.__dict__")]),
+    "setattr": ("setattr(torch.nn.functional, 'softplus', abs)", [(1, "calls setattr on torch.nn.functional")]),
+    "sys.modules": ("import sys\nsys.modules['checks'] = object()", [(2, "uses sys.modules")]),
+    "builtins": ("import builtins\nbuiltins.print = lambda *a: None", [(1, "imports builtins"), (2, "changes builtins.print")]),
+    "grader's file": ("text = open('/autograder/source/A3_VAE.ipynb').read()", [(1, "names the path '/autograder")]),
+    "reference": ("from pathlib import Path\nPath('tools/reference.ipynb').read_text()", [(2, "names the path 'tools/reference.ipynb'")]),
+    "parent folder": ("open('../answers.py')", [(1, "names the path '../answers.py'")]),
+    "the grader": ("from tools.grade import merge", [(1, "imports tools.grade")]),
+}
+
+
+@pytest.mark.parametrize("spoof", list(SPOOFS))
+def test_a_spoof_is_flagged_with_its_cell_and_line(spoof):
+    source, expected = SPOOFS[spoof]
+    notebook = nbformat.read(SOLUTION, as_version=4)
+    added = with_added_cell(notebook, source)
+    flags = flags_of(notebook)
+    assert [(flag["line"], flag["why"][:len(why)]) for flag, (_, why) in zip(flags, expected)] == expected, flags
+    assert len(flags) == len(expected), flags
+    assert all(flag["where"] == f"cell {added.id!r}" for flag in flags)
+    assert flags[0]["code"] == source.split("\n")[flags[0]["line"] - 1]
+
+
+def test_a_spoof_in_a_given_cell_or_in_helpers_is_flagged_and_the_given_lines_are_not(tmp_path):
+    notebook = nbformat.read(SOLUTION, as_version=4)
+    setup = next(c for c in notebook.cells if c.id == "setup")
+    setup.source += "\nchecks.check_train = print"
+    helpers = tmp_path / "helpers.py"
+    helpers.write_text((ROOT / "helpers.py").read_text() + "\nimport torch\ntorch.isfinite = lambda t: t == t\n")
+    flags = flags_of(notebook, helpers)
+    assert [(flag["where"], flag["code"]) for flag in flags] == [
+        ("cell 'setup'", "checks.check_train = print"), ("helpers.py", "torch.isfinite = lambda t: t == t")]
+
+
+def test_code_that_does_not_parse_is_said_so():
+    (flag,) = flag_sources([("cell 'x'", "def f(:\n    pass", "")])
+    assert flag["line"] == 1 and "does not parse" in flag["why"]
+    assert flag_sources([("cell 'y'", "%matplotlib inline\n!ls\nx = 1", "")]) == []
+
+
+def test_gradescope_shows_the_flags_to_the_instructor_only():
+    from tools.gradescope import results_json
+    flag = {"where": "cell 'elbo'", "line": 2, "code": "torch.exp = abs", "why": "changes torch.exp"}
+    result = {"status": "graded", "parts": [{"name": "elbo and loss", "points": 4, "max_points": 4, "reason": ""}],
+              "report": ["pass  elbo and loss"], "notes": [], "answers": [], "flags": [flag]}
+    results = results_json(result, 1.0)
+    hidden = [test for test in results["tests"] if test["visibility"] == "hidden"]
+    assert hidden == [{"name": "flags for a person (no points)", "score": 0, "max_score": 0, "visibility": "hidden",
+                       "output": "cell 'elbo', line 2: torch.exp = abs  (changes torch.exp)"}]
+    assert results["score"] == 4 and "torch.exp" not in results["output"]
+    assert [test["visibility"] for test in results_json({**result, "flags": []}, 1.0)["tests"]] == ["visible"]

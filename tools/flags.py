@@ -1,0 +1,140 @@
+"""Lines of a submission that reach for the grading machinery, for a person to look at.
+
+A check that runs in the student's kernel can be replaced, or the functions it
+relies on patched, by a cell of the student's. No points are taken for what is
+found here (a person decides), but every such line is named with its cell:
+
+- importing the checks or the grader (``checks``, ``tools``, ``nbval``, ``pytest``);
+- touching ``sys.modules``, ``builtins`` or ``__builtins__``;
+- assigning, setting or deleting an attribute of an imported module or of
+  anything imported (``torch.allclose = ...``, ``setattr(checks, ...)``);
+- naming a path outside the submission's folder (absolute, ``~`` or ``../``),
+  the grader's files (``/autograder``, ``tools/``) or the reference notebook.
+
+Only the student's own lines count: a line that the handed-out version of the
+same cell (or of helpers.py) holds is given code. The lines are read with
+Python's ``ast``, not run; a cell that does not parse is flagged as such.
+"""
+import ast
+import re
+
+GRADING_MODULES = {"checks", "tools", "nbval", "pytest", "_pytest"}
+HIDDEN_MODULES = {"builtins", "__builtins__"}
+SUSPECT_PATH = re.compile(r"^(/|~|\.\./)|/autograder|(^|/)tools/|reference\.ipynb|reference_helpers")
+MUTATORS = {"setattr", "delattr"}
+
+
+def code_lines(source):
+    """The source with IPython's magics and shell lines (%, !) blanked, so that ast can read it."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+
+
+def imported_names(tree):
+    """The names bound by import statements in tree: {name: the module it came from}."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def base_name(node):
+    """The name an attribute chain starts from (torch for torch.nn.functional.softplus), or None."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def assigned(targets):
+    """The attributes that assignment targets rebind: a.b = ..., a.__dict__[k] = ..., and in tuples.
+
+    An item of a mapping that an attribute holds (plt.rcParams["figure.dpi"] = ...) is a setting, not
+    a replaced attribute.
+    """
+    for target in targets:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            yield from assigned(target.elts)
+        elif isinstance(target, ast.Starred):
+            yield from assigned([target.value])
+        elif isinstance(target, ast.Attribute):
+            yield target
+        elif (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute)
+              and target.value.attr == "__dict__"):
+            yield target.value
+
+
+def findings(tree, imported):
+    """[(line number, why)] for one parsed cell, a line once; imported: the names bound by imports anywhere."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for module in modules:
+                top = module.split(".")[0]
+                if top in GRADING_MODULES:
+                    found.append((node.lineno, f"imports {module}, part of the grading"))
+                elif top in HIDDEN_MODULES:
+                    found.append((node.lineno, f"imports {module}"))
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id == "sys" and node.attr == "modules":
+                found.append((node.lineno, "uses sys.modules"))
+        elif isinstance(node, ast.Name) and node.id in HIDDEN_MODULES:
+            found.append((node.lineno, f"uses {node.id}"))
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in assigned(targets):
+                if base_name(target) in imported:
+                    found.append((node.lineno, f"changes {ast.unparse(target)}, an attribute of the imported "
+                                               f"{imported[base_name(target)]}"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MUTATORS:
+            if node.args and base_name(node.args[0]) in imported:
+                found.append((node.lineno, f"calls {node.func.id} on {ast.unparse(node.args[0])}, "
+                                           f"imported from {imported[base_name(node.args[0])]}"))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SUSPECT_PATH.search(node.value):
+            found.append((node.lineno, f"names the path {node.value!r}, outside its folder or the grader's"))
+    reasons = {}
+    for line, why in sorted(set(found)):
+        reasons.setdefault(line, []).append(why)
+    return [(line, "; ".join(whys)) for line, whys in reasons.items()]
+
+
+def parse(source):
+    """(tree, None), or (None, the SyntaxError) for code that does not parse."""
+    try:
+        return ast.parse(code_lines(source)), None
+    except SyntaxError as err:
+        return None, err
+
+
+def flag_sources(sources):
+    """Flags for a submission's code.
+
+    sources: [(where, source, given)]: where names the cell ("cell 'elbo'", "helpers.py"), given is
+             the handed-out source of the same cell ("" for a cell the student added)
+    returns [{"where", "line", "code", "why"}], in the order of sources
+    """
+    parsed = [(where, source, given, *parse(source)) for where, source, given in sources]
+    imported = {}
+    for *_, tree, _ in parsed:
+        if tree is not None:
+            imported.update(imported_names(tree))
+    flags = []
+    for where, source, given, tree, error in parsed:
+        if tree is None:
+            flags.append({"where": where, "line": error.lineno or 0, "code": "",
+                          "why": "does not parse as Python, so it could not be read for flags"})
+            continue
+        lines, given_lines = source.split("\n"), {line.strip() for line in given.split("\n")}
+        for number, why in findings(tree, imported):
+            code = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+            if code not in given_lines:
+                flags.append({"where": where, "line": number, "code": code, "why": why})
+    return flags
+
+
+def report_lines(flags):
+    return [f"flag  {flag['where']}, line {flag['line']}: {flag['code']}  ({flag['why']})" for flag in flags]
