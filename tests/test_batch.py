@@ -1,6 +1,6 @@
 """Grading a class: the batch gradebook and the Gradescope autograder, end to end.
 
-The batch holds a correct submission, one saved by Colab and zipped, a planted
+The batch holds a correct submission saved by Colab and zipped, a planted
 mistake, a notebook that is not JSON, a folder without helpers.py and a cell
 that kills its kernel; an endless loop is graded in a batch of its own, so
 that its time limit is the only one that can run out. Every submission must
@@ -25,10 +25,12 @@ import nbformat
 import pytest
 
 from tools.grade import kill_tree
+from tools.make_student import student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LATTICE_UPSIDE_DOWN = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")
 ENDLESS_LOOP = ("def log_prior(z):", "while True:\n    pass\n\n\ndef log_prior(z):")
+FORGOTTEN_LOG_N = ("torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])", "torch.logsumexp(a, dim=dim)")
 MAX_POINTS = 34
 GENEROUS_TIMEOUT_S = 1800  # a grading takes well under a minute; only a grading that never ends reaches this
 
@@ -105,9 +107,8 @@ def grade_batch(folder, out, timeout, jobs=2):
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """Six students graded in one batch, two at a time; returns (gradebook rows, grades folder, submissions, stdout)."""
+    """Five students graded in one batch, two at a time; returns (gradebook rows, grades folder, submissions, stdout)."""
     folder = tmp_path_factory.mktemp("class") / "submissions"
-    submission(folder / "alice")
     submission(folder / "bob", LATTICE_UPSIDE_DOWN)
     submission(folder / "carol")
     (folder / "carol" / "A3_VAE.ipynb").write_text("{ this is not JSON")
@@ -131,7 +132,7 @@ def total(row):
 def test_every_student_gets_a_row_with_the_right_status(batch):
     rows, _, _, _ = batch
     assert {name: row["status"] for name, row in rows.items()} == {
-        "alice": "graded", "bob": "graded", "carol": "unreadable notebook", "dave": "graded", "erin": "graded",
+        "bob": "graded", "carol": "unreadable notebook", "dave": "graded", "erin": "graded",
         "frank": "crashed"}
 
 
@@ -143,12 +144,12 @@ def test_no_kernel_outlives_its_grading_and_no_file_either(batch):
 
 def test_points_per_part_and_total(batch):
     rows, out, _, _ = batch
-    assert total(rows["alice"]) == MAX_POINTS and total(rows["erin"]) == MAX_POINTS
+    assert total(rows["erin"]) == MAX_POINTS
     assert rows["bob"]["lattice (5.4) (2)"] == "0" and total(rows["bob"]) == MAX_POINTS - 2
     assert rows["bob"]["elbo and loss (4)"] == "4"
     for name in ("carol", "frank"):
         assert total(rows[name]) == 0, rows[name]
-    assert rows["alice"]["written answers given"] == "3" and rows["erin"]["written answers given"] == "3"
+    assert rows["erin"]["written answers given"] == "3"
     # Without helpers.py, the parts of helpers.py score nothing; the networks, which need none of it, score.
     dave = json.loads((out / "results" / "dave.json").read_text())["parts"]
     assert all(part["points"] == 0 and "NotImplementedError" in part["reason"]
@@ -164,7 +165,7 @@ def test_reports_and_notes_say_what_was_graded(batch):
     assert "no helpers.py in the submission" in rows["dave"]["notes"]
     assert "the kernel died" in (out / "reports" / "frank.txt").read_text()
     assert rows["erin"]["notes"].startswith("unpacked erin.zip; graded erin.zip/a3/Copy of A3_VAE.ipynb")
-    assert rows["alice"]["notes"] == "" and rows["alice"]["flags"] == ""
+    assert rows["bob"]["notes"] == "" and rows["bob"]["flags"] == ""
     assert rows["frank"]["flags"] == ("cell 'log-prior', line 1: changes torch.manual_seed, an attribute of the "
                                       "imported torch")
     assert "flag  cell 'log-prior', line 1: torch.manual_seed = torch.manual_seed" in (
@@ -193,10 +194,10 @@ def test_a_rerun_grades_only_what_is_new(batch):
     graded_before = (out / "results" / "bob.json").stat().st_mtime_ns
     run = grade_batch(folder, out, GENEROUS_TIMEOUT_S)
     assert run.returncode == 0, run.stderr
-    assert "7 students, 6 graded already, 1 to grade" in run.stdout
+    assert "6 students, 5 graded already, 1 to grade" in run.stdout
     with open(out / "gradebook.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
-    assert len(rows) == 7 and rows["grace"]["status"] == "missing file"
+    assert len(rows) == 6 and rows["grace"]["status"] == "missing file"
     assert (out / "results" / "bob.json").stat().st_mtime_ns == graded_before, "bob is not graded again"
     assert rows["bob"]["status"] == "graded" and total(rows["bob"]) == MAX_POINTS - 2
 
@@ -315,17 +316,34 @@ def check_results_json(results):
 
 
 def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autograder_zip):
+    """The handout with helpers.py done (one function wrong) and the notebook not started, saved by
+    Colab and zipped: each part scores on its own (and the cells that raise make it quick)."""
     root = autograder_root(tmp_path, autograder_zip)
     (root / "submission").mkdir()
-    zipped_colab_copy(tmp_path / "my work", root / "submission" / "work.zip", LATTICE_UPSIDE_DOWN)
+    work = tmp_path / "my work"
+    work.mkdir()
+    notebook = json.loads(nbformat.writes(student_notebook(nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4))))
+    notebook["nbformat_minor"] = 0
+    for cell in notebook["cells"]:
+        del cell["id"]
+    (work / "Copy of A3_VAE.ipynb").write_text(json.dumps(notebook))
+    (work / "helpers.py").write_text((ROOT / "helpers.py").read_text().replace(*FORGOTTEN_LOG_N))
+    with zipfile.ZipFile(root / "submission" / "work.zip", "w") as bundle:
+        for path in work.iterdir():
+            bundle.write(path, f"a3/{path.name}")
     results = run_autograder(root)
     check_results_json(results)
-    for test in results["tests"]:
-        if test["name"] == "lattice (5.4)":
-            assert test["score"] == 0 and "AssertionError" in test["output"]
-        else:
-            assert test["score"] == test["max_score"] and test["output"] == "passed", test
-    assert results["score"] == MAX_POINTS - 2 and "written answers are graded by hand" in results["output"]
+    scores = {test["name"]: (test["score"], test["max_score"], test["output"]) for test in results["tests"]}
+    for name, (score, max_score, output) in scores.items():
+        if name == "helpers.log_mean_exp":
+            assert score == 0 and "AssertionError: log_mean_exp" in output, output
+        elif name.startswith("helpers."):
+            assert score == max_score and output == "passed", (name, output)
+        else:  # the notebook's own parts, still stubs: they raise, or what they define is missing
+            assert score == 0 and ("NotImplementedError" in output or "is not defined" in output), (name, output)
+    helpers_points = sum(max_score for name, (_, max_score, _) in scores.items()
+                         if name.startswith("helpers.") and name != "helpers.log_mean_exp")
+    assert results["score"] == helpers_points > 0 and "written answers are graded by hand" in results["output"]
     assert "graded work.zip/a3/Copy of A3_VAE.ipynb" in results["output"], results["output"]
 
 

@@ -211,12 +211,27 @@ def test_a_broken_or_huge_zip_is_refused_and_names_stay_inside(tmp_path, monkeyp
     found = submissions.find(evil, tmp_path / "s2" / "deep")
     assert found.notebook.is_file()
     unpacked = sorted(str(p.relative_to(tmp_path / "s2")) for p in (tmp_path / "s2").rglob("*.py"))
-    assert unpacked == ["deep/unpacked/evil.zip/etc/absolute.py", "deep/unpacked/evil.zip/outside.py"]
-    assert not (tmp_path / "outside.py").exists()
+    assert unpacked == ["deep/unpacked/evil.zip/etc/absolute.py"]  # '..' leads nowhere: left out
+    assert not list(tmp_path.rglob("outside.py")) and not Path("/etc/absolute.py").exists()
 
-    monkeypatch.setattr(submissions, "MAX_UNPACKED_BYTES", 1000)
+    monkeypatch.setattr(submissions, "MAX_UNPACKED_BYTES", 2 * len(SOLUTION.read_bytes()))
     with pytest.raises(submissions.SubmissionError, match="unpacks to more than"):
-        submissions.find(evil, tmp_path / "s3")
+        submissions.find(big_zip(tmp_path), tmp_path / "s3")
+    # A virtual environment zipped with the work is left out, not counted.
+    with_venv = tmp_path / "with_venv.zip"
+    with zipfile.ZipFile(with_venv, "w") as bundle:
+        bundle.writestr("a3/.venv/lib/big.bin", b"0" * 3 * len(SOLUTION.read_bytes()))
+        bundle.writestr("a3/A3_VAE.ipynb", SOLUTION.read_text())
+    found = submissions.find(with_venv, tmp_path / "s4")
+    assert found.notebook.name == "A3_VAE.ipynb" and not list((tmp_path / "s4").rglob("big.bin"))
+
+
+def big_zip(tmp_path):
+    archive = tmp_path / "huge.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("A3_VAE.ipynb", SOLUTION.read_text())
+        bundle.writestr("data/extra.bin", b"0" * 2 * len(SOLUTION.read_bytes()))
+    return archive
 
 
 def test_grade_result_of_an_unusable_submission_says_why_and_scores_nothing(tmp_path):

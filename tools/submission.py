@@ -50,11 +50,17 @@ def files_below(top, pattern):
     return sorted(found, key=lambda p: (len(p.parts), str(p)))
 
 
+def ignored(name):
+    """Whether a file of a zip lies in a folder that does not count (a virtual environment in .venv, say)."""
+    return any(part in IGNORED_FOLDERS or part.startswith(".") for part in Path(name).parts[:-1])
+
+
 def unpack(archive, into):
-    """Extract a zip into the folder into; raises SubmissionError when it cannot be read or is too large."""
+    """Extract a zip into the folder into, but for the folders that do not count; raises SubmissionError
+    when it cannot be read or is too large."""
     try:
         with zipfile.ZipFile(archive) as bundle:
-            members = [info for info in bundle.infolist() if not info.is_dir()]
+            members = [info for info in bundle.infolist() if not info.is_dir() and not ignored(info.filename)]
             if sum(info.file_size for info in members) > MAX_UNPACKED_BYTES:
                 raise SubmissionError("missing file", f"{archive.name} unpacks to more than "
                                                       f"{MAX_UNPACKED_BYTES // 2 ** 20} MB; nothing was graded")
