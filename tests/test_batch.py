@@ -276,7 +276,10 @@ def autograder_root(tmp_path, autograder_zip):
 
 def run_autograder(root):
     env = {**environment(root.parent / "tmp"), "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable,
-           "AUTOGRADER_TIMEOUT": str(GENEROUS_TIMEOUT_S)}
+           "AUTOGRADER_TIMEOUT": str(GENEROUS_TIMEOUT_S),
+           # The student's code runs as the test runner: another user may not reach this Python (its
+           # home can be private); tools/gradescope_trial.py runs it as vae-student on a bare system.
+           "AUTOGRADER_USER": ""}
     run = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert_nothing_left_behind(root.parent / "tmp")
@@ -345,6 +348,18 @@ def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autog
                          if name.startswith("helpers.") and name != "helpers.log_mean_exp")
     assert results["score"] == helpers_points > 0 and "written answers are graded by hand" in results["output"]
     assert "graded work.zip/a3/Copy of A3_VAE.ipynb" in results["output"], results["output"]
+
+
+def test_gradescope_refuses_to_run_the_students_code_as_a_user_that_does_not_exist(tmp_path, autograder_zip):
+    root = autograder_root(tmp_path, autograder_zip)
+    submission(root / "submission")
+    run = subprocess.run([sys.executable, str(root / "source" / "tools" / "gradescope.py"), "run", "--root", str(root),
+                          "--as-user", "no-such-user-vae"], capture_output=True, text=True,
+                         env=environment(tmp_path / "tmp"))
+    assert run.returncode == 0, run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    check_results_json(results)
+    assert results["score"] == 0 and "the user no-such-user-vae does not exist" in results["output"]
 
 
 def test_gradescope_says_when_it_cannot_tell_which_notebook(tmp_path, autograder_zip):

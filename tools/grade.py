@@ -37,6 +37,7 @@ edition), else the solution notebook A3_VAE.ipynb beside tools/.
 import argparse
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -231,7 +232,7 @@ def grade(submission_dir, reference_path, keep=None):
     return result["passed"], result["report"]
 
 
-def grade_result(submission_path, reference_path, keep=None):
+def grade_result(submission_path, reference_path, keep=None, as_user=None):
     """Grade one submission (a folder or a zip; see tools/submission.py); returns a dict that JSON can hold:
 
     status   "graded", "missing file" or "several notebooks" (no single notebook found),
@@ -244,8 +245,11 @@ def grade_result(submission_path, reference_path, keep=None):
     parts    [{"name", "points", "max_points", "reason"}] for each part with points
              (reason: "" when it passed)
     answers  [{"name", "max_points", "words"}] for each written answer, to be read by a person
+    as_user: run the student's code (nbval and its kernel) as this user, for a grader that runs as
+             root (Gradescope's): it can then read nothing but its grading folder and what any user
+             can (the Python environment, MNIST), not the grader's files nor the reference
     raises FileNotFoundError if submission_path is neither a folder nor a zip,
-    GradingFolderError if nothing could be written
+    GradingFolderError if nothing could be written, KeyError for an as_user that does not exist
     """
     reference = nbformat.read(reference_path, as_version=4)
     try:
@@ -275,7 +279,7 @@ def grade_result(submission_path, reference_path, keep=None):
                          "raise NotImplementedError, so every part that uses them fails")
         flags = submission_flags(reference, merged, found.helpers)
         notes += report_lines(flags)
-        run, failed = run_merged(merged, found.helpers, scratch, keep)
+        run, failed = run_merged(merged, found.helpers, scratch, keep, as_user)
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
@@ -322,8 +326,9 @@ def handout_helpers():
     return strip_solutions((ROOT / "helpers.py").read_text(), "helpers.py")
 
 
-def run_merged(merged, helpers, scratch, keep):
-    """Run the merged notebook under nbval in keep (or scratch), with helpers.py (None: the handout's).
+def run_merged(merged, helpers, scratch, keep, as_user=None):
+    """Run the merged notebook under nbval in keep (or scratch), with helpers.py (None: the handout's),
+    as the user as_user if given (see grade_result).
 
     returns (the Run, {code cell number: reason} of the cells that failed, or None when nbval wrote no report)
     """
@@ -339,18 +344,53 @@ def run_merged(merged, helpers, scratch, keep):
             shutil.copy(ROOT / name, work / name)
     except OSError as err:
         raise folder_error(err, keep or tempfile.gettempdir(), "" if keep else "(or set TMPDIR)") from None
+    if as_user is not None:
+        hand_over(scratch, work, as_user)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
     env.update(GRADING_ENV)
     env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
     # The kernel's connection file (and whatever the notebook puts in the temporary folder) goes
     # into scratch, removed by the caller: a killed nbval never removes it itself.
     env["TMPDIR"] = str(scratch)
+    if as_user is not None:  # IPython and matplotlib keep their settings below HOME: the user's own
+        env["HOME"] = str(scratch)
     run = run_watching_the_kernel(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
          f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
-        cwd=work, env=env)
+        cwd=work, env=env, user=as_user)
+    if as_user is not None:  # a process that left nbval's tree (a daemon) must not outlive it
+        kill_processes_of(pwd.getpwnam(as_user).pw_uid)
     failed = failures_by_cell(work / "report.xml") if (work / "report.xml").is_file() else None
     return run, failed
+
+
+def kill_processes_of(uid):
+    """SIGKILL every process of the user uid (read from /proc), until none is left."""
+    for _ in range(100):
+        left = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                real_uid = next(line for line in (entry / "status").read_text().splitlines()
+                                if line.startswith("Uid:")).split()[1]
+            except (OSError, StopIteration):
+                continue
+            if int(real_uid) == uid:
+                left.append(int(entry.name))
+                signal_quietly(int(entry.name), signal.SIGKILL)
+        if not left:
+            return
+        time.sleep(0.05)
+
+
+def hand_over(scratch, work, user):
+    """Give the user the grading folder and the kernel's temporary folder (its home, too), nothing else.
+
+    The folders above scratch must let the user pass (grade_isolated's does, and /tmp).
+    """
+    entry = pwd.getpwnam(user)
+    for folder in (scratch, *([] if work.is_relative_to(scratch) else [work])):
+        for path in (folder, *folder.rglob("*")):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def outcome(status, reference, submission, report, reasons, why, placement=None, flags=()):
@@ -442,7 +482,7 @@ def signal_quietly(pid, signum):
         pass
 
 
-def run_watching_the_kernel(command, cwd, env):
+def run_watching_the_kernel(command, cwd, env, user=None):
     """Run nbval; if its kernel exits while nbval still runs, stop it and say so.
 
     nbval does not notice a dead kernel: it waits for the cell's timeout and then
@@ -454,7 +494,8 @@ def run_watching_the_kernel(command, cwd, env):
     while nbval still runs KERNEL_GONE_S later counts as died too.
     """
     child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
+                             text=True, start_new_session=True,
+                             **({"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []} if user else {}))
     outputs = {}
 
     def collect(name, stream):
@@ -507,11 +548,12 @@ def stop_gradings():
         kill_tree(pid)
 
 
-def grade_isolated(submission_dir, reference_path, timeout, threads=None):
+def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None):
     """grade_result in a process of its own, killed with everything it started after timeout seconds.
 
     threads: CPU threads for its kernel (OMP_NUM_THREADS), so that gradings side by side do not
     fight over the cores; default: torch's own choice
+    as_user: the user to run the student's code as (see grade_result)
 
     returns grade_result's dict; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
@@ -520,7 +562,7 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
     if STOPPING.is_set():
         raise GradingStopped(submission_dir)
     command = [sys.executable, str(Path(__file__).resolve()), str(submission_dir), "--json",
-               "--reference", str(reference_path)]
+               "--reference", str(reference_path), *(["--as-user", as_user] if as_user else [])]
 
     def not_graded(status, why):
         return outcome(status, nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
@@ -528,6 +570,8 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None):
     # A grader killed here cannot clean up after itself: its temporary files go into a folder
     # of ours, removed whatever happens to the grader.
     with tempfile.TemporaryDirectory(prefix="vae-grading-", ignore_cleanup_errors=True) as scratch:
+        if as_user:  # the user passes through to its grading folder, but cannot list what is here
+            os.chmod(scratch, 0o711)
         env = dict(os.environ, TMPDIR=scratch, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                  start_new_session=True)
@@ -574,10 +618,12 @@ def main(argv=None):
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the notebook that nbval ran (the merge) and its report.xml in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--as-user", default=None,
+                        help="run the student's code as this user (when grading as root, as on Gradescope)")
     args = parser.parse_args(argv)
     stop_on_sigterm()
     try:
-        result = grade_result(args.submission, args.reference or default_reference(), args.keep)
+        result = grade_result(args.submission, args.reference or default_reference(), args.keep, args.as_user)
     except (FileNotFoundError, GradingFolderError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped

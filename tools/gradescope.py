@@ -10,6 +10,10 @@ setup.sh once when it builds the image (a virtual environment with the
 requirements, and MNIST downloaded into source/data) and run_autograder for
 each submission, in a container of its own.
 
+On Gradescope the autograder runs as root; setup.sh makes the user vae-student and
+run_autograder has grade.py run the student's code (nbval and its kernel) as that user,
+with ROOT/source, ROOT/submission and ROOT/results private to root and MNIST in ROOT/data.
+
 `run` is what run_autograder calls: it grades the files in ROOT/submission
 (the notebook and helpers.py under any name, in a folder or a zip: see
 tools/submission.py) with tools/grade.py in a process with a time limit, and writes ROOT/results/results.json: one test per
@@ -22,6 +26,7 @@ Gradescope (add them there as manually graded questions); the output says so.
 import argparse
 import json
 import os
+import pwd
 import shutil
 import sys
 import tempfile
@@ -29,10 +34,12 @@ import time
 import zipfile
 from pathlib import Path
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from files import write_atomically  # noqa: E402
-from tools.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated  # noqa: E402
+from tools.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated, outcome  # noqa: E402
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, from /autograder/source, when it builds the autograder image.
@@ -41,16 +48,22 @@ cd /autograder/source
 apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet -r requirements.txt
-MNIST_ROOT=/autograder/source/data /autograder/venv/bin/python -c \\
+# MNIST beside the source, where the student's code (run as vae-student) can read it.
+MNIST_ROOT=/autograder/data /autograder/venv/bin/python -c \\
     "from mnist import load_mnist; load_mnist(train=True); load_mnist(train=False)"
+chmod -R a+rX /autograder/data
+# The user the student's code runs as: it cannot read /autograder/source nor the results.
+id vae-student >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin vae-student
 """
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for each submission. AUTOGRADER_ROOT, AUTOGRADER_PYTHON, AUTOGRADER_TIMEOUT
-# (seconds) and MNIST_ROOT may be set, to try it outside Gradescope.
+# (seconds), AUTOGRADER_USER (empty: the student's code runs as the grader) and MNIST_ROOT may be
+# set, to try it outside Gradescope.
 root=${AUTOGRADER_ROOT:-/autograder}
-export MNIST_ROOT=${MNIST_ROOT:-$root/source/data}
+user=${AUTOGRADER_USER-vae-student}
+export MNIST_ROOT=${MNIST_ROOT:-$root/data}
 exec "${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}" "$root/source/tools/gradescope.py" run --root "$root" \\
-    ${AUTOGRADER_TIMEOUT:+--timeout "$AUTOGRADER_TIMEOUT"}
+    ${AUTOGRADER_TIMEOUT:+--timeout "$AUTOGRADER_TIMEOUT"} ${user:+--as-user "$user"}
 """
 SOURCE_FILES = ("A3_VAE.ipynb", "helpers.py", "requirements.txt", *SUPPORT_MODULES, "tools/__init__.py",
                 *GRADER_FILES, "tools/gradescope.py")
@@ -92,17 +105,34 @@ def results_json(result, seconds):
             "output": output, "tests": tests}
 
 
-def run(root, timeout):
-    """Grade ROOT/submission and write ROOT/results/results.json."""
+def run(root, timeout, as_user=None):
+    """Grade ROOT/submission and write ROOT/results/results.json.
+
+    as_user: the user the student's code runs as (setup.sh makes vae-student); the autograder's
+             folders are then made private to root (the grader)
+    """
     root = Path(root)
     start = time.monotonic()
+    if as_user is not None:
+        try:
+            pwd.getpwnam(as_user)
+        except KeyError:
+            why = f"the user {as_user} does not exist; setup.sh makes it"
+            result = outcome("crashed", nbformat.read(root / "source" / "A3_VAE.ipynb", as_version=4), None,
+                             [f"FAIL  {why}"], None, why)
+            return write_results(root, results_json(result, time.monotonic() - start))
+        for folder in ("source", "submission", "results"):
+            (root / folder).chmod(0o700)
     with tempfile.TemporaryDirectory() as scratch:  # grade a copy: a submission cannot touch the source
         copy = Path(scratch) / "submission"
         shutil.copytree(root / "submission", copy)
-        result = grade_isolated(copy, root / "source" / "A3_VAE.ipynb", timeout)
-    results = results_json(result, time.monotonic() - start)
-    write_atomically(root / "results" / "results.json", lambda f: f.write(json.dumps(results, indent=1).encode()),
-                     "the results")
+        result = grade_isolated(copy, root / "source" / "A3_VAE.ipynb", timeout, as_user=as_user)
+    return write_results(root, results_json(result, time.monotonic() - start))
+
+
+def write_results(root, results):
+    write_atomically(Path(root) / "results" / "results.json",
+                     lambda f: f.write(json.dumps(results, indent=1).encode()), "the results")
     return results
 
 
@@ -115,12 +145,13 @@ def main(argv=None):
     run_command.add_argument("--root", type=Path, default=Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")))
     run_command.add_argument("--timeout", type=float, default=GRADING_TIMEOUT_S,
                              help=f"seconds for the grading (default {GRADING_TIMEOUT_S})")
+    run_command.add_argument("--as-user", default=None, help="run the student's code as this user")
     args = parser.parse_args(argv)
     if args.command == "make":
         make(args.out_zip)
         print(f"autograder written to {args.out_zip}: upload it on Gradescope's Configure Autograder page")
     else:
-        results = run(args.root, args.timeout)
+        results = run(args.root, args.timeout, args.as_user)
         print(f"score {results['score']}; {args.root / 'results' / 'results.json'}")
     return 0
 

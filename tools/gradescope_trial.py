@@ -9,9 +9,11 @@ Needs root, debootstrap and Linux cgroups (v1 or v2). It
    that a machine without Docker has; --reuse-root keeps one built before;
 2. unpacks the autograder zip (tools/gradescope.py make) into /autograder/source there
    and runs setup.sh as root, as Gradescope does when it builds the image;
-3. grades three submissions with run_autograder, each in a cgroup with Gradescope's
+3. grades four submissions with run_autograder, each in a cgroup with Gradescope's
    default limits (768 MB of memory, half a CPU; --memory-mb and --cpus change them) and
-   its 10-minute limit: the solution, a planted mistake and a notebook that is not JSON;
+   its 10-minute limit: the solution, a planted mistake, the solution with a cell that
+   fails if it can read the grader's files (it scores full points only when the student's
+   code runs isolated, as vae-student) and a notebook that is not JSON;
 4. prints, for each, the score, the time, and the peak memory: summed over the
    grading's processes (PSS, sampled every 0.05 s) and as the cgroup counts it.
 
@@ -41,6 +43,14 @@ GRADESCOPE_LIMIT_S = 600
 PIP_CONFIGS = ("/etc/pip.conf", "/etc/xdg/pip", "/root/.config/pip", "/root/.pip")
 MOUNTS = ("proc", "sys", "dev")
 MISTAKE = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")  # the lattice upside down
+# Code of the student's that fails (and costs log_prior and the parts after it) where it can read the
+# grader's files: the snooping submission gets every point only if the student's code runs isolated.
+SNOOP = """try:
+    open("/autograder/source/A3_VAE.ipynb").close()
+    raise RuntimeError("the grader's files are readable by the student's code")
+except PermissionError:
+    pass
+"""
 
 
 def sh(*command, **kwargs):
@@ -151,17 +161,24 @@ def grade_one(root, name, files, env, memory_bytes, cpus):
             "output": results and results["output"].splitlines()[0]}
 
 
-def submissions():
-    """{name: {file: bytes}}: the solution, a planted mistake, a broken notebook."""
-    solution = (ROOT / "A3_VAE.ipynb").read_text()
-    helpers = (ROOT / "helpers.py").read_bytes()
+def edited(solution, old, new):
+    """The solution notebook (JSON text) with old replaced by new in the code cell that holds it."""
     notebook = json.loads(solution)
     for cell in notebook["cells"]:
         source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and MISTAKE[0] in source:
-            cell["source"] = source.replace(*MISTAKE)
+        if cell["cell_type"] == "code" and old in source:
+            cell["source"] = source.replace(old, new)
+    return json.dumps(notebook).encode()
+
+
+def submissions():
+    """{name: {file: bytes}}: the solution, a planted mistake, one that snoops, a broken notebook."""
+    solution = (ROOT / "A3_VAE.ipynb").read_text()
+    helpers = (ROOT / "helpers.py").read_bytes()
     return {"solution": {"A3_VAE.ipynb": solution.encode(), "helpers.py": helpers},
-            "mistake": {"A3_VAE.ipynb": json.dumps(notebook).encode(), "helpers.py": helpers},
+            "mistake": {"A3_VAE.ipynb": edited(solution, *MISTAKE), "helpers.py": helpers},
+            "snoop": {"A3_VAE.ipynb": edited(solution, "def log_prior(z):", SNOOP + "\n\ndef log_prior(z):"),
+                      "helpers.py": helpers},
             "broken": {"A3_VAE.ipynb": b"{ this is not JSON", "helpers.py": helpers}}
 
 
@@ -196,7 +213,7 @@ def main(argv=None):
             shutil.copy(root / "autograder/source/run_autograder", root / "autograder/run_autograder")
             (root / "autograder/run_autograder").chmod(0o755)
             if mnist.is_dir():  # where setup.sh would download it
-                shutil.copytree(mnist, root / "autograder/source/data/MNIST/raw")
+                shutil.copytree(mnist, root / "autograder/data/MNIST/raw")
             start = time.monotonic()
             setup = subprocess.run(["chroot", str(root), "bash", "-c", "cd /autograder/source && bash setup.sh"],
                                    env=env)
