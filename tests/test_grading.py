@@ -4,6 +4,7 @@ Grading runs the notebook (2 epochs of training) once per submission, about
 20 s each on a 2-core CPU, so this is the slowest file of the suite.
 """
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.grade import KERNEL_GONE_S, UNREAPED_S, grade, merge, run_watching_the_kernel
+from tools.grade import KERNEL_GONE_S, UNREAPED_S, grade, kill_processes_of, merge, run_watching_the_kernel
 from tools.make_student import make_student
 from tools.markers import BEGIN, END, MarkerError, strip_solutions
 
@@ -333,3 +334,30 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     assert checks and all(c.source == checks[c.id] for c in graded.cells if c.id in checks)
     assert "elbo" in (tmp_path / "graded" / "report.xml").read_text()
     assert not list((tmp_path / "tmp").iterdir())
+
+
+@pytest.fixture
+def other_user():
+    """A system user made for the test (and removed after): needs root, as on CI."""
+    name = f"vae-test-{os.getpid()}"
+    made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                          capture_output=True, text=True) if os.geteuid() == 0 else None
+    if made is None or made.returncode != 0:
+        pytest.skip(f"cannot make a user here (needs root and useradd): {made and made.stderr.strip()}")
+    yield name
+    subprocess.run(["userdel", name], capture_output=True)
+
+
+def test_every_process_of_the_student_user_is_killed_a_daemon_too(other_user):
+    uid = pwd.getpwnam(other_user).pw_uid
+    # A daemon: started in a session of its own by a shell that exits at once, so no tree leads to it.
+    subprocess.run(["sh", "-c", "setsid sleep 1000 >/dev/null 2>&1 &"], user=other_user, check=True)
+    sleeper = subprocess.Popen(["sleep", "1000"], user=other_user)
+
+    def living():  # procps's view, not the grader's: the states of the user's processes, zombies left out
+        states = subprocess.run(["ps", "-u", other_user, "-o", "stat="], capture_output=True, text=True).stdout
+        return [state for state in states.split() if not state.startswith("Z")]
+
+    assert len(living()) == 2
+    kill_processes_of(uid)
+    assert sleeper.wait() == -9 and living() == []

@@ -365,16 +365,18 @@ def run_merged(merged, helpers, scratch, keep, as_user=None):
 
 
 def kill_processes_of(uid):
-    """SIGKILL every process of the user uid (read from /proc), until none is left."""
+    """SIGKILL every living process of the user uid (read from /proc), until none is left.
+
+    A killed process stays a zombie until its parent reaps it: that one is no longer running.
+    """
     for _ in range(100):
         left = []
         for entry in Path("/proc").glob("[0-9]*"):
             try:
-                real_uid = next(line for line in (entry / "status").read_text().splitlines()
-                                if line.startswith("Uid:")).split()[1]
-            except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines())
+            except (OSError, ValueError):
                 continue
-            if int(real_uid) == uid:
+            if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z"):
                 left.append(int(entry.name))
                 signal_quietly(int(entry.name), signal.SIGKILL)
         if not left:
