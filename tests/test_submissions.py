@@ -241,3 +241,26 @@ def test_grade_result_of_an_unusable_submission_says_why_and_scores_nothing(tmp_
     assert result["status"] == "several notebooks" and not result["passed"]
     assert all(part["points"] == 0 and "2 notebooks" in part["reason"] for part in result["parts"])
     assert result["report"][0].startswith("FAIL  2 notebooks in the submission (A3_VAE (1).ipynb, A3_VAE.ipynb)")
+
+
+def test_a_notebook_given_alone_is_taken_with_the_helpers_beside_it(tmp_path):
+    folder = handed_in(tmp_path / "in", "Copy of A3_VAE.ipynb")
+    found = submissions.find(folder / "Copy of A3_VAE.ipynb", tmp_path / "s1")
+    assert found.notebook == folder / "Copy of A3_VAE.ipynb" and found.helpers == folder / "helpers.py"
+    assert found.notes == ["note  graded Copy of A3_VAE.ipynb, the notebook given"]
+    (folder / "helpers.py").unlink()
+    assert submissions.find(folder / "Copy of A3_VAE.ipynb", tmp_path / "s2").helpers is None
+
+
+def test_a_batch_takes_folders_zips_and_notebooks_and_refuses_two_of_one_student(tmp_path):
+    from tools.grade_batch import submissions_in
+    batch = tmp_path / "class"
+    handed_in(batch / "ann")
+    zipped(handed_in(tmp_path / "ben"), batch / "ben.zip")
+    shutil.copy(SOLUTION, batch / "cat.ipynb")
+    (batch / "notes.txt").write_text("not a submission")
+    (batch / ".DS_Store").write_text("")
+    assert submissions_in(batch) == {"ann": batch / "ann", "ben": batch / "ben.zip", "cat": batch / "cat.ipynb"}
+    shutil.copy(SOLUTION, batch / "ann.ipynb")
+    with pytest.raises(ValueError, match=r"ann has two submissions .*\(ann and ann.ipynb\)"):
+        submissions_in(batch)

@@ -2,7 +2,8 @@
 
     python tools/grade.py SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json]
 
-SUBMISSION is a folder or a zip holding the student's notebook and helpers.py,
+SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
+(or the notebook itself, with helpers.py beside it),
 under any name and at any depth (tools/submission.py says how they are found;
 the report says what was taken). Exits 0 only if every check passes (2 if no
 single notebook is found), and prints one line per part: pass or fail, with
@@ -233,7 +234,8 @@ def grade(submission_dir, reference_path, keep=None):
 
 
 def grade_result(submission_path, reference_path, keep=None, as_user=None):
-    """Grade one submission (a folder or a zip; see tools/submission.py); returns a dict that JSON can hold:
+    """Grade one submission (a folder, a zip or a notebook; see tools/submission.py); returns a dict that JSON
+    can hold:
 
     status   "graded", "missing file" or "several notebooks" (no single notebook found),
              "unreadable notebook", or "crashed" (the kernel died, or nbval did not run)
@@ -248,7 +250,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     as_user: run the student's code (nbval and its kernel) as this user, for a grader that runs as
              root (Gradescope's): it can then read nothing but its grading folder and what any user
              can (the Python environment, MNIST), not the grader's files nor the reference
-    raises FileNotFoundError if submission_path is neither a folder nor a zip,
+    raises FileNotFoundError if submission_path is neither a folder nor a zip nor a notebook,
     GradingFolderError if nothing could be written, KeyError for an as_user that does not exist
     """
     reference = nbformat.read(reference_path, as_version=4)
@@ -613,7 +615,7 @@ def stop_on_sigterm():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("submission", type=Path, help="folder or zip with the notebook and helpers.py")
+    parser.add_argument("submission", type=Path, help="folder or zip with the notebook and helpers.py, or the notebook")
     parser.add_argument("--reference", type=Path, default=None,
                         help="notebook whose check cells are the reference (default: tools/reference.ipynb "
                              "where make_student.py wrote one, else A3_VAE.ipynb)")

@@ -2,8 +2,8 @@
 
     python tools/grade_batch.py SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
 
-SUBMISSIONS_DIR holds one folder or zip per student (named after the student),
-each with the notebook and helpers.py (found as tools/grade.py finds them:
+SUBMISSIONS_DIR holds one folder, zip or notebook per student (named after the
+student), each with the notebook and helpers.py (found as tools/grade.py finds them:
 another name, a nested folder or a zip is fine). Every submission is graded by tools/grade.py
 in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
@@ -58,16 +58,16 @@ def grade_student(student, path, out_dir, reference, timeout, threads):
 
 
 def submissions_in(folder):
-    """{student: their folder or zip} in the batch's folder: a folder, or a zip named after the student."""
+    """{student: their submission} in the batch's folder: a folder, a zip or a notebook named after the student."""
     found = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or not (path.is_dir() or path.suffix.lower() in (".zip", ".ipynb")):
             continue
-        student = path.stem if path.is_file() and path.suffix.lower() == ".zip" else path.name
-        if path.is_dir() or path.suffix.lower() == ".zip":
-            if student in found:
-                raise ValueError(f"{student} has both a folder and a zip in {folder}; keep one")
-            found[student] = path
+        student = path.name if path.is_dir() else path.stem
+        if student in found:
+            raise ValueError(f"{student} has two submissions in {folder} ({found[student].name} and {path.name}); "
+                             "keep one")
+        found[student] = path
     return found
 
 
@@ -92,7 +92,7 @@ def gradebook(students, out_dir, reference):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("submissions", type=Path, help="folder with one sub-folder or zip per student")
+    parser.add_argument("submissions", type=Path, help="folder with one sub-folder, zip or notebook per student")
     parser.add_argument("--out", type=Path, default=None, help="where the gradebook and reports go")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")

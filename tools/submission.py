@@ -1,6 +1,6 @@
 """Finding the notebook and helpers.py in a submission, as students really hand them in.
 
-A submission is a folder or a zip. Students upload ``Copy of A3_VAE.ipynb``
+A submission is a folder, a zip, or a notebook file (with helpers.py beside it). Students upload ``Copy of A3_VAE.ipynb``
 (Colab's name for a copy), ``A3_VAE (1).ipynb`` (a second download), a zip
 of their folder, or the folder one level deeper; Gradescope keeps uploaded
 folders. So the notebook is the one notebook found anywhere in the
@@ -79,18 +79,23 @@ def listing(top):
 
 
 def find(path, scratch):
-    """The Submission in path (a folder or a zip); zips are unpacked into the folder scratch.
+    """The Submission in path (a folder, a zip, or a notebook); zips are unpacked into the folder scratch.
 
-    raises FileNotFoundError when path is neither, SubmissionError when no single notebook is found
+    raises FileNotFoundError when path is none of these, SubmissionError when no single notebook is found
     """
     path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".ipynb":  # a notebook alone: helpers.py beside it, if any
+        helpers = path.parent / HELPERS
+        notes = [] if path.name == NOTEBOOK else [f"note  graded {path.name}, the notebook given"]
+        return Submission(path, helpers if helpers.is_file() else None, notes)
     if path.is_file() and zipfile.is_zipfile(path):
         given, archives = path.parent, [path]
     elif path.is_dir():
         given = path
         archives = [] if files_below(path, "*.ipynb") else files_below(path, "*.zip")
     else:
-        raise FileNotFoundError(f"{path} is neither a folder nor a zip; a submission holds {NOTEBOOK} and {HELPERS}")
+        raise FileNotFoundError(f"{path} is neither a folder nor a zip nor a notebook; a submission holds "
+                                f"{NOTEBOOK} and {HELPERS}")
     top, notes = given, []
     if archives:  # each unpacked into a folder named after it, so messages say which zip a file came from
         top = Path(scratch) / "unpacked"
