@@ -2,7 +2,7 @@
 
     sudo python tools/gradescope_trial.py WORK_DIR [--memory-mb 768] [--cpus 0.5] [--reuse-root]
 
-Needs root, debootstrap and Linux cgroups (v1 or v2). It
+Needs root, debootstrap and Linux cgroups (tried with cgroup v1; v2 is written but untried). It
 
 1. builds a fresh minimal Debian root in WORK_DIR/root (debootstrap's minbase with only
    python3, pip and CA certificates), the closest stand-in for Gradescope's base image
