@@ -9,7 +9,7 @@ A checkpoint is a plain dict, loadable with ``torch.load(weights_only=True)``:
     config        dict of the settings that shape the run (sizes, lr, epochs, seed)
     epoch         number of finished epochs
     loss_history  list of the mean training loss of every finished epoch
-    encoder, decoder   state_dicts of nn.Sequential(Linear, Tanh, Linear)
+    encoder, decoder   state_dicts of the two networks
     optimizer     the Adam state, so a resumed run continues exactly
     rng, shuffle_rng   the global and the shuffling random states
     cuda_rng      the CUDA random state, present when trained on a GPU
@@ -29,7 +29,6 @@ import sys
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from files import write_bytes_of
 
@@ -172,29 +171,3 @@ def restore_training_state(checkpoint, encoder, decoder, optimizer, shuffle_rng)
     if "cuda_rng" in checkpoint and torch.cuda.is_available():
         torch.cuda.set_rng_state(checkpoint["cuda_rng"])
     return list(checkpoint["loss_history"])
-
-
-def build_networks(config):
-    """The notebook's architecture, for the tools that work outside it.
-
-    returns (encoder, decoder): nn.Sequential(Linear, Tanh, Linear) modules;
-    the encoder maps (B, data_dim) to (B, 2 * latent_dim), i.e. (mu, log_sigma),
-    the decoder maps (B, latent_dim) to (B, data_dim) Bernoulli logits
-    """
-    c = config
-    encoder = nn.Sequential(nn.Linear(c["data_dim"], c["hidden_dim"]), nn.Tanh(),
-                            nn.Linear(c["hidden_dim"], 2 * c["latent_dim"]))
-    decoder = nn.Sequential(nn.Linear(c["latent_dim"], c["hidden_dim"]), nn.Tanh(),
-                            nn.Linear(c["hidden_dim"], c["data_dim"]))
-    return encoder, decoder
-
-
-def networks_from_checkpoint(checkpoint, device="cpu"):
-    """The trained encoder and decoder of a checkpoint, in eval mode on ``device``."""
-    encoder, decoder = build_networks(checkpoint["config"])
-    try:
-        encoder.load_state_dict(checkpoint["encoder"])
-        decoder.load_state_dict(checkpoint["decoder"])
-    except RuntimeError as err:
-        raise CheckpointError(f"the checkpoint's weights do not match its configuration: {err}") from None
-    return encoder.to(device).eval(), decoder.to(device).eval()

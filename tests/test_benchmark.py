@@ -2,7 +2,7 @@
 import torch
 
 import helpers
-from checkpoints import build_networks
+from tools.reference_model import build_networks
 from tools.benchmark import bare_loss, tutorial_loss
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from checkpoints import build_networks, load_checkpoint, networks_from_checkpoint
+from checkpoints import load_checkpoint
+from tools.reference_model import build_networks, networks_from_checkpoint
 from evaluation import (EDGE_SHARE, GRID_HALF_WIDTH, GRID_POINTS, exact_log_marginal, fitted_gaussian_elbo,
                         grid_convergence, grid_log_marginal, importance_bounds, latent_grid,
                         log_posterior_on_grid, narrowest_width)

@@ -116,6 +116,15 @@ def test_student_edition_keeps_ids_and_check_outputs_only(student_dir):
     assert (student_dir / "tools" / "grade.py").is_file() and (student_dir / "tools" / "reference.ipynb").is_file()
 
 
+def test_the_student_edition_does_not_build_the_networks_outside_their_stubs(student_dir):
+    # The architecture the TODOs ask for lives in tools/reference_model.py, for the instructors' tools.
+    shipped = {str(p.relative_to(student_dir)): p.read_text() for p in student_dir.rglob("*.py")}
+    assert "tools/reference_model.py" not in shipped
+    for name, text in shipped.items():
+        assert "def build_networks" not in text and "def networks_from_checkpoint" not in text, name
+        assert "nn.Sequential(" not in text, f"{name} builds a network"
+
+
 def test_stub_is_indented_like_its_markers():
     source = "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n"
     assert strip_solutions(source, "f") == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"

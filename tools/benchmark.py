@@ -71,13 +71,13 @@ from torchvision import datasets, transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import helpers  # noqa: E402
-from checkpoints import (build_networks, load_checkpoint, networks_from_checkpoint, save_checkpoint,  # noqa: E402
-                         training_state)
+from checkpoints import load_checkpoint, save_checkpoint, training_state  # noqa: E402
 from evaluation import (GRID_HALF_WIDTH, GRID_POINTS, WIDTH_PER_SPACING, exact_log_marginal,  # noqa: E402
                         importance_bounds)
 from mnist import mnist_root  # noqa: E402
 from tools.grade import SUPPORT_MODULES  # noqa: E402
 from tools.memory import watch  # noqa: E402
+from tools.reference_model import build_networks, networks_from_checkpoint  # noqa: E402
 from tools.notebook_code import notebook_namespace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from checkpoints import CheckpointError, load_checkpoint, networks_from_checkpoint  # noqa: E402
+from checkpoints import CheckpointError, load_checkpoint  # noqa: E402
+from tools.reference_model import networks_from_checkpoint  # noqa: E402
 from evaluation import (GRID_HALF_WIDTH, GRID_POINTS, IWAE_KS, WIDTH_PER_SPACING,  # noqa: E402
                         exact_log_marginal, importance_bounds)
 from mnist import load_mnist  # noqa: E402
