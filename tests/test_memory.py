@@ -3,7 +3,8 @@ import subprocess
 import sys
 import time
 
-from tools.memory import descendants, watch
+from tools.memory import watch
+from tools.processes import descendants
 
 HOLD = ("import time; block = bytearray({mb} * 2 ** 20); block[::4096] = b'x' * len(block[::4096]); "
         "time.sleep({seconds})")

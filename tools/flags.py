@@ -136,5 +136,10 @@ def flag_sources(sources):
     return flags
 
 
+def describe(flag):
+    """One flag in one line: where, the line itself, and why."""
+    return f"{flag['where']}, line {flag['line']}: {flag['code']}  ({flag['why']})"
+
+
 def report_lines(flags):
-    return [f"flag  {flag['where']}, line {flag['line']}: {flag['code']}  ({flag['why']})" for flag in flags]
+    return [f"flag  {describe(flag)}" for flag in flags]

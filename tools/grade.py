@@ -59,12 +59,14 @@ from tools import submission as submissions  # noqa: E402
 from tools.flags import flag_sources, report_lines  # noqa: E402
 from tools.markers import handed_out, strip_solutions  # noqa: E402
 from tools.placement import Placement  # noqa: E402
+from tools.processes import descendants, process_table  # noqa: E402
 CHECK_TAG = "nbval-check-output"
 LEARNER_TAG = "learner-only"
 # The modules the notebook imports besides the student's helpers.py.
 SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "files.py")
 # The grader itself, as the student edition and the Gradescope autograder ship it.
-GRADER_FILES = ("tools/grade.py", "tools/flags.py", "tools/markers.py", "tools/placement.py", "tools/submission.py")
+GRADER_FILES = ("tools/grade.py", "tools/flags.py", "tools/markers.py", "tools/placement.py", "tools/processes.py",
+                "tools/submission.py")
 ANSWER_TAG = "written-answer"
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 NO_ANSWER = "YOUR ANSWER HERE"
@@ -96,14 +98,15 @@ def is_check_cell(cell):
     return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
 
 
-def written_answers(reference, submission, placement):
+def written_answers(placement):
     """[(report line, (question, points), words)] per written question: these need a person, not a check."""
     answers = []
-    for ref_cell in reference.cells:
+    for ref_cell in placement.reference.cells:
         if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
             continue
         index = placement.index.get(ref_cell.id)
-        words = len(submission.cells[index].source.replace(NO_ANSWER, "").split()) if index is not None else 0
+        words = (len(placement.submission.cells[index].source.replace(NO_ANSWER, "").split())
+                 if index is not None else 0)
         state = f"answered, {words} words" if words else "not answered"
         name = ref_cell.metadata.get("part", ref_cell.id)
         answers.append((f"hand  {name}: to be read by a person ({state})", (name, points_of(ref_cell)), words))
@@ -128,15 +131,16 @@ def merge(reference, submission, placement=None):
         else:
             added_after.setdefault(previous, []).append(cell)
 
+    used_ids = set()
+
     def added(cell):
         """A copy of a cell the student added, with an id of its own (Colab's cells have none)."""
         copy = nbformat.from_dict(cell)
-        if copy.get("id") in reference_ids or not copy.get("id") or copy.id in used_ids:
+        if not copy.get("id") or copy.id in reference_ids or copy.id in used_ids:
             copy.id = nbformat.v4.new_code_cell().id
         used_ids.add(copy.id)
         return copy
 
-    used_ids = set()
     cells = [added(cell) for cell in added_after.get(None, [])]
     for ref_cell in reference.cells:
         index = placement.index.get(ref_cell.id)
@@ -262,7 +266,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         try:
             found = submissions.find(submission_path, scratch / "submission")
         except submissions.SubmissionError as err:
-            return outcome(err.status, reference, None, [f"FAIL  {err}"], None, str(err))
+            return outcome(err.status, reference, [f"FAIL  {err}"], None, str(err))
         except OSError as err:  # the folder cannot be read, or a zip cannot be unpacked into scratch
             if isinstance(err, FileNotFoundError):
                 raise
@@ -272,7 +276,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
             submission = nbformat.read(found.notebook, as_version=4)
         except Exception as err:  # nbformat raises several kinds for a broken file
             why = f"{found.notebook.name} cannot be read ({type(err).__name__}: {err})"
-            return outcome("unreadable notebook", reference, None, notes + [f"FAIL  notebook: {why}"], None, why)
+            return outcome("unreadable notebook", reference, notes + [f"FAIL  notebook: {why}"], None, why)
         placement = Placement(reference, submission)
         merged = merge(reference, submission, placement)
         notes += placement_notes(reference, placement)
@@ -285,10 +289,10 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
-            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement, flags)
+            return outcome("crashed", reference, notes + [f"FAIL  {why}"], None, why, placement, flags)
         if failed is None:
             why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
-            return outcome("crashed", reference, submission, notes + [f"FAIL  {why}"], None, why, placement, flags)
+            return outcome("crashed", reference, notes + [f"FAIL  {why}"], None, why, placement, flags)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -305,7 +309,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell)]
     report += ["cells outside the checks that failed:"] + raised if raised else []
-    result = outcome("graded", reference, submission, report, reasons, "", placement, flags)
+    result = outcome("graded", reference, report, reasons, "", placement, flags)
     result["passed"] = run.returncode == 0 and not failed
     return result
 
@@ -367,23 +371,31 @@ def run_merged(merged, helpers, scratch, keep, as_user=None):
 
 
 def kill_processes_of(uid):
-    """SIGKILL every living process of the user uid (read from /proc), until none is left.
+    """SIGKILL every living process of the user uid, until none is left.
 
-    A killed process stays a zombie until its parent reaps it: that one is no longer running.
+    A killed process stays a zombie (state Z) until its parent reaps it: that one is no longer running.
     """
     for _ in range(100):
-        left = []
-        for entry in Path("/proc").glob("[0-9]*"):
-            try:
-                fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines())
-            except (OSError, ValueError):
-                continue
-            if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z"):
-                left.append(int(entry.name))
-                signal_quietly(int(entry.name), signal.SIGKILL)
+        left = [pid for pid, (_, state, _) in process_table().items()
+                if state != "Z" and owner(pid) == uid]
         if not left:
             return
+        for pid in left:
+            signal_quietly(pid, signal.SIGKILL)
         time.sleep(0.05)
+
+
+def owner(pid):
+    """The real user id a process runs as, or None once it has gone.
+
+    Read from its status, not from the owner of its /proc folder: a process that makes itself
+    undumpable has that folder owned by root.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
 
 
 def hand_over(scratch, work, user):
@@ -397,22 +409,19 @@ def hand_over(scratch, work, user):
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def outcome(status, reference, submission, report, reasons, why, placement=None, flags=()):
+def outcome(status, reference, report, reasons, why, placement=None, flags=()):
     """The result dict of grade_result.
 
     reasons:   {part: why it failed} from a run of the notebook, or None when nothing ran
     why:       what went wrong as a whole ("" if nothing), given for parts that earned nothing
-    placement: where the submission's cells were found (tools/placement.py), when it was read
+    placement: where the submission's cells were found (tools/placement.py), once it was read
     flags:     the lines that reach for the grading machinery (tools/flags.py), for a person
     """
     parts = []
     for name, points in parts_of(reference):
         reason = why if reasons is None else reasons.get(name, "")
         parts.append({"name": name, "max_points": points, "points": 0 if reason else points, "reason": reason})
-    if submission is not None:
-        answers = written_answers(reference, submission, placement or Placement(reference, submission))
-    else:
-        answers = []
+    answers = written_answers(placement) if placement is not None else []
     return {"status": status, "passed": False, "parts": parts, "flags": list(flags),
             "notes": [line for line in report if line.startswith("note")],
             "report": report + [line for line, _, _ in answers],
@@ -424,18 +433,6 @@ class Run:
 
     def __init__(self, returncode, stdout, stderr, kernel_died):
         self.returncode, self.stdout, self.stderr, self.kernel_died = returncode, stdout, stderr, kernel_died
-
-
-def process_table():
-    """{pid: (parent pid, state, command line)} of every process, read from /proc (empty where there is none)."""
-    table = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-            table[int(entry.name)] = (int(parent), state, (entry / "cmdline").read_bytes())
-        except (OSError, ValueError):
-            continue
-    return table
 
 
 def child_pids(table, pid, command_word):
@@ -459,12 +456,7 @@ def kill_tree(pid):
     """
     stopped = set()
     while True:
-        table = process_table()
-        tree, frontier = {pid}, [pid]
-        while frontier:
-            children = [child for child, (parent, _, _) in table.items() if parent in frontier]
-            tree.update(children)
-            frontier = children
+        tree = set(descendants(pid))
         for member in tree - stopped:
             signal_quietly(member, signal.SIGSTOP)
         if tree <= stopped:
@@ -569,7 +561,7 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
                "--reference", str(reference_path), *(["--as-user", as_user] if as_user else [])]
 
     def not_graded(status, why):
-        return outcome(status, nbformat.read(reference_path, as_version=4), None, [f"FAIL  {why}"], None, why)
+        return outcome(status, nbformat.read(reference_path, as_version=4), [f"FAIL  {why}"], None, why)
 
     # A grader killed here cannot clean up after itself: its temporary files go into a folder
     # of ours, removed whatever happens to the grader.

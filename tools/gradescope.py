@@ -7,7 +7,7 @@
 run_autograder at its root, and this project's grading files (the solution
 notebook as the reference, the modules, requirements.txt). Gradescope runs
 setup.sh once when it builds the image (a virtual environment with the
-requirements, and MNIST downloaded into source/data) and run_autograder for
+requirements, MNIST downloaded into ROOT/data) and run_autograder for
 each submission, in a container of its own.
 
 On Gradescope the autograder runs as root; setup.sh makes the user vae-student and
@@ -39,6 +39,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from files import write_atomically  # noqa: E402
+from tools.flags import describe  # noqa: E402
 from tools.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated, outcome  # noqa: E402
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -93,14 +94,13 @@ def results_json(result, seconds):
     status = result["status"]
     notes = [line[len("note  "):] for line in result.get("notes", [])]
     failure = next((line[len("FAIL  "):] for line in result["report"] if line.startswith("FAIL")), "")
-    output = "Graded." if status == "graded" else f"Not graded as a whole ({status}): {failure}"
-    output = "\n".join([output, *notes])
+    summary = "Graded." if status == "graded" else f"Not graded as a whole ({status}): {failure}"
     if result["answers"]:
-        output += f" The {len(result['answers'])} written answers are graded by hand."
+        summary += f" The {len(result['answers'])} written answers are graded by hand."
+    output = "\n".join([summary, *notes])
     if result.get("flags"):  # for the instructor only: hidden from the student
         tests.append({"name": "flags for a person (no points)", "score": 0, "max_score": 0, "visibility": "hidden",
-                      "output": "\n".join(f"{flag['where']}, line {flag['line']}: {flag['code']}  ({flag['why']})"
-                                           for flag in result["flags"])})
+                      "output": "\n".join(describe(flag) for flag in result["flags"])})
     return {"score": sum(part["points"] for part in result["parts"]), "execution_time": round(seconds, 1),
             "output": output, "tests": tests}
 
@@ -118,7 +118,7 @@ def run(root, timeout, as_user=None):
             pwd.getpwnam(as_user)
         except KeyError:
             why = f"the user {as_user} does not exist; setup.sh makes it"
-            result = outcome("crashed", nbformat.read(root / "source" / "A3_VAE.ipynb", as_version=4), None,
+            result = outcome("crashed", nbformat.read(root / "source" / "A3_VAE.ipynb", as_version=4),
                              [f"FAIL  {why}"], None, why)
             return write_results(root, results_json(result, time.monotonic() - start))
         for folder in ("source", "submission", "results"):

@@ -34,7 +34,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tools.grade import GRADER_FILES, SUPPORT_MODULES, is_check_cell  # noqa: E402
-from tools.markers import ANSWER_STUB, MarkerError, strip_solutions  # noqa: E402
+from tools.markers import MarkerError, handed_out, strip_solutions  # noqa: E402
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 
@@ -61,12 +61,9 @@ def student_notebook(solution):
     notebook = nbformat.from_dict(solution)
     notebook.metadata.pop("widgets", None)  # saved widget state can hold outputs
     for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            cell.source = strip_solutions(cell.source, f"cell {cell.id!r}", ANSWER_STUB)
-        if cell.cell_type != "code":
-            continue
-        cell.source = strip_solutions(cell.source, f"cell {cell.id!r}")
-        if not is_check_cell(cell):
+        if cell.cell_type in ("markdown", "code"):
+            cell.source = handed_out(cell.source, cell.cell_type, f"cell {cell.id!r}")
+        if cell.cell_type == "code" and not is_check_cell(cell):
             cell.outputs = []
             cell.execution_count = None
     return notebook

@@ -43,6 +43,6 @@ def strip_solutions(source, where, stub=STUB):
     return "\n".join(lines)
 
 
-def handed_out(source, cell_type="code"):
-    """A cell's source as the student edition has it."""
-    return strip_solutions(source, "a cell", ANSWER_STUB if cell_type == "markdown" else STUB)
+def handed_out(source, cell_type="code", where="a cell"):
+    """A cell's source as the student edition has it (where: a name for error messages)."""
+    return strip_solutions(source, where, ANSWER_STUB if cell_type == "markdown" else STUB)

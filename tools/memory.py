@@ -11,23 +11,9 @@ import signal
 import time
 from pathlib import Path
 
+from tools.processes import descendants
+
 SAMPLE_S = 0.05  # the peak can last a fraction of a second (loading MNIST)
-
-
-def descendants(pid):
-    """pid and every process below it, from /proc."""
-    children = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, frontier = [pid], [pid]
-    while frontier:
-        frontier = [child for parent in frontier for child in children.get(parent, [])]
-        tree += frontier
-    return tree
 
 
 def pss_mb(pid):

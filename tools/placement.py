@@ -18,6 +18,8 @@ ones left:
 
 A reference cell that none of these finds is reported by the caller.
 """
+import collections
+
 from tools.markers import handed_out
 
 PASSES = ("id", "nbgrader", "content", "order")
@@ -42,8 +44,9 @@ class Placement:
         self.reference, self.submission = reference, submission
         self.index, self.how = {}, {}
         self.taken = set()  # indices of submission cells already placed
-        self.by_id()
-        self.by_grade_id()
+        self.position = {cell.id: number for number, cell in enumerate(reference.cells)}
+        self.by_key(lambda cell: cell.get("id"), "id")
+        self.by_key(grade_id, "nbgrader")
         self.by_content()
         self.by_order()
 
@@ -59,30 +62,30 @@ class Placement:
     def unplaced(self):
         return [cell for cell in self.reference.cells if cell.id not in self.index]
 
-    def by_id(self):
+    def by_key(self, key, how):
+        """Place each reference cell on the free submission cell with the same key (none: no match)."""
         for ref_cell in self.unplaced():
-            match = next((i for i, cell in self.free(ref_cell) if cell.get("id") == ref_cell.id), None)
+            wanted = key(ref_cell)
+            match = next((i for i, cell in self.free(ref_cell) if wanted and key(cell) == wanted), None)
             if match is not None:
-                self.place(ref_cell, match, "id")
+                self.place(ref_cell, match, how)
 
-    def by_grade_id(self):
-        for ref_cell in self.unplaced():
-            wanted = grade_id(ref_cell)
-            match = next((i for i, cell in self.free(ref_cell) if wanted and grade_id(cell) == wanted), None)
-            if match is not None:
-                self.place(ref_cell, match, "nbgrader")
+    def placed_index(self, cells):
+        """The submission index of the first of cells (reference cells) that is placed, or None."""
+        return next((self.index[cell.id] for cell in cells if cell.id in self.index), None)
 
     def previous_index(self, ref_cell):
         """The submission index of the nearest placed reference cell before ref_cell (-1 if none)."""
-        position = self.reference.cells.index(ref_cell)
-        return next((self.index[cell.id] for cell in reversed(self.reference.cells[:position])
-                     if cell.id in self.index), -1)
+        before = self.reference.cells[:self.position[ref_cell.id]]
+        found = self.placed_index(reversed(before))
+        return -1 if found is None else found
 
     def by_content(self):
-        lines = [first_line(handed_out(cell.source, cell.cell_type)) for cell in self.reference.cells]
+        lines = {cell.id: first_line(handed_out(cell.source, cell.cell_type)) for cell in self.reference.cells}
+        counts = collections.Counter(lines.values())
         for ref_cell in self.unplaced():
-            line = first_line(handed_out(ref_cell.source, ref_cell.cell_type))
-            if not line or lines.count(line) > 1:
+            line = lines[ref_cell.id]
+            if not line or counts[line] > 1:
                 continue  # nothing to go by, or it would not say which reference cell
             candidates = [i for i, cell in self.free(ref_cell) if first_line(cell.source) == line]
             after = [i for i in candidates if i > self.previous_index(ref_cell)]
@@ -90,14 +93,11 @@ class Placement:
                 self.place(ref_cell, (after or candidates)[0], "content")
 
     def by_order(self):
-        cells = self.reference.cells
         for ref_cell in self.unplaced():
-            position = cells.index(ref_cell)
             before = self.previous_index(ref_cell)
-            after = next((self.index[cell.id] for cell in cells[position + 1:] if cell.id in self.index),
-                         len(self.submission.cells))
-            same_type = lambda cell: cell.cell_type == ref_cell.cell_type  # noqa: E731
-            gap_reference = [cell for cell in cells if same_type(cell) and cell.id not in self.index
+            after = self.placed_index(self.reference.cells[self.position[ref_cell.id] + 1:])
+            after = len(self.submission.cells) if after is None else after
+            gap_reference = [cell for cell in self.unplaced() if cell.cell_type == ref_cell.cell_type
                              and self.previous_index(cell) == before]
             gap_submission = [i for i, cell in self.free(ref_cell) if before < i < after]
             if len(gap_reference) == 1 and len(gap_submission) == 1:
