@@ -1,29 +1,46 @@
-"""The notebook's checks: one function per part of the assignment.
+"""The notebook's checks: one per part of the assignment.
 
-Each check calls the student's functions and networks on fixed inputs and
-compares what they do with an independent computation: the formulas written
-out again in float64, and each network evaluated by hand from its parameters,
-which are found by their shapes (any ``nn.Module`` with the assignment's layer
-sizes passes, ``nn.Sequential`` or not). Random parts are judged by their
-properties: binary values, frequencies, and means equal to the sigmoid of the
-decoder at the codes that were drawn.
+A part is checked in three steps, so that the same code serves a student's run
+of the notebook and a grading:
 
-A check that finds a mistake raises ``AssertionError`` saying what it expected
-and what it found. A check that passes prints only lines that cannot drift
-across machines, thread counts or CPU/GPU, so the notebook's saved outputs
-are the reference that grading compares with.
+1. inputs_for(part, seed): the inputs, drawn on the CPU from a seed. The
+   notebook's checks use PUBLIC_SEED; tools/grade.py draws a secret seed for
+   each grading.
+2. RUN[part](inputs, device, ...): calls the student's functions and networks
+   on those inputs and returns plain results (tensors, numbers, strings). This
+   is all that runs in the student's kernel when grading.
+3. COMPARE[part](inputs, results, expected): raises AssertionError saying what
+   was expected and what was found, or returns the lines that say what passed.
+
+In the notebook, the expected values are those the solution computed on the
+public inputs (checks_expected.pt, written by tools/judge.py), or, where the
+result is random or uses the trained networks, what the student's own
+functions give once their checks have passed. When grading, tools/judge.py
+computes them in the grader's own process. This module holds no formula of the
+model and builds no network: it is handed out with the notebook.
+
+A check that passes prints only lines that cannot drift across machines,
+thread counts or CPU/GPU, so the notebook's saved outputs are the reference
+that nbval compares with.
 """
-import copy
+import hashlib
 import math
 import tempfile
 from pathlib import Path
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 from PIL import Image
 
 DATA_DIM, HIDDEN_DIM, LATENT_DIM = 784, 500, 2
-LOG_2PI = math.log(2 * math.pi)
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+ENCODER_SIZES, DECODER_SIZES = (DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM), (LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+PUBLIC_SEED = 0
+EXPECTED_FILE = Path(__file__).with_name("checks_expected.pt")
+TRAIN_STEPS, BATCH_SIZE, LEARNING_RATE = 3, 200, 1e-3
+NOISE_DRAWS = 4000  # codes drawn for one digit, to test that elbo's noise is standard normal
+LATTICE_SIZE, LATTICE_RANGE = 50, 3.0
+LATTICE_PICKED = range(0, LATTICE_SIZE, 7)  # the tile rows and columns compared: 0, 7, ..., 49
+SCATTER_ROWS = 97  # every 97th training digit is compared
 
 
 def expect(condition, message):
@@ -32,9 +49,28 @@ def expect(condition, message):
         raise AssertionError(message)
 
 
-def report(*lines):
-    for line in lines:
-        print(line)
+def plain(value):
+    """value as the kernel reports it: tensors detached on the CPU, containers of them, numbers and
+    strings as they are, anything else as a string that names its type."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return f"a {type(value).__name__}"
+
+
+def describe(found):
+    if isinstance(found, torch.Tensor):
+        return f"a {found.dtype} tensor of shape {tuple(found.shape)}"
+    return found if isinstance(found, str) else f"a {type(found).__name__}"
+
+
+def expect_tensor(value, name, shape):
+    expect(isinstance(value, torch.Tensor), f"{name}: expected a tensor of shape {shape}, found {describe(value)}")
+    expect(tuple(value.shape) == tuple(shape), f"{name}: expected shape {tuple(shape)}, found {tuple(value.shape)}")
+    expect(bool(torch.isfinite(value).all()), f"{name}: expected finite values, found nan or inf")
 
 
 def max_difference(found, expected):
@@ -43,31 +79,72 @@ def max_difference(found, expected):
 
 def expect_close(found, expected, what, atol, rtol=0.0):
     """found and expected agree within atol + rtol * |expected|, entry by entry."""
-    expect(isinstance(found, torch.Tensor), f"{what}: expected a tensor, found {type(found).__name__}")
-    expect(tuple(found.shape) == tuple(expected.shape),
-           f"{what}: expected shape {tuple(expected.shape)}, found {tuple(found.shape)}")
-    expect(bool(torch.isfinite(found).all()), f"{what}: expected finite values, found nan or inf")
-    found, expected = found.detach().double(), expected.detach().double().to(found.device)
+    expect_tensor(found, what, expected.shape)
+    found, expected = found.double(), expected.double()
     bad = (found - expected).abs() > atol + rtol * expected.abs()
     expect(not bool(bad.any()),
            f"{what}: expected the values of an independent computation within {atol:g}, found "
            f"{int(bad.sum())} of {bad.numel()} values off (largest difference {max_difference(found, expected):.3g})")
 
 
-def bernoulli64(x, logits):
-    """log Ber(x | sigmoid(y)) in float64, as log sigmoid(+-y) = -log(1 + exp(-+y))."""
-    x, logits = x.double(), logits.double()
-    zero = torch.zeros_like(logits)
-    return -x * torch.logaddexp(zero, -logits) - (1 - x) * torch.logaddexp(zero, logits)
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+
+def generator_for(part, seed):
+    """A CPU generator of its own for each part and seed."""
+    digest = hashlib.sha256(f"{seed}:{part}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
-def std_normal64(z):
-    return -0.5 * (z.double() ** 2).sum(1) - 0.5 * z.shape[1] * LOG_2PI
+def binary_digits(generator, n):
+    return (torch.rand(n, DATA_DIM, generator=generator) < 0.3).float()
 
 
-def gaussian64(z, mu, log_sigma):
-    z, mu, log_sigma = z.double(), mu.double(), log_sigma.double()
-    return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * LOG_2PI).sum(1)
+def network_weights(generator, sizes):
+    """[W1, b1, W2, b2] in Linear's (out, in) layout, scaled as Linear's own initialisation."""
+    n_in, n_hidden, n_out = sizes
+    weights = []
+    for fan_in, shape in ((n_in, (n_hidden, n_in)), (n_in, (n_hidden,)),
+                          (n_hidden, (n_out, n_hidden)), (n_hidden, (n_out,))):
+        weights.append((2 * torch.rand(shape, generator=generator) - 1) / math.sqrt(fan_in))
+    return weights
+
+
+def inputs_for(part, seed):
+    """The inputs of a part's check, a dict of CPU tensors and numbers, the same for the same seed."""
+    g = generator_for(part, seed)
+    normal = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    if part in ("helpers.bernoulli_log_density", "helpers.bernoulli_log_likelihood_table"):
+        n_logits = 8 if part == "helpers.bernoulli_log_density" else 6
+        return {"x": binary_digits(g, 8 if n_logits == 8 else 4), "logits": 4 * normal(n_logits, DATA_DIM)}
+    if part in ("helpers.std_normal_log_density", "log_prior"):
+        return {"z": normal(5, LATENT_DIM)}
+    if part in ("helpers.diag_gaussian_log_density", "log_q"):
+        return {"z": normal(5, LATENT_DIM), "mu": normal(5, LATENT_DIM), "log_sigma": normal(5, LATENT_DIM)}
+    if part == "helpers.sample_diag_gaussian":
+        return {"mu": normal(5, LATENT_DIM), "log_sigma": normal(5, LATENT_DIM),
+                "seed": int(torch.randint(2 ** 31, (), generator=g)),
+                "many_mu": float(normal(())), "many_log_sigma": float(-1 + 0.5 * normal(()))}
+    if part == "helpers.sample_bernoulli":
+        inside = (0.05 + 0.9 * torch.rand(3, generator=g)).sort().values
+        return {"probs": torch.cat([torch.zeros(1), inside, torch.ones(1)]),
+                "seed": int(torch.randint(2 ** 31, (), generator=g))}
+    if part == "helpers.log_mean_exp":
+        values = 2 * normal(2, 3)
+        values[1] += 1000  # no overflow: exp(1000) is inf in float32 and float64
+        return {"values": values}
+    if part == "decoder":
+        return {"z": normal(5, LATENT_DIM), "decoder": network_weights(g, DECODER_SIZES)}
+    if part == "encoder":
+        return {"x": binary_digits(g, 8), "encoder": network_weights(g, ENCODER_SIZES)}
+    if part in ("log_likelihood", "joint_log_density"):
+        return {"x": binary_digits(g, 8), "z": normal(8, LATENT_DIM), "decoder": network_weights(g, DECODER_SIZES)}
+    if part in ("elbo and loss", "train", "weights"):
+        n = {"elbo and loss": 16, "train": TRAIN_STEPS * BATCH_SIZE, "weights": 0}[part]
+        return {"x": binary_digits(g, n), "encoder": network_weights(g, ENCODER_SIZES),
+                "decoder": network_weights(g, DECODER_SIZES)}
+    return {}  # the visualizations: their inputs are the networks' weights ("weights")
 
 
 # ---------------------------------------------------------------------------
@@ -81,11 +158,12 @@ class TwoLayers:
     transposed: for each, whether it is stored as (in, out) rather than Linear's (out, in)
     """
 
-    def __init__(self, network, name, n_in, n_hidden, n_out):
-        self.name, self.sizes = name, (n_in, n_hidden, n_out)
-        architecture = f"Linear({n_in}, {n_hidden}), tanh, Linear({n_hidden}, {n_out})"
+    def __init__(self, network, name, sizes):
+        n_in, n_hidden, n_out = sizes
+        self.name = name
+        self.architecture = f"Linear({n_in}, {n_hidden}), tanh, Linear({n_hidden}, {n_out})"
         expect(isinstance(network, torch.nn.Module),
-               f"{name} must be a torch.nn.Module ({architecture}), found {type(network).__name__}")
+               f"{name} must be a torch.nn.Module ({self.architecture}), found {type(network).__name__}")
         found = list(network.parameters())
         shapes = [tuple(p.shape) for p in found]
         wanted = [((n_hidden, n_in), (n_in, n_hidden)), ((n_hidden,),),
@@ -94,244 +172,45 @@ class TwoLayers:
         for options in wanted:
             match = [p for p in found if tuple(p.shape) in options]
             expect(len(found) == 4 and len(match) == 1,
-                   f"{name}: expected {architecture}, i.e. 4 parameters: weights of {n_hidden}x{n_in} and "
-                   f"{n_out}x{n_hidden} and biases of {n_hidden} and {n_out}; found parameters of shapes "
-                   f"{shapes}")
+                   f"{name}: expected {self.architecture}, i.e. 4 parameters: weights of {n_hidden}x{n_in} and "
+                   f"{n_out}x{n_hidden} and biases of {n_hidden} and {n_out}; found parameters of shapes {shapes}")
             self.params.append(match[0])
             self.transposed.append(tuple(match[0].shape) != options[0])
-        self.architecture = architecture
 
     def as_linear(self, tensors):
-        """The parameters in Linear's (out, in) layout: [W1, b1, W2, b2]."""
-        return [t.T if flip else t for t, flip in zip(tensors, self.transposed)]
+        """tensors in the module's layout, in Linear's (out, in) layout: [W1, b1, W2, b2]."""
+        return [t if t is None or not flip else t.T for t, flip in zip(tensors, self.transposed)]
 
-    def leaves64(self):
-        """float64 copies of the parameters that record gradients, in the module's layout."""
-        return [p.detach().double().clone().requires_grad_() for p in self.params]
+    def load(self, weights):
+        """Copy weights ([W1, b1, W2, b2], Linear's layout) into the module's parameters."""
+        with torch.no_grad():
+            for p, w in zip(self.params, self.as_linear(weights)):
+                p.copy_(w.to(p.device, p.dtype))
 
-    def forward64(self, inputs, tensors=None, hidden=torch.tanh):
-        """W2 hidden(W1 u + b1) + b2 in float64, from the given (or the module's) parameters."""
-        w1, b1, w2, b2 = self.as_linear(tensors if tensors is not None
-                                        else [p.detach().double() for p in self.params])
-        return hidden(inputs.double() @ w1.T + b1) @ w2.T + b2
-
-
-def encoder_layers(encoder):
-    return TwoLayers(encoder, "encoder", DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM)
+    def grads(self):
+        return [None if p.grad is None else p.grad.detach().cpu().clone() for p in self.as_linear(self.params)]
 
 
-def decoder_layers(decoder):
-    return TwoLayers(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM)
+class Weights:
+    """Inside the block, the networks hold the given weights; their own come back after, with no
+    gradients left behind. pairs: [(TwoLayers, [W1, b1, W2, b2])]"""
 
+    def __init__(self, pairs):
+        self.pairs = pairs
+        self.saved = [[p.detach().clone() for p in layers.params] for layers, _ in pairs]
 
-# The parameters of both networks, in the order of TwoLayers.params (encoder, then decoder).
-PARAMETER_NAMES = [f"{net} {what}" for net in ("encoder", "decoder")
-                   for what in ("first weight", "first bias", "second weight", "second bias")]
+    def __enter__(self):
+        for layers, weights in self.pairs:
+            layers.load(weights)
+        return self
 
-
-def check_network(network, name, n_in, n_hidden, n_out, inputs):
-    """The module computes W2 tanh(W1 u + b1) + b2 with its own parameters; returns the TwoLayers."""
-    layers = TwoLayers(network, name, n_in, n_hidden, n_out)
-    with torch.no_grad():
-        out = network(inputs)
-        expect(isinstance(out, torch.Tensor) and tuple(out.shape) == (len(inputs), n_out),
-               f"{name}: expected outputs of shape {(len(inputs), n_out)}, found "
-               f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
-        by_hand = layers.forward64(inputs)
-        if not torch.allclose(out.double(), by_hand, atol=1e-4, rtol=1e-4):
-            diagnoses = [(torch.sigmoid(by_hand), "applies a sigmoid to its outputs; they must be the raw "
-                                                  "outputs of the last Linear (logits), no output activation"),
-                         (layers.forward64(inputs, hidden=torch.relu), "uses ReLU where tanh is expected"),
-                         (layers.forward64(inputs, hidden=torch.sigmoid), "uses a sigmoid where tanh is expected"),
-                         (layers.forward64(inputs, hidden=lambda h: h), "has no tanh between its two layers")]
-            diagnosis = next((text for candidate, text in diagnoses
-                              if torch.allclose(out.double(), candidate, atol=1e-4, rtol=1e-4)),
-                             f"computes something else (largest difference {max_difference(out, by_hand):.3g})")
-            raise AssertionError(f"{name}: expected {layers.architecture} with no output activation, "
-                                 f"i.e. W2 tanh(W1 u + b1) + b2 from its parameters; it {diagnosis}")
-    return layers
-
-
-# ---------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------
-
-def check_data(x_train, x_test, first_batch):
-    for name, x, n in (("x_train", x_train, 60000), ("x_test", x_test, 10000)):
-        expect(tuple(x.shape) == (n, DATA_DIM) and x.dtype == torch.float32,
-               f"{name}: expected a float32 tensor of shape ({n}, {DATA_DIM}), found {x.dtype} {tuple(x.shape)}")
-        expect(bool(((x == 0) | (x == 1)).all()), f"{name}: expected every pixel to be 0 or 1")
-    expect(tuple(first_batch.shape) == (200, DATA_DIM),
-           f"first_batch: expected shape (200, {DATA_DIM}), found {tuple(first_batch.shape)}")
-    share = x_train.mean().item()
-    expect(0.12 < share < 0.14, f"x_train: expected about 13 % of pixels on (MNIST > 0.5), found {share:.1%}")
-    report(f"training set: {tuple(x_train.shape)} {x_train.dtype}; test set: {tuple(x_test.shape)}",
-           f"one mini-batch: {tuple(first_batch.shape)}",
-           "every pixel is 0 or 1, and about 13 % are on: ok")
-
-
-# ---------------------------------------------------------------------------
-# helpers.py
-# ---------------------------------------------------------------------------
-
-def check_bernoulli_log_density(bernoulli_log_density, x, device):
-    torch.manual_seed(1)
-    logits = 4 * torch.randn(len(x), DATA_DIM, device=device)
-    found = bernoulli_log_density(x, logits)
-    expect_close(found, bernoulli64(x, logits), "bernoulli_log_density(x, logits)", atol=1e-4)
-    huge = torch.tensor([[1e4, 1e4, -1e4, -1e4]], requires_grad=True)
-    extreme = bernoulli_log_density(torch.tensor([[0., 1., 0., 1.]]), huge)
-    expect(torch.equal(extreme.detach(), torch.tensor([[-1e4, 0., 0., -1e4]])),
-           f"bernoulli_log_density at logits of +-1e4: expected exactly [-1e4, 0, 0, -1e4] for x = [0, 1, 0, 1], "
-           f"found {extreme.detach().tolist()[0]} (compute it from the logits, not from sigmoid then log)")
-    extreme.sum().backward()
-    expect(bool(torch.isfinite(huge.grad).all()),
-           f"bernoulli_log_density at logits of +-1e4: expected finite gradients, found {huge.grad.tolist()[0]}")
-    report(f"bernoulli_log_density: {tuple(found.shape)}, matches log(mu) and log(1 - mu)",
-           "exact, with finite gradients, at logits of +-1e4: ok")
-
-
-def check_std_normal_log_density(std_normal_log_density, device):
-    z = torch.randn(5, LATENT_DIM, generator=torch.Generator().manual_seed(2)).to(device)
-    found = std_normal_log_density(z)
-    expect_close(found, std_normal64(z), "std_normal_log_density(z)", atol=1e-4)
-    at_zero = std_normal_log_density(torch.zeros(1, 1)).item()
-    expect(math.isclose(at_zero, -0.5 * LOG_2PI, abs_tol=1e-6),
-           f"std_normal_log_density of a 1-D zero: expected log(1 / sqrt(2 pi)) = {-0.5 * LOG_2PI:.6f}, "
-           f"found {at_zero:.6f}")
-    report(f"std_normal_log_density: {tuple(found.shape)}, matches -|z|^2 / 2 - (K / 2) log(2 pi): ok")
-
-
-def check_gaussian_density(density, name, device, seed):
-    """density(z, mu, log_sigma) against the factorized Gaussian formula in float64."""
-    generator = torch.Generator().manual_seed(seed)
-    z, mu, log_sigma = (torch.randn(5, LATENT_DIM, generator=generator).to(device) for _ in range(3))
-    found = density(z, mu, log_sigma)
-    expect_close(found, gaussian64(z, mu, log_sigma), f"{name}(z, mu, log_sigma)", atol=1e-4)
-    report(f"{name}: {tuple(found.shape)}, matches the Gaussian formula: ok")
-
-
-def check_diag_gaussian_log_density(diag_gaussian_log_density, device):
-    check_gaussian_density(diag_gaussian_log_density, "diag_gaussian_log_density", device, seed=3)
-
-
-def check_sample_diag_gaussian(sample_diag_gaussian, device):
-    generator = torch.Generator().manual_seed(4)
-    mu, log_sigma = (torch.randn(5, LATENT_DIM, generator=generator).to(device).requires_grad_()
-                     for _ in range(2))
-    z = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator(device).manual_seed(5))
-    expect(isinstance(z, torch.Tensor) and z.shape == mu.shape,
-           f"sample_diag_gaussian: expected z of shape {tuple(mu.shape)}, found "
-           f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
-    again = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator(device).manual_seed(5))
-    expect(torch.equal(z, again), "sample_diag_gaussian: expected the same draws from two generators with "
-                                  "the same seed (draw the noise with the generator argument)")
-    expect(z.requires_grad, "sample_diag_gaussian: expected z to carry gradients back to mu and log_sigma "
-                            "(z = mu + exp(log_sigma) * eps); found a result detached from them")
-    z.sum().backward()
-    expect(mu.grad is not None and torch.allclose(mu.grad, torch.ones_like(mu)),
-           "sample_diag_gaussian: expected dz/dmu = 1 (z = mu + exp(log_sigma) * eps), found "
-           f"{None if mu.grad is None else mu.grad[0].tolist()} in the first row")
-    expect(log_sigma.grad is not None and torch.allclose(log_sigma.grad, (z - mu).detach(), atol=1e-5),
-           "sample_diag_gaussian: expected dz/dlog_sigma = exp(log_sigma) * eps = z - mu, found otherwise "
-           "(is log_sigma used as the log of the standard deviation?)")
-    n = 100_000
-    many = sample_diag_gaussian(torch.full((n, 2), 1.0, device=device), torch.full((n, 2), -1.0, device=device))
-    mean, sd = many.mean(0), many.std(0)
-    expect(bool((mean - 1).abs().max() < 0.02 and (sd / math.exp(-1) - 1).abs().max() < 0.02),
-           f"sample_diag_gaussian(mu=1, log_sigma=-1), {n} draws: expected mean 1 and standard deviation "
-           f"exp(-1) = 0.368 within 2 %, found mean {mean.tolist()} and sd {sd.tolist()}")
-    report("sample_diag_gaussian: reparameterized, dz/dmu = 1 and dz/dlog_sigma = z - mu: ok",
-           "repeats with a seeded generator; mean and standard deviation within 2 %: ok")
-
-
-def check_sample_bernoulli(sample_bernoulli, device):
-    probs = torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0], device=device).expand(20_000, 5)
-    draws = sample_bernoulli(probs, generator=torch.Generator(device).manual_seed(6))
-    expect(isinstance(draws, torch.Tensor) and draws.shape == probs.shape and draws.dtype == probs.dtype,
-           f"sample_bernoulli: expected a {probs.dtype} tensor of shape {tuple(probs.shape)}, found "
-           f"{(draws.dtype, tuple(draws.shape)) if isinstance(draws, torch.Tensor) else type(draws).__name__}")
-    expect(bool(((draws == 0) | (draws == 1)).all()), "sample_bernoulli: expected every draw to be 0 or 1")
-    again = sample_bernoulli(probs, generator=torch.Generator(device).manual_seed(6))
-    expect(torch.equal(draws, again), "sample_bernoulli: expected the same draws from two generators with "
-                                      "the same seed (draw the uniforms with the generator argument)")
-    frequencies = draws.mean(0)
-    expect(bool((frequencies - probs[0]).abs().max() < 0.01),
-           f"sample_bernoulli: expected P(x = 1) = p for p = {probs[0].tolist()}, found frequencies "
-           f"{[round(f, 3) for f in frequencies.tolist()]}")
-    report(f"sample_bernoulli: {tuple(draws.shape)} {draws.dtype}, binary, repeats with a seeded generator",
-           "frequencies within 0.01 of p, for p = 0, 0.1, 0.5, 0.9 and 1: ok")
-
-
-def check_likelihood_table(bernoulli_log_likelihood_table, x_rows, device):
-    logits = 3 * torch.randn(6, DATA_DIM, generator=torch.Generator().manual_seed(7)).to(device)
-    table = bernoulli_log_likelihood_table(x_rows, logits)
-    by_hand = torch.stack([bernoulli64(x.expand_as(logits), logits).sum(1) for x in x_rows])
-    expect_close(table, by_hand, "bernoulli_log_likelihood_table(x, logits)", atol=1e-3)
-    report(f"bernoulli_log_likelihood_table: {tuple(table.shape)}, entry (i, j) = log p(x_i | logits_j): ok")
-
-
-def check_log_mean_exp(log_mean_exp):
-    values = torch.tensor([[0.5, -1.0, 2.0], [1000.0, 1000.0, 1000.0 + math.log(4)]])
-    found = log_mean_exp(values, dim=1)
-    expected = torch.tensor([math.log((math.exp(0.5) + math.exp(-1) + math.exp(2)) / 3), 1000 + math.log(2)])
-    expect_close(found, expected, "log_mean_exp(a, dim=1)", atol=1e-3)
-    by_column = log_mean_exp(values[:1].T, dim=0)
-    expect_close(by_column, expected[:1], "log_mean_exp(a, dim=0)", atol=1e-5)
-    report(f"log_mean_exp: {tuple(found.shape)}, matches log(mean(exp(a))), no overflow at 1000: ok")
-
-
-# ---------------------------------------------------------------------------
-# The model
-# ---------------------------------------------------------------------------
-
-def check_log_prior(log_prior, device):
-    z = torch.randn(5, LATENT_DIM, generator=torch.Generator().manual_seed(8)).to(device)
-    found = log_prior(z)
-    expect_close(found, std_normal64(z), "log_prior(z)", atol=1e-4)
-    report(f"log_prior: {tuple(found.shape)}, matches N(0, I): ok")
-
-
-def check_decoder(decoder, device):
-    z = torch.randn(5, LATENT_DIM, generator=torch.Generator().manual_seed(9)).to(device)
-    layers = check_network(decoder, "decoder", LATENT_DIM, HIDDEN_DIM, DATA_DIM, z)
-    report(f"decoder: {layers.architecture}, found by shape",
-           "outputs are logits W2 tanh(W1 z + b1) + b2: ok")
-
-
-def check_log_likelihood(log_likelihood, decoder, x):
-    z = torch.randn(len(x), LATENT_DIM, generator=torch.Generator().manual_seed(10)).to(x.device)
-    with torch.no_grad():
-        found = log_likelihood(x, z)
-        by_hand = bernoulli64(x, decoder(z)).sum(1)
-    expect_close(found, by_hand, "log_likelihood(x, z)", atol=1e-3)
-    report(f"log_likelihood: {tuple(found.shape)}, sums log Ber(x_d | mu_d(z)) over the 784 pixels: ok")
-
-
-def check_joint_log_density(joint_log_density, decoder, x):
-    z = torch.randn(len(x), LATENT_DIM, generator=torch.Generator().manual_seed(11)).to(x.device)
-    with torch.no_grad():
-        found = joint_log_density(x, z)
-        by_hand = bernoulli64(x, decoder(z)).sum(1) + std_normal64(z)
-    expect_close(found, by_hand, "joint_log_density(x, z)", atol=1e-3)
-    report(f"joint_log_density: {tuple(found.shape)}, = log p(z) + log p(x | z): ok")
-
-
-def check_encoder(encoder, encode, x):
-    layers = check_network(encoder, "encoder", DATA_DIM, HIDDEN_DIM, 2 * LATENT_DIM, x)
-    with torch.no_grad():
-        found = encode(x)
-        by_hand = layers.forward64(x)
-    expect(isinstance(found, (tuple, list)) and len(found) == 2,
-           f"encode(x): expected a pair (mu, log_sigma), found {type(found).__name__}")
-    expect_close(found[0], by_hand[:, :LATENT_DIM], "encode(x)[0], mu (the first two outputs)", atol=1e-4)
-    expect_close(found[1], by_hand[:, LATENT_DIM:], "encode(x)[1], log_sigma (the last two outputs)", atol=1e-4)
-    report(f"encoder: {layers.architecture}, found by shape; outputs W2 tanh(W1 x + b1) + b2: ok",
-           f"encode: mu {tuple(found[0].shape)} = first two outputs, log_sigma {tuple(found[1].shape)} = last two: ok")
-
-
-def check_log_q(log_q, device):
-    check_gaussian_density(log_q, "log_q", device, seed=12)
+    def __exit__(self, *exc):
+        with torch.no_grad():
+            for (layers, _), saved in zip(self.pairs, self.saved):
+                for p, s in zip(layers.params, saved):
+                    p.copy_(s)
+                    p.grad = None
+        return False
 
 
 class CallRecorder:
@@ -345,192 +224,448 @@ class CallRecorder:
         self.handle.remove()
 
 
-def elbo64(x, z_drawn, enc, dec, enc_params, dec_params):
-    """The one-draw ELBO of each digit in float64, as a function of the networks' parameters.
-
-    The noise is read off the codes the student's code decoded, eps = (z - mu) / sigma, and z is
-    rebuilt as mu + sigma * eps so that gradients flow through it (the reparameterization).
-    returns (ELBO of each digit (B,), eps (B, 2))
-    """
-    out = enc.forward64(x, enc_params)
-    mu, log_sigma = out[:, :LATENT_DIM], out[:, LATENT_DIM:]
-    eps = (z_drawn.double() - mu.detach()) / log_sigma.detach().exp()
-    z = mu + log_sigma.exp() * eps
-    log_joint = bernoulli64(x, dec.forward64(z, dec_params)).sum(1) + std_normal64(z)
-    return log_joint - gaussian64(z, mu, log_sigma), eps
+def on(device, tensors):
+    return [t.to(device) for t in tensors]
 
 
-def single_decoded_codes(recorder, n, what):
-    shapes = [tuple(z.shape) for z in recorder.inputs]
+# ---------------------------------------------------------------------------
+# Step 2: run the student's code (in the student's kernel)
+# ---------------------------------------------------------------------------
+
+def run_bernoulli(inputs, device, bernoulli_log_density):
+    x, logits = on(device, (inputs["x"], inputs["logits"]))
+    out = bernoulli_log_density(x, logits)
+    huge = torch.tensor([[1e4, 1e4, -1e4, -1e4]], device=device, requires_grad=True)
+    extreme = bernoulli_log_density(torch.tensor([[0., 1., 0., 1.]], device=device), huge)
+    extreme.sum().backward()
+    return {"out": plain(out), "extreme": plain(extreme), "extreme_grad": plain(huge.grad)}
+
+
+def run_std_normal(inputs, device, std_normal_log_density):
+    return {"out": plain(std_normal_log_density(inputs["z"].to(device))),
+            "at_zero": plain(std_normal_log_density(torch.zeros(1, 1, device=device)))}
+
+
+def run_log_prior(inputs, device, log_prior):
+    return {"out": plain(log_prior(inputs["z"].to(device)))}
+
+
+def run_gaussian(inputs, device, density):
+    return {"out": plain(density(*on(device, (inputs["z"], inputs["mu"], inputs["log_sigma"]))))}
+
+
+def run_sample_diag_gaussian(inputs, device, sample_diag_gaussian):
+    mu, log_sigma = (t.to(device).requires_grad_() for t in (inputs["mu"], inputs["log_sigma"]))
+    z = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator(device).manual_seed(inputs["seed"]))
+    again = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator(device).manual_seed(inputs["seed"]))
+    requires_grad = isinstance(z, torch.Tensor) and z.requires_grad
+    if requires_grad:
+        z.sum().backward()
+    n = 100_000
+    many = sample_diag_gaussian(torch.full((n, 2), inputs["many_mu"], device=device),
+                                torch.full((n, 2), inputs["many_log_sigma"], device=device))
+    return {"z": plain(z), "again": plain(again), "requires_grad": requires_grad,
+            "grad_mu": plain(mu.grad), "grad_log_sigma": plain(log_sigma.grad), "many": plain(many)}
+
+
+def run_sample_bernoulli(inputs, device, sample_bernoulli):
+    probs = inputs["probs"].to(device).expand(20_000, len(inputs["probs"]))
+    return {"draws": plain(sample_bernoulli(probs, generator=torch.Generator(device).manual_seed(inputs["seed"]))),
+            "again": plain(sample_bernoulli(probs, generator=torch.Generator(device).manual_seed(inputs["seed"])))}
+
+
+def run_table(inputs, device, bernoulli_log_likelihood_table):
+    return {"out": plain(bernoulli_log_likelihood_table(*on(device, (inputs["x"], inputs["logits"]))))}
+
+
+def run_log_mean_exp(inputs, device, log_mean_exp):
+    values = inputs["values"].to(device)
+    return {"out": plain(log_mean_exp(values, dim=1)), "by_column": plain(log_mean_exp(values[:1].T, dim=0))}
+
+
+def run_decoder(inputs, device, decoder):
+    layers = TwoLayers(decoder, "decoder", DECODER_SIZES)
+    with Weights([(layers, inputs["decoder"])]), torch.no_grad():
+        return {"out": plain(decoder(inputs["z"].to(device)))}
+
+
+def run_encoder(inputs, device, encoder, encode):
+    layers = TwoLayers(encoder, "encoder", ENCODER_SIZES)
+    x = inputs["x"].to(device)
+    with Weights([(layers, inputs["encoder"])]), torch.no_grad():
+        return {"out": plain(encoder(x)), "pair": plain(encode(x))}
+
+
+def run_likelihood(inputs, device, function, decoder):
+    """function(x, z) (log_likelihood or joint_log_density) with the decoder holding the given weights."""
+    layers = TwoLayers(decoder, "decoder", DECODER_SIZES)
+    with Weights([(layers, inputs["decoder"])]), torch.no_grad():
+        return {"out": plain(function(*on(device, (inputs["x"], inputs["z"]))))}
+
+
+def run_elbo(inputs, device, elbo, loss, encoder, decoder):
+    """elbo(x) with its gradients, loss(x), and elbo on one digit repeated; the codes each decoded."""
+    enc, dec = TwoLayers(encoder, "encoder", ENCODER_SIZES), TwoLayers(decoder, "decoder", DECODER_SIZES)
+    x = inputs["x"].to(device)
+    recorder = CallRecorder(decoder)
+    try:
+        with Weights([(enc, inputs["encoder"]), (dec, inputs["decoder"])]):
+            estimate = elbo(x)
+            requires_grad = isinstance(estimate, torch.Tensor) and estimate.requires_grad
+            codes = list(recorder.inputs)
+            if requires_grad and estimate.dim() == 0:
+                estimate.backward()
+            grads = enc.grads() + dec.grads()
+            recorder.inputs.clear()
+            value = loss(x)
+            loss_codes = list(recorder.inputs)
+            loss_requires_grad = isinstance(value, torch.Tensor) and value.requires_grad
+            recorder.inputs.clear()
+            with torch.no_grad():
+                elbo(x[:1].expand(NOISE_DRAWS, -1))
+            noise_codes = list(recorder.inputs)
+    finally:
+        recorder.close()
+    return {"estimate": plain(estimate), "requires_grad": requires_grad, "codes": plain(codes),
+            "grads": grads, "loss": plain(value), "loss_requires_grad": loss_requires_grad,
+            "loss_codes": plain(loss_codes), "noise_codes": plain(noise_codes)}
+
+
+class StepWatcher:
+    """Watches every optimizer step while open: whether the gradient of one parameter (the decoder's
+    last bias) at the step is the one the latest backward pass computed, how many passes ran since the
+    last step, and the weights the step starts from (layers: the TwoLayers of both networks)."""
+
+    def __init__(self, parameter, layers):
+        self.parameter, self.layers, self.latest, self.passes = parameter, layers, None, 0
+        self.steps, self.weights = [], []
+        self.handles = [parameter.register_hook(self.saw_gradient),
+                        register_optimizer_step_pre_hook(self.saw_step)]
+
+    def saw_gradient(self, grad):
+        self.latest, self.passes = grad.detach().clone(), self.passes + 1
+
+    def saw_step(self, optimizer, args, kwargs):
+        grad = self.parameter.grad
+        fresh = grad is not None and self.latest is not None and torch.allclose(grad, self.latest)
+        self.steps.append([self.passes, fresh])
+        self.weights.append([p.detach().cpu().clone() for layers in self.layers for p in layers.as_linear(layers.params)])
+        self.passes = 0
+
+    def close(self):
+        for handle in self.handles:
+            handle.remove()
+
+
+def run_train(inputs, device, train, encoder, decoder, config):
+    """TRAIN_STEPS steps of train() from the given weights; the networks' own weights are put back."""
+    enc, dec = TwoLayers(encoder, "encoder", ENCODER_SIZES), TwoLayers(decoder, "decoder", DECODER_SIZES)
+    x = inputs["x"].to(device)
+    batches, codes = CallRecorder(encoder), CallRecorder(decoder)
+    watcher = StepWatcher(dec.params[3], (enc, dec))
+    try:
+        with Weights([(enc, inputs["encoder"]), (dec, inputs["decoder"])]):
+            with tempfile.TemporaryDirectory() as scratch:
+                history = train(encoder, decoder, x,
+                                {**config, "n_epochs": 1, "batch_size": BATCH_SIZE, "lr": LEARNING_RATE},
+                                Path(scratch) / "check.pt", show_progress=False)
+                written = (Path(scratch) / "check.pt").is_file()
+            after = [p.detach().cpu().clone() for p in enc.as_linear(enc.params) + dec.as_linear(dec.params)]
+    finally:
+        for closable in (batches, codes, watcher):
+            closable.close()
+    return {"history": plain(history), "written": written, "after": after, "batches": plain(batches.inputs),
+            "codes": plain(codes.inputs), "steps": watcher.steps, "weights_at_steps": watcher.weights}
+
+
+def run_scatter(inputs, device, mu_train):
+    return {"mu_train": plain(mu_train)}
+
+
+def run_prior_samples(inputs, device, z_prior, prior_means, prior_samples):
+    return {"z_prior": plain(z_prior), "prior_means": plain(prior_means), "prior_samples": plain(prior_samples)}
+
+
+def run_reconstructions(inputs, device, x_four, z_four, recon_means, recon_samples):
+    return {"x_four": plain(x_four), "z_four": plain(z_four), "recon_means": plain(recon_means),
+            "recon_samples": plain(recon_samples)}
+
+
+def run_lattice(inputs, device, lattice_image):
+    return {"lattice_image": plain(lattice_image)}
+
+
+def lattice_codes():
+    """The codes of the compared lattice tiles, row by row: (len(LATTICE_PICKED) ** 2, 2)."""
+    ticks = torch.linspace(-LATTICE_RANGE, LATTICE_RANGE, LATTICE_SIZE, dtype=torch.float64)
+    return torch.tensor([[ticks[column], ticks[LATTICE_SIZE - 1 - row]]
+                         for row in LATTICE_PICKED for column in LATTICE_PICKED])
+
+
+# ---------------------------------------------------------------------------
+# Step 3: compare (in the kernel for the notebook's checks, in the grader when grading)
+# ---------------------------------------------------------------------------
+
+def compare_bernoulli(inputs, results, expected, figure=None):
+    found = results["out"]
+    expect_close(found, expected["out"], "bernoulli_log_density(x, logits)", atol=1e-4)
+    extreme = results["extreme"]
+    expect(isinstance(extreme, torch.Tensor) and torch.equal(extreme, torch.tensor([[-1e4, 0., 0., -1e4]])),
+           "bernoulli_log_density at logits of +-1e4: expected exactly [-1e4, 0, 0, -1e4] for x = [0, 1, 0, 1], "
+           f"found {extreme.tolist()[0] if isinstance(extreme, torch.Tensor) else describe(extreme)} "
+           "(compute it from the logits, not from sigmoid then log)")
+    grad = results["extreme_grad"]
+    expect(isinstance(grad, torch.Tensor) and bool(torch.isfinite(grad).all()),
+           "bernoulli_log_density at logits of +-1e4: expected finite gradients, found "
+           f"{grad.tolist()[0] if isinstance(grad, torch.Tensor) else describe(grad)}")
+    return [f"bernoulli_log_density: {tuple(found.shape)}, matches log(mu) and log(1 - mu)",
+            "exact, with finite gradients, at logits of +-1e4: ok"]
+
+
+def compare_std_normal(inputs, results, expected, figure=None):
+    found = results["out"]
+    expect_close(found, expected["out"], "std_normal_log_density(z)", atol=1e-4)
+    at_zero, wanted = results["at_zero"], -0.5 * math.log(2 * math.pi)  # the density of N(0, 1) at 0
+    expect(isinstance(at_zero, torch.Tensor) and at_zero.numel() == 1
+           and math.isclose(at_zero.item(), wanted, abs_tol=1e-6),
+           f"std_normal_log_density of a 1-D zero: expected log(1 / sqrt(2 pi)) = {wanted:.6f}, found "
+           f"{at_zero.flatten()[0].item() if isinstance(at_zero, torch.Tensor) and at_zero.numel() else describe(at_zero)}")
+    return [f"std_normal_log_density: {tuple(found.shape)}, matches -|z|^2 / 2 - (K / 2) log(2 pi): ok"]
+
+
+def compare_log_prior(inputs, results, expected, figure=None):
+    expect_close(results["out"], expected["out"], "log_prior(z)", atol=1e-4)
+    return [f"log_prior: {tuple(results['out'].shape)}, matches N(0, I): ok"]
+
+
+def gaussian_comparison(name):
+    def compare(inputs, results, expected, figure=None):
+        expect_close(results["out"], expected["out"], f"{name}(z, mu, log_sigma)", atol=1e-4)
+        return [f"{name}: {tuple(results['out'].shape)}, matches the Gaussian formula: ok"]
+    return compare
+
+
+def compare_sample_diag_gaussian(inputs, results, expected=None, figure=None):
+    mu, log_sigma, z = inputs["mu"].double(), inputs["log_sigma"].double(), results["z"]
+    expect(isinstance(z, torch.Tensor) and tuple(z.shape) == tuple(mu.shape),
+           f"sample_diag_gaussian: expected z of shape {tuple(mu.shape)}, found {describe(z)}")
+    expect(isinstance(results["again"], torch.Tensor) and torch.equal(z, results["again"]),
+           "sample_diag_gaussian: expected the same draws from two generators with the same seed (draw the "
+           "noise with the generator argument)")
+    expect(results["requires_grad"], "sample_diag_gaussian: expected z to carry gradients back to mu and "
+                                     "log_sigma (z = mu + exp(log_sigma) * eps); found a result detached from them")
+    grad_mu, grad_log_sigma = results["grad_mu"], results["grad_log_sigma"]
+    expect(isinstance(grad_mu, torch.Tensor) and torch.allclose(grad_mu.double(), torch.ones_like(mu)),
+           "sample_diag_gaussian: expected dz/dmu = 1 (z = mu + exp(log_sigma) * eps), found "
+           f"{grad_mu[0].tolist() if isinstance(grad_mu, torch.Tensor) else grad_mu} in the first row")
+    expect(isinstance(grad_log_sigma, torch.Tensor)
+           and torch.allclose(grad_log_sigma.double(), z.double() - mu, atol=1e-5, rtol=1e-4),
+           "sample_diag_gaussian: expected dz/dlog_sigma = exp(log_sigma) * eps = z - mu, found otherwise "
+           "(is log_sigma used as the log of the standard deviation?)")
+    many, want_mean, want_sd = results["many"], inputs["many_mu"], math.exp(inputs["many_log_sigma"])
+    expect_tensor(many, "sample_diag_gaussian(mu, log_sigma) of 100000 x 2", (100_000, 2))
+    mean, sd = many.double().mean(0), many.double().std(0)
+    expect(bool((mean - want_mean).abs().max() < 0.02 * max(1.0, want_sd) and (sd / want_sd - 1).abs().max() < 0.02),
+           f"sample_diag_gaussian(mu={want_mean:.3f}, log_sigma={inputs['many_log_sigma']:.3f}), {len(many)} draws: "
+           f"expected mean {want_mean:.3f} and standard deviation exp(log_sigma) = {want_sd:.3f} within 2 %, found "
+           f"mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}")
+    return ["sample_diag_gaussian: reparameterized, dz/dmu = 1 and dz/dlog_sigma = z - mu: ok",
+            "repeats with a seeded generator; mean and standard deviation within 2 %: ok"]
+
+
+def compare_sample_bernoulli(inputs, results, expected=None, figure=None):
+    probs, draws = inputs["probs"], results["draws"]
+    shape = (20_000, len(probs))
+    expect(isinstance(draws, torch.Tensor) and tuple(draws.shape) == shape and draws.dtype == probs.dtype,
+           f"sample_bernoulli: expected a {probs.dtype} tensor of shape {shape}, found {describe(draws)}")
+    expect(bool(((draws == 0) | (draws == 1)).all()), "sample_bernoulli: expected every draw to be 0 or 1")
+    expect(isinstance(results["again"], torch.Tensor) and torch.equal(draws, results["again"]),
+           "sample_bernoulli: expected the same draws from two generators with the same seed (draw the uniforms "
+           "with the generator argument)")
+    frequencies = draws.mean(0)
+    expect(bool((frequencies - probs).abs().max() < 0.01),
+           f"sample_bernoulli: expected P(x = 1) = p for p = {[round(p, 3) for p in probs.tolist()]}, found "
+           f"frequencies {[round(f, 3) for f in frequencies.tolist()]}")
+    return [f"sample_bernoulli: {shape} {draws.dtype}, binary, repeats with a seeded generator",
+            "frequencies within 0.01 of p, for p = 0, three between, and 1: ok"]
+
+
+def compare_table(inputs, results, expected, figure=None):
+    expect_close(results["out"], expected["out"], "bernoulli_log_likelihood_table(x, logits)", atol=1e-3)
+    return [f"bernoulli_log_likelihood_table: {tuple(results['out'].shape)}, entry (i, j) = log p(x_i | logits_j): ok"]
+
+
+def compare_log_mean_exp(inputs, results, expected, figure=None):
+    expect_close(results["out"], expected["out"], "log_mean_exp(a, dim=1)", atol=1e-3)
+    expect_close(results["by_column"], expected["by_column"], "log_mean_exp(a, dim=0)", atol=1e-3)
+    return [f"log_mean_exp: {tuple(results['out'].shape)}, matches log(mean(exp(a))), no overflow at 1000: ok"]
+
+
+NETWORK_MISTAKES = {  # the expected values of these variants are compared when the output is wrong
+    "sigmoid_output": "applies a sigmoid to its outputs; they must be the raw outputs of the last Linear "
+                      "(logits), no output activation",
+    "relu": "uses ReLU where tanh is expected",
+    "sigmoid_hidden": "uses a sigmoid where tanh is expected",
+    "no_hidden": "has no tanh between its two layers",
+}
+
+
+def compare_network(name, sizes, found, expected):
+    """found: the network's outputs; expected: {"out", and each of NETWORK_MISTAKES}."""
+    architecture = f"Linear({sizes[0]}, {sizes[1]}), tanh, Linear({sizes[1]}, {sizes[2]})"
+    expect_tensor(found, f"{name} outputs", expected["out"].shape)
+    if not torch.allclose(found.double(), expected["out"].double(), atol=1e-4, rtol=1e-4):
+        diagnosis = next((text for key, text in NETWORK_MISTAKES.items()
+                          if torch.allclose(found.double(), expected[key].double(), atol=1e-4, rtol=1e-4)),
+                         f"computes something else (largest difference {max_difference(found, expected['out']):.3g})")
+        raise AssertionError(f"{name}: expected {architecture} with no output activation, i.e. "
+                             f"W2 tanh(W1 u + b1) + b2 from its parameters; it {diagnosis}")
+    return architecture
+
+
+def compare_decoder(inputs, results, expected, figure=None):
+    architecture = compare_network("decoder", DECODER_SIZES, results["out"], expected)
+    return [f"decoder: {architecture}, found by shape", "outputs are logits W2 tanh(W1 z + b1) + b2: ok"]
+
+
+def compare_encoder(inputs, results, expected, figure=None):
+    architecture = compare_network("encoder", ENCODER_SIZES, results["out"], expected)
+    pair = results["pair"]
+    expect(isinstance(pair, list) and len(pair) == 2,
+           f"encode(x): expected a pair (mu, log_sigma), found {describe(pair)}")
+    expect_close(pair[0], expected["mu"], "encode(x)[0], mu (the first two outputs)", atol=1e-4)
+    expect_close(pair[1], expected["log_sigma"], "encode(x)[1], log_sigma (the last two outputs)", atol=1e-4)
+    return [f"encoder: {architecture}, found by shape; outputs W2 tanh(W1 x + b1) + b2: ok",
+            f"encode: mu {tuple(pair[0].shape)} = first two outputs, log_sigma {tuple(pair[1].shape)} = last two: ok"]
+
+
+def compare_log_likelihood(inputs, results, expected, figure=None):
+    expect_close(results["out"], expected["out"], "log_likelihood(x, z)", atol=1e-3)
+    return [f"log_likelihood: {tuple(results['out'].shape)}, sums log Ber(x_d | mu_d(z)) over the 784 pixels: ok"]
+
+
+def compare_joint(inputs, results, expected, figure=None):
+    expect_close(results["out"], expected["out"], "joint_log_density(x, z)", atol=1e-3)
+    return [f"joint_log_density: {tuple(results['out'].shape)}, = log p(z) + log p(x | z): ok"]
+
+
+def single_call(codes, n, what):
+    """The codes of the one call of the decoder that what made, one code per digit."""
+    shapes = [tuple(z.shape) if isinstance(z, torch.Tensor) else describe(z) for z in codes]
     expect(shapes == [(n, LATENT_DIM)],
            f"{what}: expected one call of decoder with one code per digit, shape {(n, LATENT_DIM)}; "
            f"found {len(shapes)} call(s) with shapes {shapes}")
-    return recorder.inputs[0]
+    return codes[0]
 
 
-def check_elbo(elbo, loss, encoder, decoder, x):
-    """Value and gradients of elbo(x) against a float64 computation with the same noise."""
-    enc = encoder_layers(encoder)
-    dec = decoder_layers(decoder)
-    params = enc.params + dec.params
-    recorder = CallRecorder(decoder)
-    try:
-        for p in params:
-            p.grad = None
-        torch.manual_seed(4)
-        estimate = elbo(x)
-        expect(isinstance(estimate, torch.Tensor) and estimate.dim() == 0,
-               "elbo(x): expected one number (a 0-d tensor), the mean over the batch; found "
-               f"{tuple(estimate.shape) if isinstance(estimate, torch.Tensor) else type(estimate).__name__}")
-        expect(estimate.requires_grad, "elbo(x): expected a result that gradients can flow through, found "
-                                       "one detached from the networks")
-        z_drawn = single_decoded_codes(recorder, len(x), "elbo(x)")
-        estimate.backward()
-        found_grads = [p.grad for p in params]
-
-        enc_params, dec_params = enc.leaves64(), dec.leaves64()
-        per_digit, _ = elbo64(x, z_drawn, enc, dec, enc_params, dec_params)
-        by_hand = per_digit.mean()
-        expect(abs(estimate.item() - by_hand.item()) < 2e-3 + 1e-5 * abs(by_hand.item()),
-               f"elbo(x): expected {by_hand.item():.4f}, the mean over the batch of log p(x, z) - log q(z | x) "
-               f"at the codes it drew, found {estimate.item():.4f}")
-        by_hand.backward()
-        for name, grad, leaf in zip(PARAMETER_NAMES, found_grads, enc_params + dec_params):
-            expected = leaf.grad
-            scale = expected.abs().max().item()
-            expect(grad is not None and grad.abs().max().item() > 0,
-                   f"elbo(x): no gradient reaches the {name}; expected gradients of size up to {scale:.3g}")
-            difference = max_difference(grad, expected)
-            expect(difference <= 1e-3 * scale + 1e-6,
-                   f"elbo(x): expected the gradient with respect to the {name} of the reparameterized "
-                   f"estimate, found one off by up to {difference:.3g} (the gradient is up to {scale:.3g}); "
-                   "z must be mu + sigma * eps so that gradients flow through it")
-
-        recorder.inputs.clear()
-        value = loss(x)
-        z_drawn = single_decoded_codes(recorder, len(x), "loss(x)")
-        with torch.no_grad():
-            expected_loss = -elbo64(x, z_drawn, enc, dec, None, None)[0].mean().item()
-        expect(isinstance(value, torch.Tensor) and value.dim() == 0 and value.requires_grad
-               and abs(value.item() - expected_loss) < 2e-3 + 1e-5 * abs(expected_loss),
-               f"loss(x): expected -elbo(x) = {expected_loss:.4f} as a 0-d tensor with gradients, found "
-               f"{value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value}")
-
-        # The draws follow q: the noise read off 4000 codes is standard normal.
-        recorder.inputs.clear()
-        with torch.no_grad():
-            elbo(x[:1].expand(4000, -1))
-            eps = elbo64(x[:1].expand(4000, -1), single_decoded_codes(recorder, 4000, "elbo(x)"),
-                         enc, dec, None, None)[1]
-        mean, sd = eps.mean(0), eps.std(0)
-        expect(bool((mean.abs() < 0.1).all() and ((sd - 1).abs() < 0.1).all()),
-               "elbo(x): expected codes z = mu + sigma * eps with eps ~ N(0, I); over 4000 draws the noise "
-               f"(z - mu) / sigma has mean {[round(v, 3) for v in mean.tolist()]} and sd "
-               f"{[round(v, 3) for v in sd.tolist()]}")
-    finally:
-        recorder.close()
-        for p in params:
-            p.grad = None
-    report("elbo is one number: the mean over the batch of log p(x, z) - log q(z | x), one draw per digit",
-           "its gradients with respect to both networks match the reparameterized estimate: ok",
-           "the noise is standard normal, and loss = -elbo: ok")
+def elbo_codes(inputs, results):
+    """The codes that elbo(x), loss(x) and elbo of one digit repeated decoded (checked: one call each)."""
+    n = len(inputs["x"])
+    estimate = results["estimate"]
+    expect(isinstance(estimate, torch.Tensor) and estimate.dim() == 0,
+           "elbo(x): expected one number (a 0-d tensor), the mean over the batch; found "
+           f"{tuple(estimate.shape) if isinstance(estimate, torch.Tensor) else describe(estimate)}")
+    expect(results["requires_grad"], "elbo(x): expected a result that gradients can flow through, found one "
+                                     "detached from the networks")
+    return (single_call(results["codes"], n, "elbo(x)"), single_call(results["loss_codes"], n, "loss(x)"),
+            single_call(results["noise_codes"], NOISE_DRAWS, "elbo(x)"))
 
 
-def adam64(x_batches, z_batches, enc, dec, lr):
-    """Adam on the negative one-draw ELBO in float64, from the networks' current weights.
-
-    Follows Kingma and Ba's algorithm with PyTorch's defaults (betas 0.9 and 0.999, eps 1e-8).
-    returns the parameters after the steps (module layout) and the loss of each step
-    """
-    enc_params, dec_params = enc.leaves64(), dec.leaves64()
-    params = enc_params + dec_params
-    first = [torch.zeros_like(p) for p in params]
-    second = [torch.zeros_like(p) for p in params]
-    (beta1, beta2), losses = ADAM_BETAS, []
-    for step, (x, z) in enumerate(zip(x_batches, z_batches), start=1):
-        batch_loss = -elbo64(x, z, enc, dec, enc_params, dec_params)[0].mean()
-        grads = torch.autograd.grad(batch_loss, params)
-        losses.append(batch_loss.item())
-        with torch.no_grad():
-            for p, g, m, v in zip(params, grads, first, second):
-                m.mul_(beta1).add_((1 - beta1) * g)
-                v.mul_(beta2).add_((1 - beta2) * g * g)
-                m_hat, v_hat = m / (1 - beta1 ** step), v / (1 - beta2 ** step)
-                p.sub_(lr * m_hat / (v_hat.sqrt() + ADAM_EPS))
-    return [p.detach() for p in params], losses
+PARAMETER_NAMES = [f"{net} {what}" for net in ("encoder", "decoder")
+                   for what in ("first weight", "first bias", "second weight", "second bias")]
 
 
-def check_train(train, encoder, decoder, x_train, config):
-    """Three Adam steps of train() against Adam computed by hand; the weights are put back after."""
-    enc = encoder_layers(encoder)
-    dec = decoder_layers(decoder)
-    weights_before = [copy.deepcopy(net.state_dict()) for net in (encoder, decoder)]
-    start = [p.detach().clone() for p in enc.params + dec.params]
-    n_steps, batch_size = 3, config["batch_size"]
-    batches_seen, codes_seen = CallRecorder(encoder), CallRecorder(decoder)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            history = train(encoder, decoder, x_train[:n_steps * batch_size], {**config, "n_epochs": 1},
-                            Path(scratch) / "check.pt", show_progress=False)
-            written = (Path(scratch) / "check.pt").is_file()
-        batches_seen.close()
-        codes_seen.close()
-        found = [p.detach().clone() for p in enc.params + dec.params]
-        x_batches, z_batches = batches_seen.inputs, codes_seen.inputs
-        expect(len(x_batches) == n_steps and len(z_batches) == n_steps,
-               f"train: expected one evaluation of the loss per mini-batch ({n_steps} batches of {batch_size}), "
-               f"found {len(x_batches)} calls of the encoder and {len(z_batches)} of the decoder")
-        for p, weights in zip(enc.params + dec.params, start):  # Adam by hand starts where train started
-            p.data.copy_(weights)
-        expected, losses = adam64(x_batches, z_batches, enc, dec, config["lr"])
-        expect(isinstance(history, list) and len(history) == 1,
-               f"train: expected a list with one mean loss per epoch (1 epoch), found {history!r}")
-        for name, before, after, reference in zip(PARAMETER_NAMES, start, found, expected):
-            step_found, step_expected = (after - before).double(), reference.to(before.device) - before.double()
+def compare_elbo(inputs, results, expected, figure=None):
+    """expected: "estimate" and "grads" (Linear's layout) at the codes elbo(x) decoded, "loss" at those
+    loss(x) decoded, "noise": the standard normal draws behind the codes of one digit repeated."""
+    elbo_codes(inputs, results)
+    estimate, wanted = results["estimate"].item(), expected["estimate"]
+    expect(abs(estimate - wanted) < 2e-3 + 1e-5 * abs(wanted),
+           f"elbo(x): expected {wanted:.4f}, the mean over the batch of log p(x, z) - log q(z | x) at the codes "
+           f"it drew, found {estimate:.4f}")
+    for name, grad, want in zip(PARAMETER_NAMES, results["grads"], expected["grads"]):
+        scale = want.abs().max().item()
+        expect(isinstance(grad, torch.Tensor) and grad.abs().max().item() > 0,
+               f"elbo(x): no gradient reaches the {name}; expected gradients of size up to {scale:.3g}")
+        difference = max_difference(grad, want)
+        expect(difference <= 1e-3 * scale + 1e-6,
+               f"elbo(x): expected the gradient with respect to the {name} of the reparameterized estimate, found "
+               f"one off by up to {difference:.3g} (the gradient is up to {scale:.3g}); z must be mu + sigma * eps "
+               "so that gradients flow through it")
+    value, wanted = results["loss"], expected["loss"]
+    expect(isinstance(value, torch.Tensor) and value.dim() == 0 and results["loss_requires_grad"]
+           and abs(value.item() - wanted) < 2e-3 + 1e-5 * abs(wanted),
+           f"loss(x): expected -elbo(x) = {wanted:.4f} as a 0-d tensor with gradients, found "
+           f"{value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else describe(value)}")
+    mean, sd = expected["noise"].mean(0), expected["noise"].std(0)
+    expect(bool((mean.abs() < 0.1).all() and ((sd - 1).abs() < 0.1).all()),
+           f"elbo(x): expected codes z = mu + sigma * eps with eps ~ N(0, I); over {NOISE_DRAWS} draws the noise "
+           f"(z - mu) / sigma has mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}")
+    return ["elbo is one number: the mean over the batch of log p(x, z) - log q(z | x), one draw per digit",
+            "its gradients with respect to both networks match the reparameterized estimate: ok",
+            "the noise is standard normal, and loss = -elbo: ok"]
+
+
+def compare_train(inputs, results, expected, figure=None):
+    """expected: "losses", the loss of each step, within "loss_tolerance"; then either "after" (the
+    weights after Adam's steps, [W1, b1, W2, b2] of both networks) or, where Adam is not computed by
+    hand (the notebook's check), "first_step": the sign of Adam's first step of the decoder's last bias."""
+    batches, codes, history = results["batches"], results["codes"], results["history"]
+    expect(len(batches) == TRAIN_STEPS and len(codes) == TRAIN_STEPS,
+           f"train: expected one evaluation of the loss per mini-batch ({TRAIN_STEPS} batches of {BATCH_SIZE}), "
+           f"found {len(batches)} calls of the encoder and {len(codes)} of the decoder")
+    expect(isinstance(history, list) and len(history) == 1 and isinstance(history[0], float),
+           f"train: expected a list with one mean loss per epoch (1 epoch), found {describe(history)}")
+    steps = results["steps"]
+    expect(len(steps) == TRAIN_STEPS, f"train: expected one optimizer step per mini-batch ({TRAIN_STEPS}), "
+                                      f"found {len(steps)} (is optimizer.step() called?)")
+    for number, (passes, fresh) in enumerate(steps, start=1):
+        piled = passes == 1 and not fresh
+        expect(passes == 1 and fresh,
+               f"train: at step {number}, expected the gradients of this batch's loss, from one backward pass "
+               f"since the last step; found {passes} pass(es)"
+               + (", and gradients piled up from earlier steps (reset them: optimizer.zero_grad())" if piled else
+                  " (is loss.backward() called before optimizer.step()?)" if passes == 0 else ""))
+    mean_loss = sum(expected["losses"]) / len(expected["losses"])
+    expect(abs(history[0] - mean_loss) <= expected["loss_tolerance"],
+           f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, averaged), "
+           f"found {history[0]:.3f}")
+    expect(results["written"], "train: expected a checkpoint to be written after the epoch")
+    start = inputs["encoder"] + inputs["decoder"]
+    if expected.get("after") is not None:
+        for name, before, after, reference in zip(PARAMETER_NAMES, start, results["after"], expected["after"]):
+            step_found, step_expected = (after - before).double(), (reference - before).double()
             error = (step_found - step_expected).norm().item() / step_expected.norm().item()
-            expect(error < 0.02,
-                   f"train: expected {n_steps} steps from the same weights to change the {name} as Adam on "
-                   f"the negative ELBO does, found a change off by {error:.0%} of its size (wrong sign, no "
-                   "update, or gradients not reset between steps?)")
-        mean_loss = sum(losses) / len(losses)
-        expect(abs(history[0] - mean_loss) < 1e-2,
-               f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, "
-               f"averaged), found {history[0]:.3f}")
-        expect(written, "train: expected a checkpoint to be written after the epoch")
-    finally:
-        batches_seen.close()
-        codes_seen.close()
-        for net, weights in zip((encoder, decoder), weights_before):
-            net.load_state_dict(weights)
-    report(f"train: {n_steps} steps from fixed weights match Adam on the negative ELBO, computed by hand: ok",
-           "one mean loss per epoch, and a checkpoint written: ok")
+            expect(error < 0.02, f"train: expected {TRAIN_STEPS} steps from the same weights to change the {name} "
+                                 f"as Adam on the negative ELBO does, found a change off by {error:.0%} of its size "
+                                 "(wrong sign, no update, or gradients not reset between steps?)")
+        return [f"train: {TRAIN_STEPS} steps from fixed weights match Adam on the negative ELBO: ok",
+                "one mean loss per epoch, and a checkpoint written: ok"]
+    moved = results["after"][7] - start[7]
+    agree = (moved.sign() == expected["first_step"]).double().mean().item()
+    expect(agree > 0.9, "train: expected the steps to go down the gradient of loss(x), found the decoder's last "
+                        f"bias moving that way in {agree:.0%} of its entries (is the sign of the loss right?)")
+    size = moved.abs().max().item()
+    expect(0.5 * LEARNING_RATE < size <= 1.5 * TRAIN_STEPS * LEARNING_RATE,
+           f"train: expected {TRAIN_STEPS} Adam steps, each moving a weight by about the learning rate "
+           f"{LEARNING_RATE:g}; found the decoder's last bias moved by up to {size:.3g}")
+    return [f"train: {TRAIN_STEPS} steps from fixed weights: one loss, one backward pass and one Adam step per "
+            "mini-batch, down the gradient: ok", "one mean loss per epoch, and a checkpoint written: ok"]
 
-
-def check_training_run(loss_history, config, checkpoint):
-    expect(len(loss_history) == config["n_epochs"],
-           f"loss_history: expected one loss per epoch ({config['n_epochs']}), found {len(loss_history)}")
-    expect(loss_history[-1] < loss_history[0],
-           f"loss_history: expected the loss to fall, found {loss_history[0]:.2f} then {loss_history[-1]:.2f}")
-    expect(Path(checkpoint).is_file(), f"expected a checkpoint at {checkpoint}")
-    report("one loss per epoch, the loss went down, and the checkpoint is on disk: ok")
-
-
-# ---------------------------------------------------------------------------
-# The visualizations
-# ---------------------------------------------------------------------------
 
 def expect_png(path, size=None):
-    expect(Path(path).is_file(), f"expected the figure {path}, found no such file")
+    expect(Path(path).is_file(), f"expected the figure {Path(path).name}, found no such file")
     try:
         with Image.open(path) as image:
             image.load()
-            expect(image.format == "PNG", f"{path}: expected a PNG, found {image.format}")
+            expect(image.format == "PNG", f"{Path(path).name}: expected a PNG, found {image.format}")
             if size is not None:
-                expect(image.size == size, f"{path}: expected {size[0]} x {size[1]} pixels, "
+                expect(image.size == size, f"{Path(path).name}: expected {size[0]} x {size[1]} pixels, "
                                            f"found {image.size[0]} x {image.size[1]}")
             return image.convert("L")
     except OSError as err:
-        raise AssertionError(f"{path}: expected a PNG image, found a file that cannot be read ({err})") from None
+        raise AssertionError(f"{Path(path).name}: expected a PNG image, found a file that cannot be read "
+                             f"({err})") from None
 
 
 def expect_binary_draws(samples, means, what):
@@ -547,105 +682,298 @@ def expect_binary_draws(samples, means, what):
            f"{samples.sum().item():.0f}; each pixel must be 1 with probability equal to its mean")
 
 
-def expect_tensor(value, name, shape):
-    expect(isinstance(value, torch.Tensor), f"{name}: expected a tensor of shape {shape}, found "
-                                            f"{type(value).__name__}")
-    expect(tuple(value.shape) == shape, f"{name}: expected shape {shape}, found {tuple(value.shape)}")
-    expect(bool(torch.isfinite(value).all()), f"{name}: expected finite values")
+def scatter_rows(n):
+    return torch.arange(0, n, SCATTER_ROWS)
 
 
-def check_scatter(mu_train, encoder, x_train, figure):
-    enc = encoder_layers(encoder)
-    expect_tensor(mu_train, "mu_train", (len(x_train), LATENT_DIM))
-    rows = torch.arange(0, len(x_train), 97, device=x_train.device)
-    with torch.no_grad():
-        by_hand = enc.forward64(x_train[rows])[:, :LATENT_DIM]
-    expect_close(mu_train[rows.to(mu_train.device)], by_hand,
+def compare_scatter(inputs, results, expected, figure):
+    """expected: "mu" the encoder means of the training digits scatter_rows(60000)."""
+    mu_train = results["mu_train"]
+    expect_tensor(mu_train, "mu_train", (60000, LATENT_DIM))
+    expect_close(mu_train[scatter_rows(len(mu_train))], expected["mu"],
                  "mu_train, the encoder means of the training digits (in x_train's order)", atol=1e-4)
     expect_png(figure)
-    report(f"mu_train: {tuple(mu_train.shape)}, the encoder means of the training digits: ok",
-           f"figure saved: {Path(figure).name}")
+    return [f"mu_train: {tuple(mu_train.shape)}, the encoder means of the training digits: ok",
+            f"figure saved: {Path(figure).name}"]
 
 
-def check_prior_samples(z_prior, prior_means, prior_samples, decoder, figure):
-    dec = decoder_layers(decoder)
+def compare_prior_samples(inputs, results, expected, figure):
+    """expected: "means" sigmoid(decoder(z_prior)) at the reported z_prior."""
+    z_prior, prior_means, prior_samples = results["z_prior"], results["prior_means"], results["prior_samples"]
     expect_tensor(z_prior, "z_prior", (10, LATENT_DIM))
     expect_tensor(prior_means, "prior_means", (10, DATA_DIM))
     expect_tensor(prior_samples, "prior_samples", (10, 3, DATA_DIM))
     expect(len(set(map(tuple, z_prior.tolist()))) == 10 and bool((z_prior.abs() < 6).all()),
            "z_prior: expected 10 different draws from N(0, I)")
-    with torch.no_grad():
-        by_hand = torch.sigmoid(dec.forward64(z_prior.to(dec.params[0].device)))
-    expect_close(prior_means, by_hand, "prior_means, sigmoid(decoder(z_prior))", atol=1e-5)
+    expect_close(prior_means, expected["means"], "prior_means, sigmoid(decoder(z_prior))", atol=1e-5)
     expect_binary_draws(prior_samples, prior_means.unsqueeze(1).expand_as(prior_samples), "prior_samples")
     expect(not bool((prior_samples[:, 0] == prior_samples[:, 1]).all() and
                     (prior_samples[:, 1] == prior_samples[:, 2]).all()),
            "prior_samples: expected 3 independent samples per code, found 3 identical ones")
     expect_png(figure)
-    report(f"z_prior {tuple(z_prior.shape)}, prior_means {tuple(prior_means.shape)} = sigmoid(decoder(z)), "
-           f"prior_samples {tuple(prior_samples.shape)}: ok",
-           "the samples are binary and as frequent as the means say: ok",
-           f"figure saved: {Path(figure).name}")
+    return [f"z_prior {tuple(z_prior.shape)}, prior_means {tuple(prior_means.shape)} = sigmoid(decoder(z)), "
+            f"prior_samples {tuple(prior_samples.shape)}: ok",
+            "the samples are binary and as frequent as the means say: ok",
+            f"figure saved: {Path(figure).name}"]
 
 
-def check_reconstructions(x_four, z_four, recon_means, recon_samples, encoder, decoder, x_train, figure):
-    enc = encoder_layers(encoder)
-    dec = decoder_layers(decoder)
+def compare_reconstructions(inputs, results, expected, figure):
+    """expected: "in_train" (4 bools: each row of x_four is a training digit), "mu" and "sigma" of
+    q(z | x) for x_four, "means" sigmoid(decoder(z_four)) at the reported codes."""
+    x_four, z_four = results["x_four"], results["z_four"]
+    recon_means, recon_samples = results["recon_means"], results["recon_samples"]
     expect_tensor(x_four, "x_four", (4, DATA_DIM))
     expect_tensor(z_four, "z_four", (4, 2, LATENT_DIM))
     expect_tensor(recon_means, "recon_means", (4, 2, DATA_DIM))
     expect_tensor(recon_samples, "recon_samples", (4, 2, DATA_DIM))
-    x_four = x_four.to(x_train.device)
-    expect(all(bool((x_train == x).all(1).any()) for x in x_four),
-           "x_four: expected 4 digits taken from x_train, found rows that are not in it")
-    with torch.no_grad():
-        out = enc.forward64(x_four)
-        mu, sigma = out[:, :LATENT_DIM], out[:, LATENT_DIM:].exp()
-        standardised = (z_four.double().to(mu.device) - mu.unsqueeze(1)) / sigma.unsqueeze(1)
-        by_hand = torch.sigmoid(dec.forward64(z_four.reshape(8, LATENT_DIM).to(mu.device))).view(4, 2, DATA_DIM)
+    expect(all(expected["in_train"]), "x_four: expected 4 digits taken from x_train, found rows that are not in it")
+    standardised = (z_four.double() - expected["mu"].unsqueeze(1)) / expected["sigma"].unsqueeze(1)
     expect(bool((standardised.abs() < 6).all()) and not bool((z_four[:, 0] == z_four[:, 1]).all()),
            "z_four: expected two different draws from q(z | x) of each digit, i.e. mu + sigma * eps with the "
            f"encoder's mu and sigma; found codes up to {standardised.abs().max().item():.1f} sigmas away from mu")
-    expect_close(recon_means, by_hand, "recon_means, sigmoid(decoder(z_four))", atol=1e-5)
+    expect_close(recon_means, expected["means"], "recon_means, sigmoid(decoder(z_four))", atol=1e-5)
     expect_binary_draws(recon_samples, recon_means, "recon_samples")
     expect_png(figure)
-    report(f"x_four {tuple(x_four.shape)} from the training set; z_four {tuple(z_four.shape)} drawn from q(z | x)",
-           f"recon_means {tuple(recon_means.shape)} = sigmoid(decoder(z)); recon_samples binary draws: ok",
-           f"figure saved: {Path(figure).name}")
+    return [f"x_four {tuple(x_four.shape)} from the training set; z_four {tuple(z_four.shape)} drawn from q(z | x)",
+            f"recon_means {tuple(recon_means.shape)} = sigmoid(decoder(z)); recon_samples binary draws: ok",
+            f"figure saved: {Path(figure).name}"]
 
 
-def check_lattice(lattice_image, decoder, png):
-    dec = decoder_layers(decoder)
-    size, lattice_range = 50, 3.0
-    expect_tensor(lattice_image, "lattice_image", (size * 28, size * 28))
-    ticks = torch.linspace(-lattice_range, lattice_range, size, dtype=torch.float64)
-    picked = range(0, size, 7)  # tile rows and columns 0, 7, ..., 49
-    codes = torch.tensor([[ticks[column], ticks[size - 1 - row]] for row in picked for column in picked])
-    with torch.no_grad():
-        by_hand = torch.sigmoid(dec.forward64(codes.to(dec.params[0].device))).view(-1, 28, 28).cpu()
-    image = lattice_image.detach().cpu()
+def compare_lattice(inputs, results, expected, figure):
+    """expected: "tiles" sigmoid(decoder(lattice_codes())) as (n, 28, 28)."""
+    side = LATTICE_SIZE * 28
+    image = results["lattice_image"]
+    expect_tensor(image, "lattice_image", (side, side))
     tiles = torch.stack([image[28 * row:28 * row + 28, 28 * column:28 * column + 28]
-                         for row in picked for column in picked])
-    expect_close(tiles, by_hand, "lattice_image: the tile in tile row r and column c is the decoder's means at "
-                                 "z = (z1[c], z2[49 - r]) over [-3, 3]^2, z_1 to the right and z_2 upwards", atol=1e-4)
-    saved = expect_png(png, size=(size * 28, size * 28))
-    grey = torch.frombuffer(bytearray(saved.tobytes()), dtype=torch.uint8).view(size * 28, size * 28)
+                         for row in LATTICE_PICKED for column in LATTICE_PICKED])
+    expect_close(tiles, expected["tiles"], "lattice_image: the tile in tile row r and column c is the decoder's "
+                                           "means at z = (z1[c], z2[49 - r]) over [-3, 3]^2, z_1 to the right and "
+                                           "z_2 upwards", atol=1e-4)
+    saved = expect_png(figure, size=(side, side))
+    grey = torch.frombuffer(bytearray(saved.tobytes()), dtype=torch.uint8).view(side, side)
     worst = (grey.double() / 255 - image.double()).abs().max().item()
-    expect(worst <= 2.5 / 255, f"{png}: expected the lattice image's means as grey levels (0 black, 255 white), "
-                               f"found pixels {worst * 255:.0f} grey levels away")
-    report(f"lattice_image: {tuple(lattice_image.shape)}, the decoder's means tiled with z_1 to the right "
-           "and z_2 upwards: ok",
-           f"{Path(png).name}: {saved.size[0]} x {saved.size[1]} greyscale pixels, the same image: ok")
+    expect(worst <= 2.5 / 255, f"{Path(figure).name}: expected the lattice image's means as grey levels (0 black, "
+                               f"255 white), found pixels {worst * 255:.0f} grey levels away")
+    return [f"lattice_image: {tuple(image.shape)}, the decoder's means tiled with z_1 to the right and z_2 "
+            "upwards: ok", f"{Path(figure).name}: {saved.size[0]} x {saved.size[1]} greyscale pixels, the same image: ok"]
+
+
+# part: (run, the notebook names it takes after inputs and device, compare, figure file or None)
+PARTS = {
+    "helpers.bernoulli_log_density": (run_bernoulli, ("bernoulli_log_density",), compare_bernoulli, None),
+    "helpers.std_normal_log_density": (run_std_normal, ("std_normal_log_density",), compare_std_normal, None),
+    "log_prior": (run_log_prior, ("log_prior",), compare_log_prior, None),
+    "decoder": (run_decoder, ("decoder",), compare_decoder, None),
+    "log_likelihood": (run_likelihood, ("log_likelihood", "decoder"), compare_log_likelihood, None),
+    "joint_log_density": (run_likelihood, ("joint_log_density", "decoder"), compare_joint, None),
+    "helpers.diag_gaussian_log_density": (run_gaussian, ("diag_gaussian_log_density",),
+                                          gaussian_comparison("diag_gaussian_log_density"), None),
+    "helpers.sample_diag_gaussian": (run_sample_diag_gaussian, ("sample_diag_gaussian",),
+                                     compare_sample_diag_gaussian, None),
+    "encoder": (run_encoder, ("encoder", "encode"), compare_encoder, None),
+    "log_q": (run_gaussian, ("log_q",), gaussian_comparison("log_q"), None),
+    "elbo and loss": (run_elbo, ("elbo", "loss", "encoder", "decoder"), compare_elbo, None),
+    "train": (run_train, ("train", "encoder", "decoder", "CONFIG"), compare_train, None),
+    "scatter (5.1)": (run_scatter, ("mu_train",), compare_scatter, "latent_scatter.png"),
+    "helpers.sample_bernoulli": (run_sample_bernoulli, ("sample_bernoulli",), compare_sample_bernoulli, None),
+    "prior samples (5.2)": (run_prior_samples, ("z_prior", "prior_means", "prior_samples"),
+                            compare_prior_samples, "prior_samples.png"),
+    "reconstructions (5.3)": (run_reconstructions, ("x_four", "z_four", "recon_means", "recon_samples"),
+                              compare_reconstructions, "reconstructions.png"),
+    "lattice (5.4)": (run_lattice, ("lattice_image",), compare_lattice, "latent_lattice.png"),
+    "helpers.bernoulli_log_likelihood_table": (run_table, ("bernoulli_log_likelihood_table",), compare_table, None),
+    "helpers.log_mean_exp": (run_log_mean_exp, ("log_mean_exp",), compare_log_mean_exp, None),
+}
+STORED = ("helpers.bernoulli_log_density", "helpers.std_normal_log_density", "log_prior", "decoder",
+          "log_likelihood", "joint_log_density", "helpers.diag_gaussian_log_density", "encoder", "log_q",
+          "helpers.bernoulli_log_likelihood_table", "helpers.log_mean_exp")  # expected values in EXPECTED_FILE
+
+
+# ---------------------------------------------------------------------------
+# The notebook's checks, on the public inputs
+# ---------------------------------------------------------------------------
+
+def report(lines):
+    for line in lines:
+        print(line)
+
+
+def stored_expected(part):
+    return torch.load(EXPECTED_FILE, weights_only=True)[part]
+
+
+def public_check(part, device, *code, expected=None, figure=None):
+    """Run a part on the public inputs and compare; print what passed."""
+    run, _, compare, _ = PARTS[part]
+    inputs = inputs_for(part, PUBLIC_SEED)
+    results = run(inputs, device, *code)
+    report(compare(inputs, results, stored_expected(part) if expected is None else expected(inputs, results),
+                   figure))
+
+
+def check_data(x_train, x_test, first_batch):
+    for name, x, n in (("x_train", x_train, 60000), ("x_test", x_test, 10000)):
+        expect(tuple(x.shape) == (n, DATA_DIM) and x.dtype == torch.float32,
+               f"{name}: expected a float32 tensor of shape ({n}, {DATA_DIM}), found {x.dtype} {tuple(x.shape)}")
+        expect(bool(((x == 0) | (x == 1)).all()), f"{name}: expected every pixel to be 0 or 1")
+    expect(tuple(first_batch.shape) == (200, DATA_DIM),
+           f"first_batch: expected shape (200, {DATA_DIM}), found {tuple(first_batch.shape)}")
+    share = x_train.mean().item()
+    expect(0.12 < share < 0.14, f"x_train: expected about 13 % of pixels on (MNIST > 0.5), found {share:.1%}")
+    report([f"training set: {tuple(x_train.shape)} {x_train.dtype}; test set: {tuple(x_test.shape)}",
+           f"one mini-batch: {tuple(first_batch.shape)}",
+           "every pixel is 0 or 1, and about 13 % are on: ok"])
+
+
+def check_bernoulli_log_density(bernoulli_log_density, device):
+    public_check("helpers.bernoulli_log_density", device, bernoulli_log_density)
+
+
+def check_std_normal_log_density(std_normal_log_density, device):
+    public_check("helpers.std_normal_log_density", device, std_normal_log_density)
+
+
+def check_diag_gaussian_log_density(diag_gaussian_log_density, device):
+    public_check("helpers.diag_gaussian_log_density", device, diag_gaussian_log_density)
+
+
+def check_sample_diag_gaussian(sample_diag_gaussian, device):
+    public_check("helpers.sample_diag_gaussian", device, sample_diag_gaussian, expected=lambda i, r: None)
+
+
+def check_sample_bernoulli(sample_bernoulli, device):
+    public_check("helpers.sample_bernoulli", device, sample_bernoulli, expected=lambda i, r: None)
+
+
+def check_likelihood_table(bernoulli_log_likelihood_table, device):
+    public_check("helpers.bernoulli_log_likelihood_table", device, bernoulli_log_likelihood_table)
+
+
+def check_log_mean_exp(log_mean_exp, device="cpu"):
+    public_check("helpers.log_mean_exp", device, log_mean_exp)
+
+
+def check_log_prior(log_prior, device):
+    public_check("log_prior", device, log_prior)
+
+
+def check_decoder(decoder, device):
+    public_check("decoder", device, decoder)
+
+
+def check_log_likelihood(log_likelihood, decoder, device):
+    public_check("log_likelihood", device, log_likelihood, decoder)
+
+
+def check_joint_log_density(joint_log_density, decoder, device):
+    public_check("joint_log_density", device, joint_log_density, decoder)
+
+
+def check_encoder(encoder, encode, device):
+    public_check("encoder", device, encoder, encode)
+
+
+def check_log_q(log_q, device):
+    public_check("log_q", device, log_q)
+
+
+def check_elbo(elbo, loss, encode, joint_log_density, log_q, encoder, decoder, device):
+    """elbo and loss against the student's own joint_log_density and log_q (checked above) at the codes
+    elbo decoded; the gradients against autograd through z = mu + sigma * eps with the same noise."""
+    def own(inputs, results):
+        x = inputs["x"].to(device)
+        z_drawn, loss_codes, noise_codes = (z.to(device) for z in elbo_codes(inputs, results))
+        enc, dec = TwoLayers(encoder, "encoder", ENCODER_SIZES), TwoLayers(decoder, "decoder", DECODER_SIZES)
+        with Weights([(enc, inputs["encoder"]), (dec, inputs["decoder"])]):
+            def mean_elbo(codes):
+                mu, log_sigma = encode(x)
+                z = mu + log_sigma.exp() * ((codes - mu) / log_sigma.exp()).detach()
+                return (joint_log_density(x, z) - log_q(z, mu, log_sigma)).mean()
+            estimate = mean_elbo(z_drawn)
+            estimate.backward()
+            grads = enc.grads() + dec.grads()
+            with torch.no_grad():
+                loss_value = -mean_elbo(loss_codes).item()
+                mu, log_sigma = encode(x[:1])
+                noise = ((noise_codes - mu) / log_sigma.exp()).double().cpu()
+        return {"estimate": estimate.item(), "grads": grads, "loss": loss_value, "noise": noise}
+    public_check("elbo and loss", device, elbo, loss, encoder, decoder, expected=own)
+
+
+def check_train(train, loss, encoder, decoder, config, device):
+    """Steps of train() from fixed weights: one loss, one backward pass and one optimizer step per
+    mini-batch, with fresh gradients, going down the gradient of the student's own loss (checked above)
+    by Adam's step size. The loss of each step is the student's on the same batch with fresh noise."""
+    def own(inputs, results):
+        batches = results["batches"]
+        expect(len(batches) == TRAIN_STEPS, f"train: expected one evaluation of the loss per mini-batch "
+                                            f"({TRAIN_STEPS} batches of {BATCH_SIZE}), found {len(batches)}")
+        enc, dec = TwoLayers(encoder, "encoder", ENCODER_SIZES), TwoLayers(decoder, "decoder", DECODER_SIZES)
+        with Weights([(enc, inputs["encoder"]), (dec, inputs["decoder"])]):
+            loss(batches[0].to(device)).backward()
+            first_grad = dec.grads()[3]
+        losses = []  # each batch's loss at the weights its step started from
+        for batch, weights in zip(batches, results["weights_at_steps"]):
+            with Weights([(enc, weights[:4]), (dec, weights[4:])]), torch.no_grad():
+                losses.append(loss(batch.to(device)).item())
+        # One draw of noise per digit: the batch mean moves by far less than 2 % between draws.
+        return {"losses": losses or [math.nan], "loss_tolerance": 0.02 * abs(sum(losses) / max(len(losses), 1)),
+                "first_step": -first_grad.sign()}
+    public_check("train", device, train, encoder, decoder, config, expected=own)
+
+
+def check_training_run(loss_history, config, checkpoint):
+    expect(len(loss_history) == config["n_epochs"],
+           f"loss_history: expected one loss per epoch ({config['n_epochs']}), found {len(loss_history)}")
+    expect(loss_history[-1] < loss_history[0],
+           f"loss_history: expected the loss to fall, found {loss_history[0]:.2f} then {loss_history[-1]:.2f}")
+    expect(Path(checkpoint).is_file(), f"expected a checkpoint at {checkpoint}")
+    report(["one loss per epoch, the loss went down, and the checkpoint is on disk: ok"])
+
+
+def check_scatter(mu_train, encode, x_train, figure):
+    def own(inputs, results):
+        with torch.no_grad():
+            return {"mu": encode(x_train[scatter_rows(len(x_train)).to(x_train.device)])[0].cpu()}
+    public_check("scatter (5.1)", x_train.device, mu_train, expected=own, figure=figure)
+
+
+def check_prior_samples(z_prior, prior_means, prior_samples, decoder, figure):
+    def own(inputs, results):
+        device = next(decoder.parameters()).device
+        with torch.no_grad():
+            return {"means": torch.sigmoid(decoder(results["z_prior"].to(device))).cpu()}
+    public_check("prior samples (5.2)", "cpu", z_prior, prior_means, prior_samples, expected=own, figure=figure)
+
+
+def check_reconstructions(x_four, z_four, recon_means, recon_samples, encode, decoder, x_train, figure):
+    def own(inputs, results):
+        x = results["x_four"].to(x_train.device)
+        with torch.no_grad():
+            mu, log_sigma = encode(x)
+            means = torch.sigmoid(decoder(results["z_four"].reshape(8, LATENT_DIM).to(x.device))).view(4, 2, DATA_DIM)
+        return {"in_train": [bool((x_train == row).all(1).any()) for row in x], "mu": mu.double().cpu(),
+                "sigma": log_sigma.exp().double().cpu(), "means": means.cpu()}
+    public_check("reconstructions (5.3)", "cpu", x_four, z_four, recon_means, recon_samples, expected=own,
+                 figure=figure)
+
+
+def check_lattice(lattice_image, decoder, figure):
+    def own(inputs, results):
+        device = next(decoder.parameters()).device
+        with torch.no_grad():
+            return {"tiles": torch.sigmoid(decoder(lattice_codes().float().to(device))).view(-1, 28, 28).cpu()}
+    public_check("lattice (5.4)", "cpu", lattice_image, expected=own, figure=figure)
 
 
 def check_figures(folder, names):
     for name in names:
         expect_png(Path(folder) / f"{name}.png")
-    report(f"figures saved: {', '.join(names)}")
+    report([f"figures saved: {', '.join(names)}"])
 
 
 # ---------------------------------------------------------------------------
-# Section 6: the evaluation
+# Section 6: the evaluation (no points: properties of the given code's results)
 # ---------------------------------------------------------------------------
 
 def check_bounds(bounds, log_px):
@@ -658,8 +986,7 @@ def check_bounds(bounds, log_px):
            f"{iwae_means[-1]:.2f} and {exact_mean:.2f}")
     expect(all(a < b for a, b in zip(iwae_means, iwae_means[1:])),
            f"expected IWAE_k to rise with k on average, found {[round(m, 2) for m in iwae_means]} for k = {ks}")
-    report(f"ELBO <= IWAE_{ks[-1]} <= exact log p(x), on average: ok",
-           "IWAE_k rises with k, on average: ok")
+    report([f"ELBO <= IWAE_{ks[-1]} <= exact log p(x), on average: ok", "IWAE_k rises with k, on average: ok"])
 
 
 def check_posterior(log_posterior_on_grid, latent_grid, decoder, x, half_width):
@@ -669,4 +996,4 @@ def check_posterior(log_posterior_on_grid, latent_grid, decoder, x, half_width):
         mass = (log_posterior_on_grid(decoder, x, z_grid, log_cell).exp().sum(1) * math.exp(log_cell)).cpu()
     expect(torch.allclose(mass, torch.ones(len(x), dtype=mass.dtype), atol=1e-4),
            f"expected posterior densities that integrate to 1 on the grid, found {mass.tolist()}")
-    report("posterior densities integrate to 1 on the grid: ok")
+    report(["posterior densities integrate to 1 on the grid: ok"])

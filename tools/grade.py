@@ -11,20 +11,30 @@ the reason. With --json it prints one JSON object instead (see grade_result),
 which tools/grade_batch.py and tools/gradescope.py read. Each part's points
 are those of its check cell (nbgrader's metadata).
 
-It cannot be fooled by outputs a student saved, nor by an edited check cell:
-nbval compares a run with the outputs stored in the same file, so the graded
-notebook is a merge. Each check cell (tagged nbval-check-output) is taken
-whole, code and reference outputs, from the reference notebook; every other
-cell is the student's, with its outputs removed, placed on the reference's
-cells by id, nbgrader's metadata, content or position (tools/placement.py),
-so that a notebook saved by Colab, without cell ids, is graded as well. Cells
-the student added stay where they were put. The merge runs under nbval in a
-scratch folder, with the student's helpers.py (the handout's stubs if there
-is none) and this project's other modules, training shortened to 2 epochs
-and the evaluation to 50 test images (the check cells print nothing that
-depends on either). Cells the reference tags learner-only (the explorer, the
-latent walk, the gap study and the posterior figure: given code whose
-results no check reads) are skipped.
+The grade is decided in the grader's own process, never in the student's
+kernel. The graded notebook is a merge: every student cell, with its outputs
+removed, placed on the reference's cells by id, nbgrader's metadata, content or
+position (tools/placement.py), so that a notebook saved by Colab, without cell
+ids, is graded as well; cells the student added stay where they were put. Each
+check cell that carries points is replaced by a probe (tools/grading_probe.py)
+that runs the student's code on inputs drawn from a seed chosen secretly for
+this grading and saves the plain results; tools/judge.py then compares them, in
+a process of the grader's, with its own float64 references on the same inputs.
+The check cells without points (the data, the training run, the figures, the
+bounds: properties of given code) are the reference's, code and outputs, and
+must pass too for the submission to pass. What a student's cell does to the
+kernel (replacing the checks, printing what they print, patching torch)
+cannot change a part's points: those follow from the numbers the student's
+code gives for inputs it could not know in advance.
+
+The merge runs under nbval in a scratch folder, with the student's helpers.py
+(the handout's stubs if there is none) and this project's other modules,
+training shortened to 2 epochs and the evaluation to 50 test images. The
+visualizations (section 5) run with networks that hold the seed's weights, so
+that their results are judged on those; the trained weights are put back
+before section 6. Cells the reference tags learner-only (the explorer, the
+latent walk, the gap study and the posterior figure: given code whose results
+no check reads) are skipped.
 
 Ctrl-C or SIGTERM stops a grading (exit 130) with everything it started, and
 removes its scratch folder; nothing is graded then.
@@ -40,6 +50,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -62,11 +73,16 @@ from tools.placement import Placement  # noqa: E402
 from tools.processes import descendants, process_table  # noqa: E402
 CHECK_TAG = "nbval-check-output"
 LEARNER_TAG = "learner-only"
-# The modules the notebook imports besides the student's helpers.py.
-SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "files.py")
-# The grader itself, as the student edition and the Gradescope autograder ship it.
+# The modules the notebook imports besides the student's helpers.py, and the public checks' expected values.
+SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "files.py", "checks_expected.pt")
+# The grader itself, as the Gradescope autograder ships it (the student edition does not).
 GRADER_FILES = ("tools/grade.py", "tools/flags.py", "tools/markers.py", "tools/placement.py", "tools/processes.py",
-                "tools/submission.py")
+                "tools/submission.py", "tools/judge.py", "tools/grading_probe.py", "tools/reference_model.py")
+# What the kernel imports when grading, beside the notebook's own modules.
+PROBE_MODULES = ("tools/grading_probe.py", "tools/reference_model.py")
+# The visualizations run on the seed's weights from after the training run's check to after the figures' check.
+SEED_WEIGHTS_AFTER, TRAINED_WEIGHTS_AFTER = "check-training", "check-figures"
+JUDGE_TIMEOUT_S = 600  # the judge takes seconds; this is only for one that never ends
 ANSWER_TAG = "written-answer"
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 NO_ANSWER = "YOUR ANSWER HERE"
@@ -90,12 +106,23 @@ def folder_error(err, where, hint):
 
 
 def default_reference():
-    pristine = Path(__file__).resolve().parent / "reference.ipynb"
-    return pristine if pristine.is_file() else ROOT / "A3_VAE.ipynb"
+    return ROOT / "A3_VAE.ipynb"
 
 
 def is_check_cell(cell):
     return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def is_graded(cell):
+    """A check cell that carries points: grading replaces it by a probe."""
+    return is_check_cell(cell) and "part" in cell.get("metadata", {})
+
+
+def probe_cell(source, ref_id, part=None):
+    """A cell of the grader's in the merge: runs code of tools/grading_probe.py, prints nothing compared."""
+    cell = nbformat.v4.new_code_cell(f"import grading_probe\n{source}", id=ref_id)
+    cell.metadata = {"tags": ["nbval-ignore-output"], **({"probe": part} if part else {})}
+    return cell
 
 
 def written_answers(placement):
@@ -144,7 +171,10 @@ def merge(reference, submission, placement=None):
     cells = [added(cell) for cell in added_after.get(None, [])]
     for ref_cell in reference.cells:
         index = placement.index.get(ref_cell.id)
-        if is_check_cell(ref_cell):
+        if is_graded(ref_cell):
+            part = ref_cell.metadata["part"]
+            cell = probe_cell(f"grading_probe.report({part!r}, globals())", ref_cell.id, part)
+        elif is_check_cell(ref_cell):
             cell = ref_cell
         elif index is not None:
             cell = nbformat.from_dict(submission.cells[index])
@@ -153,12 +183,16 @@ def merge(reference, submission, placement=None):
             cell = nbformat.v4.new_code_cell("", id=ref_cell.id) if ref_cell.cell_type == "code" else ref_cell
         cells.append(cell)
         cells.extend(added(cell) for cell in added_after.get(ref_cell.id, []))
+        if ref_cell.id == SEED_WEIGHTS_AFTER:
+            cells.append(probe_cell("grading_probe.use_weights(globals())", "grading-seed-weights"))
+        elif ref_cell.id == TRAINED_WEIGHTS_AFTER:
+            cells.append(probe_cell("grading_probe.restore_weights()", "grading-trained-weights"))
 
     merged = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells],
                                       metadata=reference.metadata)
     learner_only = {cell.id for cell in reference.cells if LEARNER_TAG in cell.metadata.get("tags", [])}
     for cell in merged.cells:
-        if cell.cell_type == "code" and not is_check_cell(cell):
+        if cell.cell_type == "code" and not is_check_cell(cell) and "probe" not in cell.metadata:
             cell.outputs, cell.execution_count = [], None
             # A student's tags must not skip or silence a cell; the reference's may skip what only
             # a learner needs (figures and numbers that no check reads).
@@ -227,8 +261,7 @@ def points_of(cell):
 
 def parts_of(reference):
     """[(part name, points)] of the checks that carry points, in notebook order."""
-    return [(cell.metadata["part"], points_of(cell)) for cell in reference.cells
-            if is_check_cell(cell) and "part" in cell.metadata]
+    return [(cell.metadata["part"], points_of(cell)) for cell in reference.cells if is_graded(cell)]
 
 
 def grade(submission_dir, reference_path, keep=None):
@@ -285,7 +318,8 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
                          "raise NotImplementedError, so every part that uses them fails")
         flags = submission_flags(reference, merged, found.helpers)
         notes += report_lines(flags)
-        run, failed = run_merged(merged, found.helpers, scratch, keep, as_user)
+        seed = secrets.randbits(62)
+        run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed)
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
@@ -299,18 +333,22 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     report, reasons = list(notes), {}
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
     for number, cell in enumerate(code_cells):
-        if not is_check_cell(cell):
+        part = cell.metadata.get("probe")
+        if part is not None:  # judged by tools/judge.py; a probe that did not finish saved nothing
+            why = failed.get(number) or verdicts.get(part, "no results were saved for this part (the grading "
+                                                            "cell did not finish)")
+        elif is_check_cell(cell):
+            part, why = f"notebook check {cell.id!r}", failed.get(number, "")
+        else:
             continue
-        part = cell.metadata.get("part", f"notebook check {cell.id!r}")
-        verdict = f"FAIL  {part}: {failed[number]}" if number in failed else f"pass  {part}"
-        report.append(verdict)
-        if number in failed:
-            reasons[part] = failed[number]
+        report.append(f"FAIL  {part}: {why}" if why else f"pass  {part}")
+        if why:
+            reasons[part] = why
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
-              if n in failed and not is_check_cell(cell)]
+              if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
     result = outcome("graded", reference, report, reasons, "", placement, flags)
-    result["passed"] = run.returncode == 0 and not failed
+    result["passed"] = run.returncode == 0 and not failed and not reasons
     return result
 
 
@@ -326,17 +364,15 @@ def submission_flags(reference, merged, helpers):
 
 def handout_helpers():
     """The text of helpers.py as handed out (its functions raise NotImplementedError)."""
-    shipped = Path(__file__).resolve().parent / "reference_helpers.py"  # in the student edition
-    if shipped.is_file():
-        return shipped.read_text()
     return strip_solutions((ROOT / "helpers.py").read_text(), "helpers.py")
 
 
-def run_merged(merged, helpers, scratch, keep, as_user=None):
+def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
     """Run the merged notebook under nbval in keep (or scratch), with helpers.py (None: the handout's),
-    as the user as_user if given (see grade_result).
+    as the user as_user if given (see grade_result), its probes on the inputs of seed; then judge.
 
-    returns (the Run, {code cell number: reason} of the cells that failed, or None when nbval wrote no report)
+    returns (the Run, {code cell number: reason} of the cells that failed, or None when nbval wrote no report,
+    {part: reason, "" if it passed} of the parts whose results the probes saved)
     """
     work = Path(keep) if keep else scratch / "grading"
     try:
@@ -346,8 +382,9 @@ def run_merged(merged, helpers, scratch, keep, as_user=None):
             (work / "helpers.py").write_text(handout_helpers())
         else:
             shutil.copy(helpers, work / "helpers.py")
-        for name in SUPPORT_MODULES:
-            shutil.copy(ROOT / name, work / name)
+        for name in (*SUPPORT_MODULES, *PROBE_MODULES):
+            shutil.copy(ROOT / name, work / Path(name).name)
+        (work / "grading_seed").write_text(str(seed))
     except OSError as err:
         raise folder_error(err, keep or tempfile.gettempdir(), "" if keep else "(or set TMPDIR)") from None
     if as_user is not None:
@@ -367,7 +404,24 @@ def run_merged(merged, helpers, scratch, keep, as_user=None):
     if as_user is not None:  # a process that left nbval's tree (a daemon) must not outlive it
         kill_processes_of(pwd.getpwnam(as_user).pw_uid)
     failed = failures_by_cell(work / "report.xml") if (work / "report.xml").is_file() else None
-    return run, failed
+    return run, failed, judged(work, seed) if failed is not None else {}
+
+
+def judged(work, seed):
+    """{part: reason} from tools/judge.py, in a process of the grader's (not the student's user), on the
+    results the probes saved in work."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "judge.py"), str(work / "grading_results"),
+                           str(work / "figures")], input=str(seed), capture_output=True, text=True, env=env,
+                          timeout=JUDGE_TIMEOUT_S, cwd=ROOT)
+    if done.returncode != 0:
+        raise JudgeError(f"tools/judge.py failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
+class JudgeError(RuntimeError):
+    """The judge (the grader's own code) failed: nothing can be graded."""
 
 
 def kill_processes_of(uid):

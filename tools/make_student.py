@@ -17,11 +17,12 @@ other output is removed, and no figure or trained model is copied, so no part
 of an answer leaks. Cell ids are kept: grading matches cells by id. An unclosed,
 stray or nested marker is an error, and then nothing is written.
 
-OUT_DIR receives the notebook, helpers.py, the modules the notebook imports,
-requirements.txt, a short README and the grader (tools/grade.py and the modules
-it uses) with tools/reference.ipynb and tools/reference_helpers.py (pristine
-copies of the student notebook and helpers.py), so that students can check
-their work with ``python tools/grade.py .``.
+OUT_DIR receives the notebook, helpers.py, the modules the notebook imports
+(with checks_expected.pt, the values the notebook's checks compare with),
+requirements.txt and a short README. Students check their work by running the
+notebook, or all of it with ``pytest --nbval``. The grader is not handed out:
+its references (tools/judge.py) are the answers, and instructors grade with
+this repository's tools/grade.py.
 """
 import argparse
 import shutil
@@ -33,26 +34,29 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tools.grade import GRADER_FILES, SUPPORT_MODULES, is_check_cell  # noqa: E402
+from tools.grade import SUPPORT_MODULES, is_check_cell  # noqa: E402
 from tools.markers import MarkerError, handed_out, strip_solutions  # noqa: E402
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 
-Fill in every `# YOUR CODE HERE` in `A3_VAE.ipynb` and `helpers.py`, answer
-the three questions (`YOUR ANSWER HERE`), then check your work:
+Fill in every `# YOUR CODE HERE` in `A3_VAE.ipynb` and `helpers.py` and answer
+the three questions (`YOUR ANSWER HERE`). The check cell after each part says
+`ok` when it passes, or what it expected and what it found. To run every cell
+and every check at once:
 
 ```bash
 python -m venv .venv && .venv/bin/pip install -r requirements.txt
-.venv/bin/python tools/grade.py .
+VAE_EPOCHS=2 .venv/bin/python -m pytest --nbval --nbval-current-env A3_VAE.ipynb
 ```
 
-The report has one line per part, pass or fail with the reason. Fix the
-first failure first: later parts use earlier ones. Each `# TODO` cell says
-what it must leave behind (names and shapes) for its check; how you plot is
-up to you. The written answers are read by a person. Grading trains for 2
-epochs only; to train the full model, run the notebook top to bottom.
-Lines that reach for the checks or the grader, or patch a library, are
-flagged in the report for your instructor to read (see tools/flags.py).
+Fix the first failure first: later parts use earlier ones. Each `# TODO` cell
+says what it must leave behind (names and shapes) for its check; how you plot
+is up to you. The written answers are read by a person. To train the full
+model, run the notebook top to bottom without `VAE_EPOCHS`.
+
+Grading runs your code on other inputs than these checks and compares the
+results outside your notebook; lines that reach for the checks or the grader,
+or patch a library, are flagged for your instructor to read.
 """
 
 
@@ -82,17 +86,11 @@ def make_student(out_dir, solution_dir=ROOT):
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
     try:
-        (staging / "tools").mkdir()
         nbformat.write(notebook, staging / "A3_VAE.ipynb")
-        nbformat.write(notebook, staging / "tools" / "reference.ipynb")
         (staging / "helpers.py").write_text(helpers)
         (staging / "README.md").write_text(STUDENT_README)
         for name in (*SUPPORT_MODULES, "requirements.txt"):
             shutil.copy(solution_dir / name, staging / name)
-        for name in GRADER_FILES:
-            shutil.copy(solution_dir / name, staging / name)
-        # What grading uses for a submission without helpers.py: the stubs, as handed out.
-        (staging / "tools" / "reference_helpers.py").write_text(helpers)
         out_dir.mkdir(exist_ok=True)
         for item in staging.iterdir():
             shutil.move(str(item), out_dir / item.name)

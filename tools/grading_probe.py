@@ -1,0 +1,108 @@
+"""What the student's kernel runs when grading: the student's code on secret inputs, nothing judged.
+
+tools/grade.py copies this module into the grading folder and puts, in place of
+each check cell that carries points,
+
+    import grading_probe; grading_probe.report(PART, globals())
+
+which runs checks.PARTS[PART]'s run on the inputs of the seed in grading_seed
+and saves its plain results (tensors, numbers, strings) to grading_results/,
+for tools/judge.py to compare in the grader's own process. An error in the
+student's code is saved as the part's reason. Nothing here decides a grade:
+whatever a student's cell does to this module or to checks.py, the judge
+compares the numbers with its own references on inputs drawn from the seed.
+
+The functions that use the networks through the notebook's globals
+(log_likelihood, joint_log_density, elbo, loss, train) run with the
+assignment's networks in place of the student's, holding the inputs' weights,
+so that each part is graded on its own. Before section 5, use_weights() puts
+the seed's weights into the student's own networks for the visualizations;
+restore_weights() puts the trained ones back before section 6.
+"""
+from pathlib import Path
+
+import torch
+
+import checks
+from reference_model import build_networks
+
+SEED_FILE = Path("grading_seed")
+RESULTS = Path("grading_results")
+SIZES = {"data_dim": checks.DATA_DIM, "hidden_dim": checks.HIDDEN_DIM, "latent_dim": checks.LATENT_DIM}
+# The parts whose functions reach the networks through the notebook's globals.
+USES_NETWORKS = ("log_likelihood", "joint_log_density", "elbo and loss", "train")
+TRAINED = {}  # the student's trained weights while use_weights() has replaced them
+
+
+def seed():
+    return int(SEED_FILE.read_text())
+
+
+def reason(err):
+    """One line that says what the student's code raised."""
+    text = str(err) if isinstance(err, AssertionError) else f"{type(err).__name__}: {err}"
+    return text.strip().splitlines()[0][:500] if text.strip() else type(err).__name__
+
+
+def code_for(part, namespace):
+    """The notebook's objects that the part's run takes, by the names checks.PARTS gives."""
+    _, names, _, _ = checks.PARTS[part]
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise NameError(f"{', '.join(missing)} is not defined (the cell that defines it did not run, or failed)")
+    return [namespace[name] for name in names]
+
+
+def run_part(part, namespace, inputs):
+    """checks.PARTS[part]'s run on inputs, in the notebook's namespace; returns its results."""
+    run = checks.PARTS[part][0]
+    device = namespace.get("device", "cpu")
+    code = code_for(part, namespace)
+    if part not in USES_NETWORKS:
+        return run(inputs, device, *code)
+    encoder, decoder = (net.to(device) for net in build_networks(SIZES))
+    swapped = {"encoder": encoder, "decoder": decoder}
+    code = [swapped.get(name, value) for name, value in zip(checks.PARTS[part][1], code)]
+    saved = {name: namespace.get(name) for name in swapped}
+    namespace.update(swapped)
+    try:
+        return run(inputs, device, *code)
+    finally:
+        namespace.update(saved)
+
+
+def save(part, results):
+    RESULTS.mkdir(exist_ok=True)
+    torch.save(results, RESULTS / f"{list(checks.PARTS).index(part)}.pt")
+
+
+def report(part, namespace):
+    """Run a part on the secret inputs and save what it gave (or the error it raised)."""
+    inputs = checks.inputs_for(part, seed())
+    try:
+        results = {"error": TRAINED["error"]} if part in VISUALIZATIONS and "error" in TRAINED else \
+            run_part(part, namespace, inputs)
+    except Exception as err:  # the student's code failed: that is the part's reason
+        results = {"error": reason(err)}
+    save(part, results)
+
+
+VISUALIZATIONS = ("scatter (5.1)", "prior samples (5.2)", "reconstructions (5.3)", "lattice (5.4)")
+
+
+def use_weights(namespace):
+    """Put the seed's weights into the student's encoder and decoder, keeping the trained ones."""
+    TRAINED.clear()
+    weights = checks.inputs_for("weights", seed())
+    try:
+        layers = [checks.TwoLayers(namespace.get(name), name, sizes)
+                  for name, sizes in (("encoder", checks.ENCODER_SIZES), ("decoder", checks.DECODER_SIZES))]
+        TRAINED["weights"] = checks.Weights([(layers[0], weights["encoder"]), (layers[1], weights["decoder"])])
+        TRAINED["weights"].__enter__()
+    except Exception as err:
+        TRAINED["error"] = reason(err)
+
+
+def restore_weights():
+    if "weights" in TRAINED:
+        TRAINED.pop("weights").__exit__(None, None, None)

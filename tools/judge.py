@@ -1,0 +1,281 @@
+"""The grader's references: what each part should give, computed in float64 from the formulas.
+
+    python tools/judge.py RESULTS_DIR FIGURES_DIR < SEED      (prints {part: reason} as JSON)
+    python tools/judge.py --write-expected                     (writes checks_expected.pt)
+
+When grading, the student's kernel only runs checks.RUN on inputs drawn from a
+secret seed and saves the plain results (tools/grading_probe.py); this module,
+in the grader's own process, draws the same inputs from the seed, computes
+what the results should be, and compares with checks.py's comparisons. A part
+passes only if its reported numbers are right for inputs the student's code
+could not know in advance; whatever the kernel does to itself cannot change
+that. The results are read with torch.load(weights_only=True), which runs no
+code.
+
+The same references, on checks.PUBLIC_SEED's inputs, are the expected values
+that the notebook's own checks compare with (checks_expected.pt). This module
+is the answer to several TODOs, so the student edition does not ship it.
+"""
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import checks  # noqa: E402
+from checks import DATA_DIM, LATENT_DIM  # noqa: E402
+
+LOG_2PI = math.log(2 * math.pi)
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
+MAX_RESULT_BYTES = 50_000_000  # a part's results are a few MB at most; a larger file is not read
+
+
+def bernoulli64(x, logits):
+    """log Ber(x | sigmoid(y)) in float64, as log sigmoid(+-y) = -log(1 + exp(-+y))."""
+    x, logits = x.double(), logits.double()
+    zero = torch.zeros_like(logits)
+    return -x * torch.logaddexp(zero, -logits) - (1 - x) * torch.logaddexp(zero, logits)
+
+
+def std_normal64(z):
+    return -0.5 * (z.double() ** 2).sum(1) - 0.5 * z.shape[1] * LOG_2PI
+
+
+def gaussian64(z, mu, log_sigma):
+    z, mu, log_sigma = z.double(), mu.double(), log_sigma.double()
+    return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * LOG_2PI).sum(1)
+
+
+def forward64(weights, inputs, hidden=torch.tanh):
+    """W2 hidden(W1 u + b1) + b2 in float64; weights [W1, b1, W2, b2] in Linear's layout."""
+    w1, b1, w2, b2 = (w.double() for w in weights)
+    return hidden(inputs.double() @ w1.T + b1) @ w2.T + b2
+
+
+def network_expected(weights, inputs):
+    """The outputs of the assignment's network, and of the mistakes checks.NETWORK_MISTAKES names."""
+    out = forward64(weights, inputs)
+    return {"out": out, "sigmoid_output": torch.sigmoid(out),
+            "relu": forward64(weights, inputs, torch.relu), "sigmoid_hidden": forward64(weights, inputs, torch.sigmoid),
+            "no_hidden": forward64(weights, inputs, lambda h: h)}
+
+
+def elbo64(x, z_drawn, enc_weights, dec_weights):
+    """The one-draw ELBO of each digit in float64, as a function of the weights (leaves of autograd).
+
+    The noise is read off the codes the student's code decoded, eps = (z - mu) / sigma, and z is
+    rebuilt as mu + sigma * eps so that gradients flow through it (the reparameterization).
+    returns (ELBO of each digit (B,), eps (B, 2))
+    """
+    out = forward64(enc_weights, x)
+    mu, log_sigma = out[:, :LATENT_DIM], out[:, LATENT_DIM:]
+    eps = (z_drawn.double() - mu.detach()) / log_sigma.detach().exp()
+    z = mu + log_sigma.exp() * eps
+    log_joint = bernoulli64(x, forward64(dec_weights, z)).sum(1) + std_normal64(z)
+    return log_joint - gaussian64(z, mu, log_sigma), eps
+
+
+def leaves(weights):
+    return [w.double().clone().requires_grad_() for w in weights]
+
+
+def adam64(x_batches, z_batches, enc_weights, dec_weights, lr):
+    """Adam on the negative one-draw ELBO in float64 (Kingma and Ba, with PyTorch's defaults).
+
+    returns the weights after the steps (Linear's layout, encoder then decoder) and each step's loss
+    """
+    enc, dec = leaves(enc_weights), leaves(dec_weights)
+    params = enc + dec
+    first, second = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
+    (beta1, beta2), losses = ADAM_BETAS, []
+    for step, (x, z) in enumerate(zip(x_batches, z_batches), start=1):
+        batch_loss = -elbo64(x, z, enc, dec)[0].mean()
+        grads = torch.autograd.grad(batch_loss, params)
+        losses.append(batch_loss.item())
+        with torch.no_grad():
+            for p, g, m, v in zip(params, grads, first, second):
+                m.mul_(beta1).add_((1 - beta1) * g)
+                v.mul_(beta2).add_((1 - beta2) * g * g)
+                m_hat, v_hat = m / (1 - beta1 ** step), v / (1 - beta2 ** step)
+                p.sub_(lr * m_hat / (v_hat.sqrt() + ADAM_EPS))
+    return [p.detach() for p in params], losses
+
+
+class Data:
+    """The training digits, loaded once when a part needs them (the visualizations)."""
+
+    def __init__(self):
+        self.x = None
+
+    def train(self):
+        if self.x is None:
+            from mnist import load_mnist
+            self.x = load_mnist(train=True)[0]
+        return self.x
+
+
+def expected_elbo(inputs, results, data):
+    x, enc, dec = inputs["x"], leaves(inputs["encoder"]), leaves(inputs["decoder"])
+    z_drawn, loss_codes, noise_codes = checks.elbo_codes(inputs, results)
+    estimate = elbo64(x, z_drawn, enc, dec)[0].mean()
+    grads = torch.autograd.grad(estimate, enc + dec)
+    with torch.no_grad():
+        loss = -elbo64(x, loss_codes, enc, dec)[0].mean().item()
+        noise = elbo64(x[:1].expand(checks.NOISE_DRAWS, -1), noise_codes, enc, dec)[1]
+    return {"estimate": estimate.item(), "grads": list(grads), "loss": loss, "noise": noise}
+
+
+def expected_train(inputs, results, data):
+    x_batches = [b for b in results["batches"] if isinstance(b, torch.Tensor)]
+    rows = {tuple(row.tolist()) for row in inputs["x"].bool()}
+    checks.expect(len(x_batches) == checks.TRAIN_STEPS
+                  and all(tuple(b.shape) == (checks.BATCH_SIZE, DATA_DIM) for b in x_batches)
+                  and all(tuple(row.tolist()) in rows for b in x_batches for row in b.bool()),
+                  f"train: expected {checks.TRAIN_STEPS} mini-batches of {checks.BATCH_SIZE} rows of x_train, "
+                  f"found batches of shapes {[checks.describe(b) for b in results['batches']]}")
+    after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], checks.LEARNING_RATE)
+    mean = sum(losses) / len(losses)
+    return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean)}
+
+
+def expected_scatter(inputs, results, data):
+    x = data.train()
+    return {"mu": forward64(inputs["encoder"], x[checks.scatter_rows(len(x))])[:, :LATENT_DIM]}
+
+
+def expected_prior_samples(inputs, results, data):
+    checks.expect_tensor(results["z_prior"], "z_prior", (10, LATENT_DIM))
+    return {"means": torch.sigmoid(forward64(inputs["decoder"], results["z_prior"]))}
+
+
+def expected_reconstructions(inputs, results, data):
+    x_four, z_four = results["x_four"], results["z_four"]
+    checks.expect_tensor(x_four, "x_four", (4, DATA_DIM))
+    checks.expect_tensor(z_four, "z_four", (4, 2, LATENT_DIM))
+    x_train = data.train()
+    out = forward64(inputs["encoder"], x_four)
+    means = torch.sigmoid(forward64(inputs["decoder"], z_four.reshape(8, LATENT_DIM))).view(4, 2, DATA_DIM)
+    return {"in_train": [bool((x_train == row.float()).all(1).any()) for row in x_four],
+            "mu": out[:, :LATENT_DIM], "sigma": out[:, LATENT_DIM:].exp(), "means": means}
+
+
+def expected_lattice(inputs, results, data):
+    return {"tiles": torch.sigmoid(forward64(inputs["decoder"], checks.lattice_codes())).view(-1, 28, 28)}
+
+
+def stored(reference):
+    """An expected value that depends on the inputs alone."""
+    return lambda inputs, results, data: reference(inputs)
+
+
+EXPECTED = {
+    "helpers.bernoulli_log_density": stored(lambda i: {"out": bernoulli64(i["x"], i["logits"])}),
+    "helpers.std_normal_log_density": stored(lambda i: {"out": std_normal64(i["z"])}),
+    "log_prior": stored(lambda i: {"out": std_normal64(i["z"])}),
+    "decoder": stored(lambda i: network_expected(i["decoder"], i["z"])),
+    "log_likelihood": stored(lambda i: {"out": bernoulli64(i["x"], forward64(i["decoder"], i["z"])).sum(1)}),
+    "joint_log_density": stored(lambda i: {"out": bernoulli64(i["x"], forward64(i["decoder"], i["z"])).sum(1)
+                                           + std_normal64(i["z"])}),
+    "helpers.diag_gaussian_log_density": stored(lambda i: {"out": gaussian64(i["z"], i["mu"], i["log_sigma"])}),
+    "helpers.sample_diag_gaussian": stored(lambda i: None),
+    "encoder": stored(lambda i: {**network_expected(i["encoder"], i["x"]),
+                                 "mu": forward64(i["encoder"], i["x"])[:, :LATENT_DIM],
+                                 "log_sigma": forward64(i["encoder"], i["x"])[:, LATENT_DIM:]}),
+    "log_q": stored(lambda i: {"out": gaussian64(i["z"], i["mu"], i["log_sigma"])}),
+    "elbo and loss": expected_elbo,
+    "train": expected_train,
+    "scatter (5.1)": expected_scatter,
+    "helpers.sample_bernoulli": stored(lambda i: None),
+    "prior samples (5.2)": expected_prior_samples,
+    "reconstructions (5.3)": expected_reconstructions,
+    "lattice (5.4)": expected_lattice,
+    "helpers.bernoulli_log_likelihood_table": stored(
+        lambda i: {"out": torch.stack([bernoulli64(x.expand_as(i["logits"]), i["logits"]).sum(1) for x in i["x"]])}),
+    "helpers.log_mean_exp": stored(lambda i: {"out": torch.logsumexp(i["values"].double(), 1) - math.log(3),
+                                              "by_column": torch.logsumexp(i["values"][:1].double(), 1)
+                                              - math.log(3)}),
+}
+VISUALIZATIONS = ("scatter (5.1)", "prior samples (5.2)", "reconstructions (5.3)", "lattice (5.4)")
+
+
+def part_inputs(part, seed):
+    """The inputs of a part; the visualizations' are the networks' weights that grading put in place."""
+    return checks.inputs_for("weights" if part in VISUALIZATIONS else part, seed)
+
+
+def judge(part, results, seed, figures, data=None):
+    """Why the part fails ("" if it passes), from the kernel's results on the inputs of seed."""
+    if results.get("error"):
+        return results["error"]
+    inputs = part_inputs(part, seed)
+    _, _, compare, figure = checks.PARTS[part]
+    try:
+        expected = EXPECTED[part](inputs, results, data or Data())
+        compare(inputs, results, expected, Path(figures) / figure if figure else None)
+    except AssertionError as err:
+        return str(err)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
+        return f"the results reported for this part are not what the check expects ({type(err).__name__}: {err})"
+    return ""
+
+
+def read_results(path):
+    """The results the kernel saved for a part, read without running any code; None if there are none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    if path.stat().st_size > MAX_RESULT_BYTES:
+        return {"error": f"the results saved for this part are too large to read ({path.stat().st_size} bytes)"}
+    try:
+        results = torch.load(path, weights_only=True)
+    except Exception as err:  # a damaged file, or one holding objects weights_only does not allow
+        return {"error": f"the results saved for this part cannot be read ({type(err).__name__})"}
+    return results if isinstance(results, dict) else {"error": "the results saved for this part are not a dict"}
+
+
+def judge_all(results_dir, figures, seed):
+    """{part: reason} for every part of checks.PARTS whose results are in results_dir ("" if it passed);
+    a part with no results there is left out."""
+    data, verdicts = Data(), {}
+    for number, part in enumerate(checks.PARTS):
+        results = read_results(Path(results_dir) / f"{number}.pt")
+        if results is not None:
+            verdicts[part] = judge(part, results, seed, figures, data)
+    return verdicts
+
+
+def public_expected():
+    """{part: expected values} on the public inputs, for the parts of checks.STORED."""
+    return {part: EXPECTED[part](checks.inputs_for(part, checks.PUBLIC_SEED), None, None) for part in checks.STORED}
+
+
+def write_expected(path=checks.EXPECTED_FILE):
+    expected = {part: {k: v.float() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
+                for part, values in public_expected().items()}
+    torch.save(expected, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", nargs="?", type=Path, help="the folder of the kernel's results")
+    parser.add_argument("figures", nargs="?", type=Path, help="the folder of the figures the notebook saved")
+    parser.add_argument("--write-expected", action="store_true", help=f"write {checks.EXPECTED_FILE.name}")
+    args = parser.parse_args(argv)
+    if args.write_expected:
+        write_expected()
+        print(f"wrote {checks.EXPECTED_FILE}")
+        return 0
+    if args.results is None or args.figures is None:
+        parser.error("give RESULTS_DIR and FIGURES_DIR, and the seed on standard input")
+    torch.set_num_threads(1)
+    seed = int(sys.stdin.read().strip())
+    print(json.dumps(judge_all(args.results, args.figures, seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
