@@ -139,9 +139,7 @@ def check_binary(name, x):
 def bernoulli_log_density(x, logits):
     """Log Ber(x | sigmoid(logits)), element by element.
 
-    Works on the logits y = log(mu / (1 - mu)) directly:
-        log p = x * y - log(1 + exp(y)) = -softplus((1 - 2x) * y) = log sigmoid((2x - 1) * y),
-    that is log sigmoid(y) for x = 1 and log sigmoid(-y) for x = 0. It stays
+    Works on the logits y = log(mu / (1 - mu)) directly, never on mu: it stays
     exact, value and gradient, for every finite y, where log(sigmoid(y))
     would give log(0) = -inf once sigmoid rounds to 0 or 1. Infinite logits
     give the exact limits: 0 for the certain outcome, -inf for the impossible
@@ -155,6 +153,8 @@ def bernoulli_log_density(x, logits):
     check_batch("logits", logits)
     check_same_shape("x", x, "logits", logits)
     ### BEGIN SOLUTION
+    # log p = x * y - log(1 + exp(y)) = log sigmoid((2x - 1) * y): log sigmoid(y) for x = 1 and
+    # log sigmoid(-y) for x = 0, which logsigmoid computes exactly at any y.
     sign = torch.rsub(x, -1, alpha=-2)  # 2x - 1 in one pass: +1 where x = 1, -1 where x = 0
     return F.logsigmoid(sign * logits)
     ### END SOLUTION
@@ -163,9 +163,9 @@ def bernoulli_log_density(x, logits):
 def bernoulli_log_likelihood_table(x, logits):
     """log p(x_i | logits_j) summed over pixels, for every image i and every row j.
 
-    Summed over pixels, x * y - softplus(y) is x @ y.T - softplus(y).sum(1): one
-    matrix product gives the log likelihood of every image under every logit
-    vector, e.g. under every point of a latent grid decoded once.
+    Summed over pixels, the log density is linear in x, so one matrix product
+    can give the log likelihood of every image under every logit vector, e.g.
+    under every point of a latent grid decoded once.
 
     The matrix product needs finite logits (inf - inf has no value), so
     infinite logits are refused; bernoulli_log_density takes them.
@@ -183,6 +183,7 @@ def bernoulli_log_likelihood_table(x, logits):
         raise ValueError("logits must be finite for the table, got inf (bernoulli_log_density "
                          "takes infinite logits)")
     ### BEGIN SOLUTION
+    # Summed over pixels, x * y - softplus(y) is x @ y.T - softplus(y).sum(1).
     return x @ logits.T - F.softplus(logits).sum(dim=1)
     ### END SOLUTION
 
@@ -202,9 +203,6 @@ def std_normal_log_density(z):
 def diag_gaussian_log_density(z, mu, log_sigma):
     """Log N(z | mu, diag(exp(log_sigma))^2), summed over latent dimensions.
 
-    The standardised residual is formed as (z - mu) * exp(-log_sigma) rather
-    than divided by sigma, so a tiny sigma does not overflow to inf / inf.
-
     z:             (B, K), finite or +-inf (log density -inf there)
     mu, log_sigma: (B, K), not infinite (ValueError otherwise)
     returns (B,)
@@ -216,6 +214,7 @@ def diag_gaussian_log_density(z, mu, log_sigma):
     check_same_shape("mu", mu, "log_sigma", log_sigma)
     check_gaussian_parameters(mu, log_sigma)
     ### BEGIN SOLUTION
+    # (z - mu) * exp(-log_sigma) rather than divided by sigma: a tiny sigma does not give inf / inf.
     standardised = (z - mu) * torch.exp(-log_sigma)
     return (-0.5 * standardised ** 2 - log_sigma - 0.5 * LOG_2PI).sum(dim=1)
     ### END SOLUTION
@@ -246,9 +245,7 @@ def sample_diag_gaussian(mu, log_sigma, generator=None):
 
 
 def sample_bernoulli(probs, generator=None):
-    """Draw binary x with P(x = 1) = probs, by comparing with uniforms.
-
-    x = 1 exactly when u < probs for u ~ U[0, 1), which has probability probs.
+    """Draw binary x with P(x = 1) = probs, from uniform draws of the generator.
 
     probs: (B, D) in [0, 1]
     generator: optional torch.Generator on the same device
@@ -259,6 +256,7 @@ def sample_bernoulli(probs, generator=None):
         raise ValueError("probs must lie in [0, 1]; pass torch.sigmoid(logits) "
                          "to sample from logits")
     ### BEGIN SOLUTION
+    # x = 1 exactly when u < probs for u ~ U[0, 1), which has probability probs.
     u = torch.rand(probs.shape, generator=generator, device=probs.device, dtype=probs.dtype)
     return (u < probs).to(probs.dtype)
     ### END SOLUTION
@@ -269,7 +267,7 @@ def sample_bernoulli(probs, generator=None):
 # ---------------------------------------------------------------------------
 
 def log_mean_exp(a, dim):
-    """log(mean(exp(a), dim)) without overflow: logsumexp(a) - log(n).
+    """log(mean(exp(a), dim)), also where exp(a) overflows.
 
     a: any floating tensor with at least one entry along ``dim``
     returns a with ``dim`` removed
@@ -281,5 +279,6 @@ def log_mean_exp(a, dim):
     if a.shape[dim] == 0:
         raise ValueError(f"a must have at least one entry along dim {dim}")
     ### BEGIN SOLUTION
+    # logsumexp(a) - log(n): logsumexp takes the largest entry out before exp.
     return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])
     ### END SOLUTION

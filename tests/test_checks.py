@@ -3,11 +3,16 @@
 Correct solutions in other styles (a module class, parameters stored the
 other way round, another formula, another order of operations) must pass;
 mistakes that still run must fail with a message that says what was expected.
-The checks are called here in-process, on the notebook's own namespace with
-one part swapped; tests/test_grading.py grades a few of these end to end.
+Each is tried twice, in-process, on the notebook's own namespace with one part
+swapped: by the notebook's check (public inputs, stored expected values or the
+student's own functions) and as grading judges it (the probe's run on a
+secret seed's inputs, its results saved and read back as grading does, judged
+by tools/judge.py). tests/test_grading.py grades a few of these end to end.
 """
 import json
 import math
+import re
+import sys
 
 import pytest
 import torch
@@ -15,7 +20,36 @@ import torch.nn.functional as F
 from torch import nn
 
 import checks
-from tools.notebook_code import DEFINITION_CELLS, NOTEBOOK, notebook_namespace
+from tools import judge
+from tools.notebook_code import DEFINITION_CELLS, NOTEBOOK, ROOT, notebook_namespace
+
+sys.path.insert(0, str(ROOT / "tools"))  # the probe imports its neighbours as the grading folder holds them
+import grading_probe  # noqa: E402
+
+SEED = 20261202  # any seed but the public one
+
+
+def graded(nb, part, folder):
+    """Why grading fails the part of the namespace nb ("" if it passes): the probe's run on the seed's inputs,
+    saved in folder and read back as grading does, then judged."""
+    try:
+        results = grading_probe.run_part(part, nb, checks.inputs_for(part, SEED))
+    except Exception as err:
+        results = {"error": grading_probe.reason(err)}
+    torch.save(results, folder / "results.pt")
+    return judge.judge(part, judge.read_results(folder / "results.pt"), SEED, nb.get("FIGURES", folder))
+
+
+def both_pass(nb, part, public, folder):
+    public()
+    assert graded(nb, part, folder) == ""
+
+
+def both_fail(nb, part, public, words, folder):
+    with pytest.raises(AssertionError, match=words):
+        public()
+    why = graded(nb, part, folder)
+    assert re.search(words, why), why
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +108,19 @@ class RawEncoder(nn.Module):
         return torch.tanh(x @ self.w1 + self.b1) @ self.w2 + self.b2
 
 
-def test_networks_as_module_classes_pass_every_check_that_uses_them(nb):
+def test_networks_as_module_classes_pass_every_check_that_uses_them(nb, tmp_path):
     nb["decoder"], nb["encoder"] = Decoder(), RawEncoder()
-    x = nb["x_small"]
-    checks.check_decoder(nb["decoder"], "cpu")
-    checks.check_encoder(nb["encoder"], nb["encode"], x)
-    checks.check_log_likelihood(nb["log_likelihood"], nb["decoder"], x)
-    checks.check_elbo(nb["elbo"], nb["loss"], nb["encoder"], nb["decoder"], x)
-    checks.check_train(nb["train"], nb["encoder"], nb["decoder"], nb["x_train"], nb["CONFIG"])
+    parts = {
+        "decoder": lambda: checks.check_decoder(nb["decoder"], "cpu"),
+        "encoder": lambda: checks.check_encoder(nb["encoder"], nb["encode"], "cpu"),
+        "log_likelihood": lambda: checks.check_log_likelihood(nb["log_likelihood"], nb["decoder"], "cpu"),
+        "elbo and loss": lambda: checks.check_elbo(nb["elbo"], nb["loss"], nb["encode"], nb["joint_log_density"],
+                                                   nb["log_q"], nb["encoder"], nb["decoder"], "cpu"),
+        "train": lambda: checks.check_train(nb["train"], nb["loss"], nb["encoder"], nb["decoder"], nb["CONFIG"],
+                                            "cpu"),
+    }
+    for part, public in parts.items():
+        both_pass(nb, part, public, tmp_path)
 
 
 @pytest.mark.parametrize("network, words", [
@@ -91,17 +130,26 @@ def test_networks_as_module_classes_pass_every_check_that_uses_them(nb):
     (Decoder(hidden=400), r"expected Linear\(2, 500\), tanh, Linear\(500, 784\).*found parameters of shapes"),
     (nn.Sequential(nn.Linear(2, 500), nn.Tanh(), nn.Linear(500, 784, bias=False)), "4 parameters"),
 ])
-def test_a_wrong_decoder_fails_and_says_what_was_expected(network, words):
-    with pytest.raises(AssertionError, match=words):
-        checks.check_decoder(network, "cpu")
+def test_a_wrong_decoder_fails_and_says_what_was_expected(network, words, tmp_path):
+    both_fail({"decoder": network}, "decoder", lambda: checks.check_decoder(network, "cpu"), words, tmp_path)
 
 
-def test_a_wrong_encoder_fails(nb):
-    with pytest.raises(AssertionError, match="weights of 500x784"):
-        checks.check_encoder(RawEncoder(hidden=400), nb["encode"], nb["x_small"])
+def test_a_wrong_encoder_fails(nb, tmp_path):
+    nb["encoder"] = RawEncoder(hidden=400)
+    both_fail(nb, "encoder", lambda: checks.check_encoder(nb["encoder"], nb["encode"], "cpu"), "weights of 500x784",
+              tmp_path)
+    nb["encoder"] = RawEncoder()
     run(nb, "def encode(x):\n    out = encoder(x)\n    return out[:, 2:], out[:, :2]\n")
-    with pytest.raises(AssertionError, match="mu"):
-        checks.check_encoder(nb["encoder"], nb["encode"], nb["x_small"])
+    both_fail(nb, "encoder", lambda: checks.check_encoder(nb["encoder"], nb["encode"], "cpu"), "mu", tmp_path)
+
+
+def test_functions_of_the_decoder_are_graded_apart_from_the_decoder(nb, tmp_path):
+    """A wrong decoder costs the decoder's points, not those of log_likelihood: grading runs the functions that
+    use the networks with the assignment's networks in place."""
+    nb["decoder"] = Decoder(output=torch.sigmoid)
+    assert "sigmoid" in graded(nb, "decoder", tmp_path)
+    assert graded(nb, "log_likelihood", tmp_path) == graded(nb, "joint_log_density", tmp_path) == ""
+    assert isinstance(nb["decoder"], Decoder), "the notebook's own decoder is put back"
 
 
 # --------------------------------------------------------------------------
@@ -122,27 +170,38 @@ BAD_BERNOULLI = [
 ]
 
 
+def helper(part, name, function, public, tmp_path, words=None):
+    """The public check and grading agree on a helper: both pass, or both fail with words."""
+    nb = {name: function, "device": "cpu"}
+    if words is None:
+        both_pass(nb, part, lambda: public(function, "cpu"), tmp_path)
+    else:
+        both_fail(nb, part, lambda: public(function, "cpu"), words, tmp_path)
+
+
 @pytest.mark.parametrize("density", GOOD_BERNOULLI)
-def test_other_bernoulli_formulas_pass(nb, density):
-    checks.check_bernoulli_log_density(density, nb["x_small"], "cpu")
+def test_other_bernoulli_formulas_pass(density, tmp_path):
+    helper("helpers.bernoulli_log_density", "bernoulli_log_density", density, checks.check_bernoulli_log_density,
+           tmp_path)
 
 
 @pytest.mark.parametrize("density, words", BAD_BERNOULLI)
-def test_wrong_bernoulli_densities_fail(nb, density, words):
-    with pytest.raises(AssertionError, match=words):
-        checks.check_bernoulli_log_density(density, nb["x_small"], "cpu")
+def test_wrong_bernoulli_densities_fail(density, words, tmp_path):
+    helper("helpers.bernoulli_log_density", "bernoulli_log_density", density, checks.check_bernoulli_log_density,
+           tmp_path, words)
 
 
-def test_gaussian_densities_in_other_forms(nb):
-    checks.check_std_normal_log_density(lambda z: -0.5 * (z * z).sum(-1) - z.shape[-1] * math.log(2 * math.pi) / 2,
-                                        "cpu")
-    checks.check_diag_gaussian_log_density(
-        lambda z, mu, ls: (-((z - mu) ** 2) / (2 * torch.exp(2 * ls)) - ls).sum(1) - math.log(2 * math.pi), "cpu")
-    with pytest.raises(AssertionError, match="std_normal_log_density"):
-        checks.check_std_normal_log_density(lambda z: -0.5 * (z ** 2).sum(1), "cpu")
-    with pytest.raises(AssertionError, match="diag_gaussian_log_density"):
-        checks.check_diag_gaussian_log_density(
-            lambda z, mu, ls: (-0.5 * ((z - mu) / ls.exp()) ** 2 - 0.5 * math.log(2 * math.pi)).sum(1), "cpu")
+def test_gaussian_densities_in_other_forms(tmp_path):
+    std = ("helpers.std_normal_log_density", "std_normal_log_density")
+    diag = ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density")
+    helper(*std, lambda z: -0.5 * (z * z).sum(-1) - z.shape[-1] * math.log(2 * math.pi) / 2,
+           checks.check_std_normal_log_density, tmp_path)
+    helper(*diag, lambda z, mu, ls: (-((z - mu) ** 2) / (2 * torch.exp(2 * ls)) - ls).sum(1) - math.log(2 * math.pi),
+           checks.check_diag_gaussian_log_density, tmp_path)
+    helper(*std, lambda z: -0.5 * (z ** 2).sum(1), checks.check_std_normal_log_density, tmp_path,
+           "std_normal_log_density")
+    helper(*diag, lambda z, mu, ls: (-0.5 * ((z - mu) / ls.exp()) ** 2 - 0.5 * math.log(2 * math.pi)).sum(1),
+           checks.check_diag_gaussian_log_density, tmp_path, "diag_gaussian_log_density")
 
 
 def good_sampler(mu, log_sigma, generator=None):
@@ -154,32 +213,30 @@ def good_sampler(mu, log_sigma, generator=None):
     (lambda mu, ls, generator=None: good_sampler(mu, ls, generator).detach(), "detached"),
     (lambda mu, ls, generator=None: mu + ls * torch.randn(mu.shape, generator=generator), "dz/dlog_sigma"),
     (lambda mu, ls, generator=None: mu + ls.exp() * torch.randn_like(mu), "same seed"),
-    (lambda mu, ls, generator=None: mu + ls.exp() * torch.rand(mu.shape, generator=generator), "mean 1"),
+    (lambda mu, ls, generator=None: mu + ls.exp() * torch.rand(mu.shape, generator=generator), "expected mean"),
 ])
-def test_sample_diag_gaussian(sampler, words):
-    checks.check_sample_diag_gaussian(good_sampler, "cpu")
-    with pytest.raises(AssertionError, match=words):
-        checks.check_sample_diag_gaussian(sampler, "cpu")
+def test_sample_diag_gaussian(sampler, words, tmp_path):
+    part = ("helpers.sample_diag_gaussian", "sample_diag_gaussian")
+    helper(*part, good_sampler, checks.check_sample_diag_gaussian, tmp_path)
+    helper(*part, sampler, checks.check_sample_diag_gaussian, tmp_path, words)
 
 
-def test_sample_bernoulli():
-    checks.check_sample_bernoulli(lambda p, generator=None: (torch.rand(p.shape, generator=generator) <= p).float(),
-                                  "cpu")
-    checks.check_sample_bernoulli(lambda p, generator=None: 1.0 - (torch.rand(p.shape, generator=generator) >= p).float(),
-                                  "cpu")
-    with pytest.raises(AssertionError, match="frequencies"):
-        checks.check_sample_bernoulli(lambda p, generator=None: (torch.rand(p.shape, generator=generator) > p).float(),
-                                      "cpu")
-    with pytest.raises(AssertionError, match="0 or 1"):
-        checks.check_sample_bernoulli(lambda p, generator=None: p.clone(), "cpu")
+def test_sample_bernoulli(tmp_path):
+    part = ("helpers.sample_bernoulli", "sample_bernoulli", )
+    for good in (lambda p, generator=None: (torch.rand(p.shape, generator=generator) <= p).float(),
+                 lambda p, generator=None: 1.0 - (torch.rand(p.shape, generator=generator) >= p).float()):
+        helper(*part, good, checks.check_sample_bernoulli, tmp_path)
+    helper(*part, lambda p, generator=None: (torch.rand(p.shape, generator=generator) > p).float(),
+           checks.check_sample_bernoulli, tmp_path, "frequencies")
+    helper(*part, lambda p, generator=None: p.clone(), checks.check_sample_bernoulli, tmp_path, "0 or 1")
 
 
-def test_log_mean_exp():
-    checks.check_log_mean_exp(lambda a, dim: torch.logsumexp(a - math.log(a.shape[dim]), dim=dim))
-    with pytest.raises(AssertionError, match="log_mean_exp"):
-        checks.check_log_mean_exp(lambda a, dim: torch.logsumexp(a, dim=dim))
-    with pytest.raises(AssertionError, match="finite"):
-        checks.check_log_mean_exp(lambda a, dim: a.exp().mean(dim).log())
+def test_log_mean_exp(tmp_path):
+    part = ("helpers.log_mean_exp", "log_mean_exp")
+    helper(*part, lambda a, dim: torch.logsumexp(a - math.log(a.shape[dim]), dim=dim), checks.check_log_mean_exp,
+           tmp_path)
+    helper(*part, lambda a, dim: torch.logsumexp(a, dim=dim), checks.check_log_mean_exp, tmp_path, "log_mean_exp")
+    helper(*part, lambda a, dim: a.exp().mean(dim).log(), checks.check_log_mean_exp, tmp_path, "finite")
 
 
 # --------------------------------------------------------------------------
@@ -245,20 +302,27 @@ def loss(x):
 }
 
 
+def public_elbo(nb):
+    return lambda: checks.check_elbo(nb["elbo"], nb["loss"], nb["encode"], nb["joint_log_density"], nb["log_q"],
+                                     nb["encoder"], nb["decoder"], "cpu")
+
+
 @pytest.mark.parametrize("style", list(ELBO_STYLES))
-def test_elbo_in_other_styles_passes(nb, style):
+def test_elbo_in_other_styles_passes(nb, style, tmp_path):
     run(nb, ELBO_STYLES[style])
-    checks.check_elbo(nb["elbo"], nb["loss"], nb["encoder"], nb["decoder"], nb["x_small"])
+    both_pass(nb, "elbo and loss", public_elbo(nb), tmp_path)
 
 
 @pytest.mark.parametrize("mistake", list(ELBO_MISTAKES))
-def test_elbo_mistakes_fail(nb, mistake):
+def test_elbo_mistakes_fail(nb, mistake, tmp_path):
     source, words = ELBO_MISTAKES[mistake]
     run(nb, source)
-    with pytest.raises(AssertionError, match=words):
-        checks.check_elbo(nb["elbo"], nb["loss"], nb["encoder"], nb["decoder"], nb["x_small"])
+    before = [p.detach().clone() for net in (nb["encoder"], nb["decoder"]) for p in net.parameters()]
+    both_fail(nb, "elbo and loss", public_elbo(nb), words, tmp_path)
     for net in (nb["encoder"], nb["decoder"]):
         assert all(p.grad is None for p in net.parameters()), "the check must leave no gradients behind"
+    after = [p.detach() for net in (nb["encoder"], nb["decoder"]) for p in net.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(before, after)), "the check must put the weights back"
 
 
 SOLUTION_STEP = """                batch_loss = loss(batch)
@@ -312,18 +376,21 @@ def train_with_step(nb, step):
     run(nb, source.replace(SOLUTION_STEP, step))
 
 
+def public_train(nb):
+    return lambda: checks.check_train(nb["train"], nb["loss"], nb["encoder"], nb["decoder"], nb["CONFIG"], "cpu")
+
+
 @pytest.mark.parametrize("style", list(TRAIN_STYLES))
-def test_training_steps_in_other_styles_pass(nb, style):
+def test_training_steps_in_other_styles_pass(nb, style, tmp_path):
     train_with_step(nb, TRAIN_STYLES[style])
-    checks.check_train(nb["train"], nb["encoder"], nb["decoder"], nb["x_train"], nb["CONFIG"])
+    both_pass(nb, "train", public_train(nb), tmp_path)
 
 
 @pytest.mark.parametrize("mistake", list(TRAIN_MISTAKES))
-def test_training_mistakes_fail_and_the_weights_are_put_back(nb, mistake):
+def test_training_mistakes_fail_and_the_weights_are_put_back(nb, mistake, tmp_path):
     before = [p.detach().clone() for net in (nb["encoder"], nb["decoder"]) for p in net.parameters()]
     train_with_step(nb, TRAIN_MISTAKES[mistake])
-    with pytest.raises(AssertionError, match="train: "):
-        checks.check_train(nb["train"], nb["encoder"], nb["decoder"], nb["x_train"], nb["CONFIG"])
+    both_fail(nb, "train", public_train(nb), "train: ", tmp_path)
     after = [p.detach() for net in (nb["encoder"], nb["decoder"]) for p in net.parameters()]
     assert all(torch.equal(a, b) for a, b in zip(before, after))
 
@@ -333,12 +400,12 @@ def test_training_mistakes_fail_and_the_weights_are_put_back(nb, mistake):
 # --------------------------------------------------------------------------
 
 VIZ_CHECKS = {
-    "scatter": lambda nb: checks.check_scatter(nb["mu_train"], nb["encoder"], nb["x_train"],
+    "scatter": lambda nb: checks.check_scatter(nb["mu_train"], nb["encode"], nb["x_train"],
                                                nb["FIGURES"] / "latent_scatter.png"),
     "prior-samples": lambda nb: checks.check_prior_samples(nb["z_prior"], nb["prior_means"], nb["prior_samples"],
                                                            nb["decoder"], nb["FIGURES"] / "prior_samples.png"),
     "reconstructions": lambda nb: checks.check_reconstructions(
-        nb["x_four"], nb["z_four"], nb["recon_means"], nb["recon_samples"], nb["encoder"], nb["decoder"],
+        nb["x_four"], nb["z_four"], nb["recon_means"], nb["recon_samples"], nb["encode"], nb["decoder"],
         nb["x_train"], nb["FIGURES"] / "reconstructions.png"),
     "lattice": lambda nb: checks.check_lattice(nb["lattice_image"], nb["decoder"],
                                                nb["FIGURES"] / "latent_lattice.png"),
@@ -403,21 +470,40 @@ def run_viz(nb, cells, replace=None, source=None):
         run(nb, text.replace("plt.show()", "plt.close('all')"))
 
 
-def test_the_solution_visualizations_pass(nb):
+VIZ_PARTS = {"scatter": "scatter (5.1)", "prior-samples": "prior samples (5.2)",
+             "reconstructions": "reconstructions (5.3)", "lattice": "lattice (5.4)"}
+
+
+def graded_viz(nb, cells, tmp_path, replace=None, source=None):
+    """Why grading fails each visualization cell's part: the cells run again on the networks holding
+    the seed's weights (as grading runs them), then judged; the trained weights are put back."""
+    grading_probe.use_weights(nb, SEED)
+    try:
+        run_viz(nb, cells, replace, source)
+        return {cell: graded(nb, VIZ_PARTS[cell], tmp_path) for cell in cells}
+    finally:
+        grading_probe.restore_weights()
+
+
+def test_the_solution_visualizations_pass(nb, tmp_path):
     run_viz(nb, list(VIZ_CHECKS))
     for check in VIZ_CHECKS.values():
         check(nb)
+    assert graded_viz(nb, list(VIZ_CHECKS), tmp_path) == {cell: "" for cell in VIZ_CHECKS}
 
 
 @pytest.mark.parametrize("cell", list(VIZ_STYLES))
-def test_visualizations_in_other_styles_pass(nb, cell):
+def test_visualizations_in_other_styles_pass(nb, cell, tmp_path):
     run_viz(nb, [cell], source=VIZ_STYLES[cell])
     VIZ_CHECKS[cell](nb)
+    assert graded_viz(nb, [cell], tmp_path, source=VIZ_STYLES[cell]) == {cell: ""}
 
 
 @pytest.mark.parametrize("mistake", list(VIZ_MISTAKES))
-def test_visualization_mistakes_fail(nb, mistake):
+def test_visualization_mistakes_fail(nb, mistake, tmp_path):
     cell, old, new, words = VIZ_MISTAKES[mistake]
     run_viz(nb, [cell], replace=(cell, old, new))
     with pytest.raises(AssertionError, match=words):
         VIZ_CHECKS[cell](nb)
+    why = graded_viz(nb, [cell], tmp_path, replace=(cell, old, new))[cell]
+    assert re.search(words, why), why

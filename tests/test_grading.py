@@ -3,6 +3,7 @@
 Grading runs the notebook (2 epochs of training) once per submission, about
 20 s each on a 2-core CPU, so this is the slowest file of the suite.
 """
+import ast
 import os
 import pwd
 import re
@@ -14,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.grade import KERNEL_GONE_S, UNREAPED_S, grade, kill_processes_of, merge, run_watching_the_kernel
+from tools.grade import (KERNEL_GONE_S, UNREAPED_S, grade, grade_result, is_graded, kill_processes_of, merge,
+                         run_watching_the_kernel)
 from tools.make_student import make_student
 from tools.markers import BEGIN, END, MarkerError, strip_solutions
 
@@ -113,16 +115,41 @@ def test_student_edition_keeps_ids_and_check_outputs_only(student_dir):
             assert stu.outputs == [] and stu.execution_count is None
     assert not any((student_dir / d).exists() for d in ("figures", "models"))
     assert "image/png" not in (student_dir / "A3_VAE.ipynb").read_text()
-    assert (student_dir / "tools" / "grade.py").is_file() and (student_dir / "tools" / "reference.ipynb").is_file()
+    assert (student_dir / "checks_expected.pt").is_file()
 
 
-def test_the_student_edition_does_not_build_the_networks_outside_their_stubs(student_dir):
-    # The architecture the TODOs ask for lives in tools/reference_model.py, for the instructors' tools.
-    shipped = {str(p.relative_to(student_dir)): p.read_text() for p in student_dir.rglob("*.py")}
-    assert "tools/reference_model.py" not in shipped
-    for name, text in shipped.items():
-        assert "def build_networks" not in text and "def networks_from_checkpoint" not in text, name
-        assert "nn.Sequential(" not in text, f"{name} builds a network"
+# What the instructors' modules define that answers a TODO: the grader's references, the architecture.
+REFERENCE_NAMES = ("bernoulli64", "std_normal64", "gaussian64", "forward64", "network_expected", "elbo64", "adam64",
+                   "build_networks", "networks_from_checkpoint")
+DENSITIES = ("bernoulli_log_density", "std_normal_log_density", "diag_gaussian_log_density")
+
+
+def called_in(tree, names):
+    """{(name, enclosing function)} of every call of one of names in a module's syntax tree."""
+    calls = set()
+    for function in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))]:
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
+                calls.add((node.func.id, getattr(function, "name", "<module>")))
+    return calls
+
+
+def test_the_student_edition_holds_no_answer_outside_its_stubs(student_dir):
+    # The grader, its references and the architecture stay with the instructors.
+    assert not (student_dir / "tools").exists()
+    notebook = nbformat.read(student_dir / "A3_VAE.ipynb", as_version=4)
+    sources = {p.name: p.read_text() for p in student_dir.glob("*.py")}
+    sources.update({f"cell {c.id!r}": c.source for c in notebook.cells if c.cell_type == "code"})
+    for name, text in sources.items():
+        assert not [ref for ref in REFERENCE_NAMES if f"def {ref}(" in text], name
+        assert not re.search(r"nn\.(Sequential|Linear|Tanh)\(", text), f"{name} builds a network"
+        assert not re.search(r"softplus|logsigmoid|log_softmax|2 \* (math\.)?pi\b", text) or name == "helpers.py", name
+        assert not re.search(r"encoder\([^)]*\)\s*(\.chunk|\[)", text), f"{name} splits the encoder's output"
+        if name.endswith(".py") and name != "helpers.py":
+            # The densities are called only by the checks' runs, each on its own inputs: nothing is composed.
+            calls = called_in(ast.parse(text), DENSITIES)
+            assert all(function.startswith("run_") for _, function in calls), (name, calls)
+    assert "logsigmoid" not in sources["helpers.py"] and "softplus" not in sources["helpers.py"]
 
 
 def test_stub_is_indented_like_its_markers():
@@ -153,18 +180,22 @@ def test_make_student_command_line(tmp_path):
     again = subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py"), str(tmp_path / "ed")],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "already holds" in again.stderr
-    # The handout's own grader starts with what the handout holds (it imports its modules).
-    handout_grader = subprocess.run([sys.executable, "tools/grade.py", "nowhere"], cwd=tmp_path / "ed",
-                                    capture_output=True, text=True)
-    assert handout_grader.returncode == 2 and "nowhere is neither a folder nor a zip" in handout_grader.stderr
-    assert (tmp_path / "ed" / "tools" / "reference_helpers.py").read_text() == (tmp_path / "ed" / "helpers.py").read_text()
+    # The handout's checks run from what the handout holds: a correct log_mean_exp passes, a wrong one is named.
+    check = ("import checks, math, torch; checks.check_log_mean_exp("
+             "lambda a, dim: torch.logsumexp(a, dim) - {}, 'cpu')")
+    good = subprocess.run([sys.executable, "-c", check.format("math.log(a.shape[dim])")], cwd=tmp_path / "ed",
+                          capture_output=True, text=True)
+    assert good.returncode == 0 and "log_mean_exp: (2,), matches log(mean(exp(a)))" in good.stdout, good.stderr
+    wrong = subprocess.run([sys.executable, "-c", check.format("0")], cwd=tmp_path / "ed",
+                           capture_output=True, text=True)
+    assert wrong.returncode == 1 and "AssertionError: log_mean_exp(a, dim=1): expected" in wrong.stderr
 
 
 # --------------------------------------------------------------------------
 # The merge that grading runs
 # --------------------------------------------------------------------------
 
-def test_merge_takes_check_cells_from_the_reference_and_drops_saved_outputs():
+def test_merge_takes_check_cells_from_the_reference_probes_the_graded_ones_and_drops_saved_outputs():
     reference = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
     submission = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
     for cell in submission.cells:
@@ -177,7 +208,10 @@ def test_merge_takes_check_cells_from_the_reference_and_drops_saved_outputs():
     merged = merge(reference, submission)
     by_id = {c.id: c for c in merged.cells}
     for ref in reference.cells:
-        if "nbval-check-output" in ref.metadata.get("tags", []):
+        if is_graded(ref):  # graded: the probe runs the student's code and the grader judges
+            assert by_id[ref.id].source == f"import grading_probe\ngrading_probe.report({ref.metadata['part']!r}, globals())"
+            assert by_id[ref.id].metadata["tags"] == ["nbval-ignore-output"]
+        elif "nbval-check-output" in ref.metadata.get("tags", []):
             assert by_id[ref.id].source == ref.source and by_id[ref.id].outputs == ref.outputs
         elif ref.cell_type == "code":
             assert by_id[ref.id].source.endswith("# edited")
@@ -186,6 +220,9 @@ def test_merge_takes_check_cells_from_the_reference_and_drops_saved_outputs():
             assert by_id[ref.id].metadata["tags"] == (["nbval-skip"] if learner_only else [])
     ids = [c.id for c in merged.cells]
     assert ids.index(extra.id) == ids.index(submission.cells[4].id) + 1
+    # Section 5 runs on the seed's weights, section 6 on the trained ones again.
+    assert ids.index("grading-seed-weights") == ids.index("check-training") + 1
+    assert ids.index("grading-trained-weights") == ids.index("check-figures") + 1
 
 
 # --------------------------------------------------------------------------
@@ -222,11 +259,69 @@ def test_correct_code_in_other_styles_passes(tmp_path):
 
 
 def test_untouched_student_edition_fails_every_part(student_dir):
-    passed, report = grade(student_dir, student_dir / "tools" / "reference.ipynb")
+    passed, report = grade(student_dir, SOLUTION_NOTEBOOK)
     assert not passed
     parts = [line for line in report if line.startswith(("pass", "FAIL")) and "notebook check" not in line]
     assert parts and all(line.startswith("FAIL") for line in parts), "\n".join(report)
     assert sum("(not answered)" in line for line in report) == 3, "\n".join(report)
+
+
+# Submissions that try to fool the grader, each a cell added to the untouched student edition: none
+# implements anything, so every part must score 0, and each is flagged for a person.
+SPOOFS = {
+    "check functions replaced by what they print": """
+import checks
+for name, text in PRINTED.items():
+    setattr(checks, name, lambda *args, _text=text, **kwargs: print(_text, end=""))
+""",
+    "expected values copied from the handout": """
+import checks, torch
+stored = torch.load("checks_expected.pt", weights_only=True)
+for part, (run, names, compare, figure) in list(checks.PARTS.items()):
+    values = stored.get(part, {})
+    copied = {"out": values.get("out"), "pair": [values.get("mu"), values.get("log_sigma")],
+              "at_zero": values.get("at_zero"), "by_column": values.get("by_column")}
+    checks.PARTS[part] = (lambda *args, _copied=copied: _copied, names, compare, figure)
+""",
+    "torch patched to agree with anything": """
+import torch
+torch.allclose = lambda *args, **kwargs: True
+torch.equal = lambda *args, **kwargs: True
+torch.Tensor.__sub__ = lambda self, other: torch.zeros_like(self)
+""",
+    "a probe of its own that saves the public results": """
+import sys, types, torch, checks
+fake = types.ModuleType("grading_probe")
+def report(part, namespace):
+    import pathlib
+    folder = pathlib.Path("grading_results")
+    folder.mkdir(exist_ok=True)
+    values = torch.load("checks_expected.pt", weights_only=True).get(part, {})
+    torch.save({"out": values.get("out"), "at_zero": values.get("at_zero")}, folder / f"{list(checks.PARTS).index(part)}.pt")
+fake.report, fake.use_weights, fake.restore_weights = report, lambda *a: None, lambda *a: None
+sys.modules["grading_probe"] = fake
+""",
+}
+
+
+@pytest.mark.parametrize("spoof", list(SPOOFS))
+def test_a_spoof_scores_nothing_and_is_flagged(student_dir, tmp_path, spoof):
+    notebook = nbformat.read(student_dir / "A3_VAE.ipynb", as_version=4)
+    printed = {}
+    for cell in notebook.cells:
+        if "nbval-check-output" in cell.metadata.get("tags", []):
+            name = re.match(r"(?:#.*\n)*checks\.(\w+)\(", cell.source).group(1)
+            printed[name] = "".join(output.get("text", "") for output in cell.outputs)
+    setup = next(i for i, cell in enumerate(notebook.cells) if cell.id == "setup")
+    notebook.cells.insert(setup + 1, nbformat.v4.new_code_cell(f"PRINTED = {printed!r}\n" + SPOOFS[spoof]))
+    folder = tmp_path / "spoof"
+    shutil.copytree(student_dir, folder)
+    nbformat.write(notebook, folder / "A3_VAE.ipynb")
+    result = grade_result(folder, SOLUTION_NOTEBOOK)
+    assert result["status"] == "graded" and not result["passed"]
+    scored = {part["name"]: part["points"] for part in result["parts"] if part["points"]}
+    assert scored == {}, "\n".join(result["report"])
+    assert result["flags"], "\n".join(result["report"])
 
 
 OTHER_STYLES = [
@@ -293,7 +388,7 @@ def test_a_planted_mistake_fails_and_is_named(tmp_path, mistake):
     assert not passed
     assert part in failed_parts(report), "\n".join(report)
     reason = next(line for line in report if line.startswith(f"FAIL  {part}:"))
-    assert "AssertionError" in reason and "expected" in reason, reason
+    assert "expected" in reason, reason
 
 
 # Stand-ins for nbval: its "kernel" (a child whose command line says ipykernel) exits after a
@@ -330,17 +425,18 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
                           "--keep", str(tmp_path / "graded")],
                          capture_output=True, text=True, env={**env, "TMPDIR": str(tmp_path / "tmp")})
     assert run.returncode == 1
-    assert re.search(r"^FAIL  elbo and loss: AssertionError: .*expected", run.stdout, re.M), run.stdout
+    assert re.search(r"^FAIL  elbo and loss: elbo\(x\): expected the gradient", run.stdout, re.M), run.stdout
     assert re.search(r"^pass  log_prior$", run.stdout, re.M)
     assert "checks pass: FAILED" in run.stdout and "; 1 lines flagged for a person to look at" in run.stdout
     assert re.search(r"^flag  helpers.py, line \d+: torch.exp = torch.exp  \(changes torch.exp", run.stdout, re.M)
-    # --keep keeps what nbval ran (the student's code and the reference's checks) and its report;
-    # nothing is left in TMPDIR.
+    # --keep keeps what nbval ran (the student's code and the probes) with its report and the results the
+    # probes saved; nothing is left in TMPDIR.
     graded = nbformat.read(tmp_path / "graded" / "A3_VAE.ipynb", as_version=4)
     assert any(".detach()" in cell.source for cell in graded.cells)
     reference = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
-    checks = {c.id: c.source for c in reference.cells if "part" in c.get("metadata", {})}
-    assert checks and all(c.source == checks[c.id] for c in graded.cells if c.id in checks)
+    parts = {c.id: c.metadata["part"] for c in reference.cells if is_graded(c)}
+    assert parts and all(f"report({parts[c.id]!r}" in c.source for c in graded.cells if c.id in parts)
+    assert len(list((tmp_path / "graded" / "grading_results").glob("*.pt"))) == len(parts)
     assert "elbo" in (tmp_path / "graded" / "report.xml").read_text()
     assert not list((tmp_path / "tmp").iterdir())
 

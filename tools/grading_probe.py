@@ -80,20 +80,17 @@ def report(part, namespace):
     """Run a part on the secret inputs and save what it gave (or the error it raised)."""
     inputs = checks.inputs_for(part, seed())
     try:
-        results = {"error": TRAINED["error"]} if part in VISUALIZATIONS and "error" in TRAINED else \
+        results = {"error": TRAINED["error"]} if part in checks.VISUALIZATIONS and "error" in TRAINED else \
             run_part(part, namespace, inputs)
     except Exception as err:  # the student's code failed: that is the part's reason
         results = {"error": reason(err)}
     save(part, results)
 
 
-VISUALIZATIONS = ("scatter (5.1)", "prior samples (5.2)", "reconstructions (5.3)", "lattice (5.4)")
-
-
-def use_weights(namespace):
+def use_weights(namespace, seed_value=None):
     """Put the seed's weights into the student's encoder and decoder, keeping the trained ones."""
     TRAINED.clear()
-    weights = checks.inputs_for("weights", seed())
+    weights = checks.inputs_for("weights", seed() if seed_value is None else seed_value)
     try:
         layers = [checks.TwoLayers(namespace.get(name), name, sizes)
                   for name, sizes in (("encoder", checks.ENCODER_SIZES), ("decoder", checks.DECODER_SIZES))]
