@@ -991,11 +991,11 @@ def check_bounds(bounds, log_px):
     report([f"ELBO <= IWAE_{ks[-1]} <= exact log p(x), on average: ok", "IWAE_k rises with k, on average: ok"])
 
 
-def check_posterior(log_posterior_on_grid, latent_grid, decoder, x, half_width):
+def check_posterior(log_posterior_on_grid, latent_grid, model, x, half_width):
     """The exact posterior of a few digits integrates to 1 on the grid."""
     with torch.no_grad():
         z_grid, log_cell = latent_grid(half_width, 241, device=x.device)
-        mass = (log_posterior_on_grid(decoder, x, z_grid, log_cell).exp().sum(1) * math.exp(log_cell)).cpu()
+        mass = (log_posterior_on_grid(model, x, z_grid, log_cell).exp().sum(1) * math.exp(log_cell)).cpu()
     expect(torch.allclose(mass, torch.ones(len(x), dtype=mass.dtype), atol=1e-4),
            f"expected posterior densities that integrate to 1 on the grid, found {mass.tolist()}")
     report(["posterior densities integrate to 1 on the grid: ok"])

@@ -7,17 +7,16 @@
 - the exact log p(x) = log of the integral of p(x | z) p(z) over z, by
   quadrature on a grid: affordable because z has only two dimensions.
 
-On average ELBO <= IWAE_k <= IWAE_k' <= log p(x) for k <= k'. The networks are
-the notebook's: the encoder maps (B, 784) to (mu, log_sigma), (B, 4), the
-decoder maps (B, 2) codes to (B, 784) Bernoulli logits.
+On average ELBO <= IWAE_k <= IWAE_k' <= log p(x) for k <= k'. The model is the
+notebook's own (a Model of the student's functions and decoder): this module
+adds up its log densities, it writes none of them.
 """
 import math
+from typing import Callable, NamedTuple
 
 import torch
 
-from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, check_binary,
-                     diag_gaussian_log_density, log_mean_exp, sample_diag_gaussian,
-                     std_normal_log_density)
+from helpers import bernoulli_log_likelihood_table, check_binary, log_mean_exp, sample_diag_gaussian
 
 IWAE_KS = (1, 10, 100, 1000, 5000)
 ELBO_DRAWS = 100
@@ -34,6 +33,20 @@ EDGE_SHARE = 1e-7
 # brings every one within 0.034 nats for 1.6 times the time, 0.6 within 0.005
 # for 2.1 times.
 WIDTH_PER_SPACING = 0.5
+
+
+class Model(NamedTuple):
+    """The VAE that section 6 evaluates, as the notebook defines it.
+
+    encode:    x (B, D) -> (mu, log_sigma), each (B, 2): the parameters of q(z | x)
+    decoder:   the network that maps codes z (B, 2) to Bernoulli logits (B, D)
+    log_prior: z (B, 2) -> log p(z), (B,)
+    log_q:     z, mu, log_sigma (B, 2) -> log q(z | x), (B,)
+    """
+    encode: Callable
+    decoder: torch.nn.Module
+    log_prior: Callable
+    log_q: Callable
 
 
 def check_images(x, decoder):
@@ -57,7 +70,15 @@ def check_count(name, value, minimum=1):
 # Bounds from draws of q
 # ---------------------------------------------------------------------------
 
-def log_weights(decoder, x, mu, log_sigma, n_draws, generator=None):
+def own_log_likelihoods(x, logits):
+    """log p(x_i | logits of image i's own codes): (B, n) from x (B, D) and logits (B, n, D).
+
+    Each image against its own row of the likelihood table: three times cheaper than repeating x.
+    """
+    return torch.cat([bernoulli_log_likelihood_table(x[i:i + 1], logits[i]) for i in range(len(x))])
+
+
+def log_weights(model, x, mu, log_sigma, n_draws, generator=None):
     """log p(x, z) - log q(z | x) for n_draws independent z ~ q(z | x) per image.
 
     x: (B, D) binary; mu, log_sigma: (B, 2), the parameters of each image's q
@@ -65,33 +86,25 @@ def log_weights(decoder, x, mu, log_sigma, n_draws, generator=None):
     """
     mu, log_sigma = mu.repeat_interleave(n_draws, 0), log_sigma.repeat_interleave(n_draws, 0)
     z = sample_diag_gaussian(mu, log_sigma, generator)
-    logits = decoder(z)
-    if torch.is_grad_enabled():  # fitting q: few draws, one pass over all images at once
-        log_likelihood = bernoulli_log_density(x.repeat_interleave(n_draws, 0), logits).sum(dim=1)
-        log_likelihood = log_likelihood.view(len(x), n_draws)
-    else:  # the bounds: many draws; each image against its own row of the likelihood table is
-        # three times cheaper than repeating x n_draws times
-        logits = logits.view(len(x), n_draws, -1)
-        log_likelihood = torch.cat([bernoulli_log_likelihood_table(x[i:i + 1], logits[i])
-                                    for i in range(len(x))])
-    log_w = (std_normal_log_density(z) - diag_gaussian_log_density(z, mu, log_sigma)).view(len(x), n_draws)
+    log_likelihood = own_log_likelihoods(x, model.decoder(z).view(len(x), n_draws, -1))
+    log_w = (model.log_prior(z) - model.log_q(z, mu, log_sigma)).view(len(x), n_draws)
     return log_w + log_likelihood
 
 
 @torch.no_grad()
-def reduced_log_weights(decoder, x, mu, log_sigma, n_draws, reduce, generator=None, max_rows=20_000):
+def reduced_log_weights(model, x, mu, log_sigma, n_draws, reduce, generator=None, max_rows=20_000):
     """reduce(log_weights(...)) image chunk by image chunk, decoding at most max_rows codes at once.
 
     reduce maps (b, n_draws) to (b,); returns (B,)
     """
     check_count("n_draws", n_draws)
     per_chunk = max(1, max_rows // n_draws)
-    return torch.cat([reduce(log_weights(decoder, x[i:i + per_chunk], mu[i:i + per_chunk],
+    return torch.cat([reduce(log_weights(model, x[i:i + per_chunk], mu[i:i + per_chunk],
                                          log_sigma[i:i + per_chunk], n_draws, generator))
                       for i in range(0, len(x), per_chunk)])
 
 
-def importance_bounds(encoder, decoder, x, ks=IWAE_KS, elbo_draws=ELBO_DRAWS, seed=0, max_rows=20_000):
+def importance_bounds(model, x, ks=IWAE_KS, elbo_draws=ELBO_DRAWS, seed=0, max_rows=20_000):
     """The ELBO and IWAE_k of every image; fresh, independent draws for each.
 
     x: (N, D) binary
@@ -101,16 +114,16 @@ def importance_bounds(encoder, decoder, x, ks=IWAE_KS, elbo_draws=ELBO_DRAWS, se
     max_rows: codes decoded at once (bounds the memory to about max_rows x D floats)
     returns {"elbo": (N,), "iwae": {k: (N,)}}
     """
-    check_images(x, decoder)
+    check_images(x, model.decoder)
     for k in ks:
         check_count("each k in ks", k)
     check_count("elbo_draws", elbo_draws)
     generator = torch.Generator(device=x.device).manual_seed(seed)
     with torch.no_grad():
-        mu, log_sigma = encoder(x).chunk(2, dim=1)
+        mu, log_sigma = model.encode(x)
 
     def bound(n_draws, reduce):
-        return reduced_log_weights(decoder, x, mu, log_sigma, n_draws, reduce, generator, max_rows)
+        return reduced_log_weights(model, x, mu, log_sigma, n_draws, reduce, generator, max_rows)
 
     return {"elbo": bound(elbo_draws, lambda w: w.mean(dim=1)),
             "iwae": {k: bound(k, lambda w: log_mean_exp(w, dim=1)) for k in ks}}
@@ -136,7 +149,7 @@ def latent_grid(half_width, n_points, device="cpu", center=(0.0, 0.0)):
 
 
 @torch.no_grad()
-def grid_log_joint(decoder, x, z_grid, grid_rows=2048):
+def grid_log_joint(model, x, z_grid, grid_rows=2048):
     """log p(x, z) for every image and every grid point, one block at a time.
 
     Yields (start, block) with block: (N, rows) for grid rows start..start+rows.
@@ -145,11 +158,11 @@ def grid_log_joint(decoder, x, z_grid, grid_rows=2048):
     """
     for start in range(0, len(z_grid), grid_rows):
         z = z_grid[start:start + grid_rows]
-        yield start, bernoulli_log_likelihood_table(x, decoder(z)).add_(std_normal_log_density(z))
+        yield start, bernoulli_log_likelihood_table(x, model.decoder(z)).add_(model.log_prior(z))
 
 
 @torch.no_grad()
-def grid_log_marginal(decoder, x, half_width, n_points, grid_rows=2048, coarse=None):
+def grid_log_marginal(model, x, half_width, n_points, grid_rows=2048, coarse=None):
     """log p(x) by the rectangle rule on one grid, and the share of it on the grid's border.
 
     The sum over grid points runs in linear space against a running maximum
@@ -178,7 +191,7 @@ def grid_log_marginal(decoder, x, half_width, n_points, grid_rows=2048, coarse=N
     mode = torch.zeros(len(x), dtype=torch.long, device=x.device)
     total = torch.zeros(len(x), dtype=torch.float64, device=x.device)
     border = torch.zeros_like(total)
-    for start, block in grid_log_joint(decoder, x, z_grid, grid_rows):
+    for start, block in grid_log_joint(model, x, z_grid, grid_rows):
         block_max, block_argmax = block.max(dim=1)
         mode = torch.where(block_max > shift, block_argmax + start, mode)
         new_shift = torch.maximum(shift, block_max)
@@ -221,17 +234,16 @@ def narrowest_width(log_density, z_mode, step):
 
 
 @torch.no_grad()
-def log_joint_at(decoder, x):
+def log_joint_at(model, x):
     """log p(x, z) of each image at its own points: a function of z (N, P, 2) -> (N, P), for narrowest_width."""
     def log_density(z):
         n, p = z.shape[:2]
         flat = z.reshape(n * p, 2)
-        log_likelihood = bernoulli_log_density(x.repeat_interleave(p, 0), decoder(flat)).sum(dim=1)
-        return (log_likelihood + std_normal_log_density(flat)).view(n, p)
+        return own_log_likelihoods(x, model.decoder(flat).view(n, p, -1)) + model.log_prior(flat).view(n, p)
     return log_density
 
 
-def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POINTS,
+def exact_log_marginal(model, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POINTS,
                        max_half_width=48.0, width_per_spacing=WIDTH_PER_SPACING, min_spacing=0.0125):
     """log p(x) by quadrature, each image on a grid wide enough for its own posterior.
 
@@ -257,12 +269,12 @@ def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POI
     x: (N, D) binary; returns (N,)
     raises RuntimeError if a posterior reaches beyond max_half_width
     """
-    check_images(x, decoder)
+    check_images(x, model.decoder)
     if not width_per_spacing >= 0:
         raise ValueError(f"width_per_spacing must be 0 or more, got {width_per_spacing}")
     if not min_spacing > 0:
         raise ValueError(f"min_spacing must be positive, got {min_spacing}")
-    log_px, log_edge_share, z_mode = grid_log_marginal(decoder, x, half_width, n_points)
+    log_px, log_edge_share, z_mode = grid_log_marginal(model, x, half_width, n_points)
     spacing = 2 * half_width / (n_points - 1)
     cut_off = log_edge_share > math.log(EDGE_SHARE)
     if cut_off.any():
@@ -270,24 +282,24 @@ def exact_log_marginal(decoder, x, half_width=GRID_HALF_WIDTH, n_points=GRID_POI
         if wider > max_half_width:
             raise RuntimeError(f"the posterior of {int(cut_off.sum())} image(s) reaches beyond "
                                f"[-{max_half_width:g}, {max_half_width:g}]^2; is the decoder trained?")
-        log_px[cut_off] = exact_log_marginal(decoder, x[cut_off], wider, round(2 * wider / spacing) + 1,
+        log_px[cut_off] = exact_log_marginal(model, x[cut_off], wider, round(2 * wider / spacing) + 1,
                                              max_half_width, width_per_spacing, min_spacing)
     inside = (~cut_off).nonzero().squeeze(1)
     if len(inside) == 0 or width_per_spacing == 0:
         return log_px
-    width = torch.cat([narrowest_width(log_joint_at(decoder, x[chunk]), z_mode[chunk], spacing)
+    width = torch.cat([narrowest_width(log_joint_at(model, x[chunk]), z_mode[chunk], spacing)
                        for chunk in inside.split(2048)])  # 9 codes per image: chunks bound the memory
     # The smallest whole k with spacing / k <= width / width_per_spacing, and spacing / k >= min_spacing.
     divisor = torch.ceil(width_per_spacing * spacing / width).clamp(1, max(1, int(spacing / min_spacing + 1e-9)))
     for k in divisor.unique().int().tolist():
         if k > 1:
             again = inside[divisor == k]
-            log_px[again] = grid_log_marginal(decoder, x[again], half_width, k * (n_points - 1) + 1,
+            log_px[again] = grid_log_marginal(model, x[again], half_width, k * (n_points - 1) + 1,
                                               coarse=(k, log_px[again]))[0]
     return log_px
 
 
-def grid_convergence(decoder, x, half_width=3.0, spacing=0.1, tol=0.01, max_half_width=12.0,
+def grid_convergence(model, x, half_width=3.0, spacing=0.1, tol=0.01, max_half_width=12.0,
                      min_spacing=0.005):
     """Widen, then refine, the grid until the mean log p(x) moves less than tol.
 
@@ -306,7 +318,7 @@ def grid_convergence(decoder, x, half_width=3.0, spacing=0.1, tol=0.01, max_half
         return round(2 * w / h) + 1
 
     def mean_at(w, h):
-        log_px = grid_log_marginal(decoder, x, w, n_points(w, h))[0]
+        log_px = grid_log_marginal(model, x, w, n_points(w, h))[0]
         tried.append((w, n_points(w, h), log_px.mean().item()))
         return tried[-1][2]
 
@@ -329,13 +341,13 @@ def grid_convergence(decoder, x, half_width=3.0, spacing=0.1, tol=0.01, max_half
     return (half_width, n_points(half_width, spacing)), tried
 
 
-def log_posterior_on_grid(decoder, x, z_grid, log_cell):
+def log_posterior_on_grid(model, x, z_grid, log_cell):
     """The exact posterior log p(z | x) at each grid point, normalised on the grid.
 
     x: (B, D); z_grid: (G, 2); returns (B, G) log densities
     """
-    check_images(x, decoder)
-    log_joint = torch.cat([block for _, block in grid_log_joint(decoder, x, z_grid)], dim=1)
+    check_images(x, model.decoder)
+    log_joint = torch.cat([block for _, block in grid_log_joint(model, x, z_grid)], dim=1)
     return log_joint - torch.logsumexp(log_joint, dim=1, keepdim=True) - log_cell
 
 
@@ -343,7 +355,7 @@ def log_posterior_on_grid(decoder, x, z_grid, log_cell):
 # Splitting the gap: the best Gaussian q for each image
 # ---------------------------------------------------------------------------
 
-def fitted_gaussian_elbo(encoder, decoder, x, steps=200, draws=50, lr=0.05, final_draws=1000, seed=0):
+def fitted_gaussian_elbo(model, x, steps=200, draws=50, lr=0.05, final_draws=1000, seed=0):
     """The ELBO of the best factorized Gaussian q for each image, found without the encoder.
 
     Starting from the encoder's (mu, log_sigma), each image gets its own q,
@@ -354,26 +366,26 @@ def fitted_gaussian_elbo(encoder, decoder, x, steps=200, draws=50, lr=0.05, fina
 
     x: (B, D) binary; returns (B,), the fitted ELBO averaged over final_draws draws
     """
-    check_images(x, decoder)
+    check_images(x, model.decoder)
     for name, value in (("steps", steps), ("draws", draws), ("final_draws", final_draws)):
         check_count(name, value)
     generator = torch.Generator(device=x.device).manual_seed(seed)
     with torch.no_grad():
-        mu, log_sigma = (t.clone() for t in encoder(x).chunk(2, dim=1))
+        mu, log_sigma = (t.clone() for t in model.encode(x))
     mu.requires_grad_(True)
     log_sigma.requires_grad_(True)
     optimizer = torch.optim.Adam([mu, log_sigma], lr=lr)
-    frozen = [p.requires_grad_(False) for p in decoder.parameters()]  # only q moves
+    frozen = [p.requires_grad_(False) for p in model.decoder.parameters()]  # only q moves
     try:
         for _ in range(steps):
             # Each image's ELBO depends on its own parameters only, so the sum
             # over images gives every image its own gradient.
-            loss = -log_weights(decoder, x, mu, log_sigma, draws, generator).mean(dim=1).sum()
+            loss = -log_weights(model, x, mu, log_sigma, draws, generator).mean(dim=1).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
     finally:
         for p in frozen:
             p.requires_grad_(True)
-    return reduced_log_weights(decoder, x, mu.detach(), log_sigma.detach(), final_draws,
+    return reduced_log_weights(model, x, mu.detach(), log_sigma.detach(), final_draws,
                                lambda w: w.mean(dim=1), generator)

@@ -77,7 +77,7 @@ from evaluation import (GRID_HALF_WIDTH, GRID_POINTS, WIDTH_PER_SPACING, exact_l
 from mnist import mnist_root  # noqa: E402
 from tools.grade import SUPPORT_MODULES  # noqa: E402
 from tools.memory import watch  # noqa: E402
-from tools.reference_model import build_networks, networks_from_checkpoint  # noqa: E402
+from tools.reference_model import build_networks, networks_from_checkpoint, reference_model  # noqa: E402
 from tools.notebook_code import notebook_namespace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -274,18 +274,18 @@ def same_shape_matmul(x, n_grid, block=2048):
         x @ y[:min(block, n_grid - start)].T
 
 
-def per_digit_accuracy(decoder, x_test, n_digits=600, seed=0):
+def per_digit_accuracy(model, x_test, n_digits=600, seed=0):
     """How far each digit's exact log p(x) is from a grid 4 times finer: on the default grid alone,
     with the default rule for narrow posteriors, and with a stricter one; with the time of each."""
     picked = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(seed))[:n_digits]
     x = x_test[picked.to(x_test.device)]
     finest_points = 4 * (GRID_POINTS - 1) + 1
-    finest = exact_log_marginal(decoder, x, GRID_HALF_WIDTH, finest_points, width_per_spacing=0)
+    finest = exact_log_marginal(model, x, GRID_HALF_WIDTH, finest_points, width_per_spacing=0)
     print(f"\nper digit, on {n_digits} random test digits, |error| against {finest_points}^2 points:")
     for name, width_per_spacing in (("the grid alone", 0), ("default rule", WIDTH_PER_SPACING),
                                     ("stricter rule", 0.6)):
         log_px = []
-        seconds = timed(lambda: log_px.append(exact_log_marginal(decoder, x, width_per_spacing=width_per_spacing)),
+        seconds = timed(lambda: log_px.append(exact_log_marginal(model, x, width_per_spacing=width_per_spacing)),
                         x.device)
         error = (log_px[0] - finest).abs().double().cpu()
         median, p90, p99 = torch.quantile(error, torch.tensor([0.5, 0.9, 0.99], dtype=torch.float64)).tolist()
@@ -412,10 +412,10 @@ def main():
           f"(the median bare loop) = {1 + added / bare_seconds:.3f}")
 
     # The committed model: its posteriors decide how many digits need a wider or a finer grid.
-    encoder, decoder = networks_from_checkpoint(load_checkpoint(ROOT / "models" / "vae_100epochs.pt"), device)
+    model = reference_model(*networks_from_checkpoint(load_checkpoint(ROOT / "models" / "vae_100epochs.pt"), device))
     x_test = nb["x_test"]
-    grid_seconds = timed(lambda: exact_log_marginal(decoder, x_test, width_per_spacing=0), device)
-    exact_seconds = timed(lambda: exact_log_marginal(decoder, x_test), device)
+    grid_seconds = timed(lambda: exact_log_marginal(model, x_test, width_per_spacing=0), device)
+    exact_seconds = timed(lambda: exact_log_marginal(model, x_test), device)
     matmul_seconds = timed(lambda: same_shape_matmul(x_test, GRID_POINTS ** 2), device)
     print(f"\nexact log p(x) of all {len(x_test)} test images ({GRID_POINTS}^2 grid over "
           f"[-{GRID_HALF_WIDTH:g}, {GRID_HALF_WIDTH:g}]^2, wider where a posterior needs it): "
@@ -423,11 +423,11 @@ def main():
           f"{matmul_seconds / grid_seconds:.0%} of the matrix-multiply rate; with narrow posteriors "
           f"summed on a finer grid (the default) {exact_seconds:.2f} s")
 
-    per_digit_accuracy(decoder, x_test)
+    per_digit_accuracy(model, x_test)
 
     x_eval = x_test[:args.eval_images]
-    exact_seconds = timed(lambda: exact_log_marginal(decoder, x_eval), device)
-    iwae_seconds = timed(lambda: importance_bounds(encoder, decoder, x_eval, ks=(5000,), elbo_draws=1), device)
+    exact_seconds = timed(lambda: exact_log_marginal(model, x_eval), device)
+    iwae_seconds = timed(lambda: importance_bounds(model, x_eval, ks=(5000,), elbo_draws=1), device)
     print(f"{len(x_eval)} test images: exact log p(x) {exact_seconds:.2f} s, IWAE with k = 5000 "
           f"{iwae_seconds:.2f} s; IWAE / exact = {iwae_seconds / exact_seconds:.1f}")
 

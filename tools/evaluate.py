@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from checkpoints import CheckpointError, load_checkpoint  # noqa: E402
-from tools.reference_model import networks_from_checkpoint  # noqa: E402
+from tools.reference_model import networks_from_checkpoint, reference_model  # noqa: E402
 from evaluation import (GRID_HALF_WIDTH, GRID_POINTS, IWAE_KS, WIDTH_PER_SPACING,  # noqa: E402
                         exact_log_marginal, importance_bounds)
 from mnist import load_mnist  # noqa: E402
@@ -26,13 +26,13 @@ from mnist import load_mnist  # noqa: E402
 
 def evaluate(checkpoint_path, n_images, device):
     """The three figures for the first n_images test images, as a dict (see the module doc)."""
-    encoder, decoder = networks_from_checkpoint(load_checkpoint(checkpoint_path), device)
+    model = reference_model(*networks_from_checkpoint(load_checkpoint(checkpoint_path), device))
     x = load_mnist(train=False, device=device)[0][:n_images]
     start = time.perf_counter()
-    bounds = importance_bounds(encoder, decoder, x, ks=IWAE_KS)
+    bounds = importance_bounds(model, x, ks=IWAE_KS)
     bounds_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    exact = exact_log_marginal(decoder, x, GRID_HALF_WIDTH, GRID_POINTS)
+    exact = exact_log_marginal(model, x, GRID_HALF_WIDTH, GRID_POINTS)
     exact_seconds = time.perf_counter() - start
     return {
         "elbo": bounds["elbo"].mean().item(),

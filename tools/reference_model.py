@@ -7,6 +7,8 @@ other of tools/ but the grader).
 from torch import nn
 
 from checkpoints import CheckpointError
+from evaluation import Model
+from helpers import diag_gaussian_log_density, std_normal_log_density
 
 
 def build_networks(config):
@@ -33,3 +35,9 @@ def networks_from_checkpoint(checkpoint, device="cpu"):
     except RuntimeError as err:
         raise CheckpointError(f"the checkpoint's weights do not match its configuration: {err}") from None
     return encoder.to(device).eval(), decoder.to(device).eval()
+
+
+def reference_model(encoder, decoder):
+    """The evaluation's Model of the two networks, with the solution's densities (helpers.py)."""
+    return Model(encode=lambda x: encoder(x).chunk(2, dim=1), decoder=decoder, log_prior=std_normal_log_density,
+                 log_q=diag_gaussian_log_density)
