@@ -163,7 +163,7 @@ def test_points_per_part_and_total(batch):
 
 def test_reports_and_notes_say_what_was_graded(batch):
     rows, out, _, _ = batch
-    assert "FAIL  lattice (5.4): AssertionError: lattice_image" in (out / "reports" / "bob.txt").read_text()
+    assert "FAIL  lattice (5.4): lattice_image" in (out / "reports" / "bob.txt").read_text()
     assert "cannot be read" in (out / "reports" / "carol.txt").read_text()
     assert "no helpers.py in the submission" in (out / "reports" / "dave.txt").read_text()
     assert "no helpers.py in the submission" in rows["dave"]["notes"]
@@ -342,7 +342,7 @@ def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autog
     scores = {test["name"]: (test["score"], test["max_score"], test["output"]) for test in results["tests"]}
     for name, (score, max_score, output) in scores.items():
         if name == "helpers.log_mean_exp":
-            assert score == 0 and "AssertionError: log_mean_exp" in output, output
+            assert score == 0 and "log_mean_exp(a, dim=1): expected" in output, output
         elif name.startswith("helpers."):
             assert score == max_score and output == "passed", (name, output)
         else:  # the notebook's own parts, still stubs: they raise, or what they define is missing

@@ -37,7 +37,8 @@ def graded(nb, part, folder):
     except Exception as err:
         results = {"error": grading_probe.reason(err)}
     torch.save(results, folder / "results.pt")
-    return judge.judge(part, judge.read_results(folder / "results.pt"), SEED, nb.get("FIGURES", folder))
+    return judge.judge(part, judge.read_results(folder / "results.pt"), judge.part_inputs(part, SEED),
+                       nb.get("FIGURES", folder))
 
 
 def both_pass(nb, part, public, folder):

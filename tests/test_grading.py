@@ -146,6 +146,7 @@ def test_the_student_edition_holds_no_answer_outside_its_stubs(student_dir):
     sources.update({f"cell {c.id!r}": c.source for c in notebook.cells if c.cell_type == "code"})
     for name, text in sources.items():
         assert not [ref for ref in REFERENCE_NAMES if f"def {ref}(" in text], name
+        assert "HIDDEN TESTS" not in text and "judge_here" not in text, f"{name} keeps nbgrader's hidden test"
         assert not re.search(r"nn\.(Sequential|Linear|Tanh)\(", text), f"{name} builds a network"
         assert not re.search(r"softplus|logsigmoid|log_softmax|2 \* (math\.)?pi\b", text) or name == "helpers.py", name
         assert not re.search(r"encoder\([^)]*\)\s*(\.chunk|\[)", text), f"{name} splits the encoder's output"

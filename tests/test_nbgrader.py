@@ -32,7 +32,7 @@ c.Execute.timeout = 600
 def nbgrader(course, *args):
     bin_dir = str(Path(sys.executable).parent)  # nbgrader runs alembic from the same environment
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-           "VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50",
+           "VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50", "VAE_GRADER": str(ROOT / "tools"),
            "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
     run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                          capture_output=True, text=True, timeout=1200)
@@ -67,10 +67,11 @@ def test_generate_assignment_releases_the_same_stubs_as_make_student(course):
     assert code_and_answers(release / "A3_VAE.ipynb") == code_and_answers(edition / "A3_VAE.ipynb")
     assert (release / "helpers.py").read_text() == (edition / "helpers.py").read_text()
     for path in (release / "A3_VAE.ipynb", release / "helpers.py"):
-        assert "### BEGIN SOLUTION" not in path.read_text()
+        assert "### BEGIN SOLUTION" not in path.read_text() and "HIDDEN TESTS" not in path.read_text()
+    assert not list(release.glob("judge*")), "the references stay out of the release"
 
 
-def submit(course, student, notebook_edit=None):
+def submit(course, student, notebook_edit=None, helpers_edit=None, added_cell=None):
     folder = course / "submitted" / student / "a3"
     folder.mkdir(parents=True)
     notebook = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
@@ -78,8 +79,14 @@ def submit(course, student, notebook_edit=None):
         old, new = notebook_edit
         cell = next(c for c in notebook.cells if old in c.source)
         cell.source = cell.source.replace(old, new)
+    if added_cell:
+        notebook.cells.insert(3, nbformat.v4.new_code_cell(added_cell))
     nbformat.write(notebook, folder / "A3_VAE.ipynb")
-    shutil.copy(ROOT / "helpers.py", folder)
+    helpers = (ROOT / "helpers.py").read_text()
+    if helpers_edit:
+        assert helpers.count(helpers_edit[0]) == 1
+        helpers = helpers.replace(*helpers_edit)
+    (folder / "helpers.py").write_text(helpers)
 
 
 def part_scores(course, student):
@@ -90,12 +97,21 @@ def part_scores(course, student):
                 if grade.auto_score is not None}
 
 
+# The visible check replaced by one that prints what it prints, over a log_mean_exp that is wrong:
+# the hidden test, on inputs drawn at autograde, still fails it.
+SPOOFED_CHECK = """import checks
+checks.check_log_mean_exp = lambda *args: print(
+    "log_mean_exp: (2,), matches log(mean(exp(a))), no overflow at 1000: ok")"""
+
+
 def test_autograde_gives_the_solution_full_points_and_a_mistake_loses_its_part_only(course):
     course, _ = course
     submit(course, "alice")
     submit(course, "bob", ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,"))  # upside down
+    submit(course, "carol", helpers_edit=("return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])",
+                                          "return torch.logsumexp(a, dim=dim)"), added_cell=SPOOFED_CHECK)
     nbgrader(course, "autograde", "a3", "--create", "--force")
-    alice, bob = part_scores(course, "alice"), part_scores(course, "bob")
+    alice, bob, carol = (part_scores(course, student) for student in ("alice", "bob", "carol"))
     solution = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
     graded = {c.id: c.metadata["nbgrader"]["points"] for c in solution.cells
               if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"]["solution"]}
@@ -103,3 +119,4 @@ def test_autograde_gives_the_solution_full_points_and_a_mistake_loses_its_part_o
     assert all(score == maximum == graded[name] for name, (score, maximum) in alice.items()), alice
     lost = {name for name, (score, maximum) in bob.items() if score < maximum}
     assert lost == {"check-lattice"}, bob
+    assert carol["check-log-mean-exp"][0] == 0, carol

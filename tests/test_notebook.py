@@ -32,7 +32,8 @@ def notebook_in(folder, **settings):
     for name in NOTEBOOK_FILES:
         shutil.copy(ROOT / name, folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
-    return {**env, **settings, "MNIST_ROOT": str(mnist_root().resolve())}
+    # The check cells' hidden tests (nbgrader's) find the grader's references through VAE_GRADER.
+    return {**env, **settings, "MNIST_ROOT": str(mnist_root().resolve()), "VAE_GRADER": str(ROOT / "tools")}
 
 
 def test_notebook_trains_from_scratch_and_passes_its_checks(tmp_path):

@@ -48,7 +48,10 @@ things a person waits for as a whole: the notebook run top to bottom with the
 committed model (what ``make run`` does, in a scratch copy) and one grading
 of the solution (``tools/grade.py``), with one thread and with the default,
 each with its peak memory summed over all its processes (tools/memory.py),
-what a container's limit such as Gradescope's must hold.
+what a container's limit such as Gradescope's must hold; and, side by side
+with it, the same merge run with the notebook's own checks in the kernel, as
+grading ran before its judge moved out of the kernel (the probes on secret
+inputs and tools/judge.py): what that move costs, as a ratio.
 """
 import argparse
 import contextlib
@@ -64,6 +67,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -75,7 +79,8 @@ from checkpoints import load_checkpoint, save_checkpoint, training_state  # noqa
 from evaluation import (GRID_HALF_WIDTH, GRID_POINTS, WIDTH_PER_SPACING, exact_log_marginal,  # noqa: E402
                         importance_bounds)
 from mnist import mnist_root  # noqa: E402
-from tools.grade import SUPPORT_MODULES  # noqa: E402
+from tools.grade import GRADING_ENV, SUPPORT_MODULES, is_graded, merge  # noqa: E402
+from tools.markers import strip_solutions  # noqa: E402
 from tools.memory import watch  # noqa: E402
 from tools.reference_model import build_networks, networks_from_checkpoint, reference_model  # noqa: E402
 from tools.notebook_code import notebook_namespace  # noqa: E402
@@ -321,18 +326,46 @@ def run_grading(threads=None):
     return peak_mb, seconds
 
 
+def run_checks_in_kernel(threads=1):
+    """The solution's merge as grading ran it before the judge left the kernel: every check cell the
+    reference's own (its hidden test removed), run in the kernel under nbval; returns seconds."""
+    reference = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
+    checks_cells = {cell.id: cell for cell in reference.cells if is_graded(cell)}
+    merged = merge(reference, reference)
+    merged.cells = [checks_cells.get(cell.id, cell) for cell in merged.cells if not cell.id.startswith("grading-")]
+    for cell in checks_cells.values():
+        cell.source = strip_solutions(cell.source, cell.id)
+    env = {**environment(), **GRADING_ENV, "OMP_NUM_THREADS": str(threads)}
+    with tempfile.TemporaryDirectory() as tmp:
+        nbformat.write(merged, Path(tmp) / "A3_VAE.ipynb")
+        for name in ("helpers.py", *SUPPORT_MODULES):
+            shutil.copy(ROOT / name, tmp)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+                        "-q", "A3_VAE.ipynb"], cwd=tmp, env=env, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+
 def print_grading():
-    """One grading of the solution, with one thread and with torch's default: its time and peak memory."""
+    """One grading of the solution, with one thread and with torch's default: its time and peak memory;
+    then grading against the checks run in the kernel, alternating, with one thread."""
     print("\none grading (tools/grade.py on the solution), all its processes together:")
     for threads in (1, None):
         peak_mb, seconds = run_grading(threads)
         print(f"  {'1 thread' if threads else f'{torch.get_num_threads()} threads (the default)':24}"
               f"{seconds:6.1f} s, peak memory {peak_mb:5.0f} MB (PSS summed over the processes)")
+    judged, in_kernel = [], []
+    for _ in range(3):
+        judged.append(run_grading(1)[1])
+        in_kernel.append(run_checks_in_kernel(1))
+    print(f"  judged outside the kernel / the checks in the kernel, 1 thread, 3 of each alternating: "
+          f"{statistics.median(judged):.1f} s / {statistics.median(in_kernel):.1f} s (medians) = "
+          f"{statistics.median(judged) / statistics.median(in_kernel):.2f}")
 
 
 def environment():
     return {**{k: v for k, v in os.environ.items() if not k.startswith("VAE_")},
-            "MNIST_ROOT": str(mnist_root().resolve())}
+            "MNIST_ROOT": str(mnist_root().resolve()), "VAE_GRADER": str(ROOT / "tools")}
 
 
 def main():

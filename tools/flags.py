@@ -20,7 +20,7 @@ import re
 
 GRADING_MODULES = {"checks", "tools", "nbval", "pytest", "_pytest"}
 HIDDEN_MODULES = {"builtins", "__builtins__"}
-SUSPECT_PATH = re.compile(r"^(/|~|\.\./)|/autograder|(^|/)tools/|reference\.ipynb|reference_helpers")
+SUSPECT_PATH = re.compile(r"^(/|~|\.\./)|/autograder|(^|/)tools/|reference\.ipynb")
 MUTATORS = {"setattr", "delattr"}
 
 

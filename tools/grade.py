@@ -42,8 +42,7 @@ removes its scratch folder; nothing is graded then.
 Written answers (markdown cells tagged written-answer) cannot be checked by
 a program: the report lists each, answered or not, for a person to read.
 
-The reference is tools/reference.ipynb where that exists (the student
-edition), else the solution notebook A3_VAE.ipynb beside tools/.
+The reference is the solution notebook A3_VAE.ipynb beside tools/.
 """
 import argparse
 import json
@@ -663,10 +662,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("submission", type=Path, help="folder or zip with the notebook and helpers.py, or the notebook")
     parser.add_argument("--reference", type=Path, default=None,
-                        help="notebook whose check cells are the reference (default: tools/reference.ipynb "
-                             "where make_student.py wrote one, else A3_VAE.ipynb)")
+                        help="notebook whose check cells are the reference (default: A3_VAE.ipynb)")
     parser.add_argument("--keep", type=Path, default=None,
-                        help="keep the notebook that nbval ran (the merge) and its report.xml in this folder")
+                        help="keep the notebook that nbval ran (the merge), its report.xml and the probes' "
+                             "results in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--as-user", default=None,
                         help="run the student's code as this user (when grading as root, as on Gradescope)")

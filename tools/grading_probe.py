@@ -91,6 +91,10 @@ def use_weights(namespace, seed_value=None):
     """Put the seed's weights into the student's encoder and decoder, keeping the trained ones."""
     TRAINED.clear()
     weights = checks.inputs_for("weights", seed() if seed_value is None else seed_value)
+    missing = [name for name in ("encoder", "decoder") if name not in namespace]
+    if missing:
+        TRAINED["error"] = f"{', '.join(missing)} is not defined (the cell that defines it did not run, or failed)"
+        return
     try:
         layers = [checks.TwoLayers(namespace.get(name), name, sizes)
                   for name, sizes in (("encoder", checks.ENCODER_SIZES), ("decoder", checks.DECODER_SIZES))]

@@ -19,6 +19,7 @@ is the answer to several TODOs, so the student edition does not ship it.
 import argparse
 import json
 import math
+import secrets
 import sys
 from pathlib import Path
 
@@ -207,11 +208,10 @@ def part_inputs(part, seed):
     return checks.inputs_for("weights" if part in checks.VISUALIZATIONS else part, seed)
 
 
-def judge(part, results, seed, figures, data=None):
-    """Why the part fails ("" if it passes), from the kernel's results on the inputs of seed."""
+def judge(part, results, inputs, figures, data=None):
+    """Why the part fails ("" if it passes), from the kernel's results on inputs."""
     if results.get("error"):
         return results["error"]
-    inputs = part_inputs(part, seed)
     _, _, compare, figure = checks.PARTS[part]
     try:
         expected = EXPECTED[part](inputs, results, data or Data())
@@ -221,6 +221,23 @@ def judge(part, results, seed, figures, data=None):
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
         return f"the results reported for this part are not what the check expects ({type(err).__name__}: {err})"
     return ""
+
+
+def judge_here(part, namespace):
+    """nbgrader's hidden test of a part: run in the student's kernel (nbgrader's model), on inputs from a
+    seed drawn now; the visualizations are judged on the networks' weights as they are. Raises
+    AssertionError with the reason when the part fails; prints nothing."""
+    import grading_probe  # tools/, which the hidden test put on sys.path
+    if part in checks.VISUALIZATIONS:
+        layers = [checks.TwoLayers(namespace.get(name), name, sizes)
+                  for name, sizes in (("encoder", checks.ENCODER_SIZES), ("decoder", checks.DECODER_SIZES))]
+        inputs = {name: [p.detach().cpu().double() for p in net.as_linear(net.params)]
+                  for name, net in zip(("encoder", "decoder"), layers)}
+    else:
+        inputs = checks.inputs_for(part, secrets.randbits(62))
+    results = grading_probe.run_part(part, namespace, inputs)
+    why = judge(part, results, inputs, namespace.get("FIGURES", "figures"))
+    checks.expect(not why, why)
 
 
 def read_results(path):
@@ -244,7 +261,7 @@ def judge_all(results_dir, figures, seed):
     for number, part in enumerate(checks.PARTS):
         results = read_results(Path(results_dir) / f"{number}.pt")
         if results is not None:
-            verdicts[part] = judge(part, results, seed, figures, data)
+            verdicts[part] = judge(part, results, part_inputs(part, seed), figures, data)
     return verdicts
 
 

@@ -1,4 +1,4 @@
-"""nbgrader's solution markers, and the code as handed out once the marked blocks are stubs.
+"""nbgrader's markers, and the code as handed out once the marked blocks are gone.
 
 Every block between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes a
 stub indented like the markers: in code
@@ -6,40 +6,45 @@ stub indented like the markers: in code
     # YOUR CODE HERE
     raise NotImplementedError()
 
-and in markdown (the written answers) ``YOUR ANSWER HERE``.
+and in markdown (the written answers) ``YOUR ANSWER HERE``. A block between
+``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (the check on hidden
+inputs that nbgrader's autograde runs) is removed whole.
 """
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 ANSWER_STUB = ("YOUR ANSWER HERE",)
 
 
 class MarkerError(ValueError):
-    """Solution markers that do not pair up."""
+    """Markers that do not pair up."""
 
 
 def strip_solutions(source, where, stub=STUB):
-    """Replace each marked solution block in ``source`` with ``stub`` (lines).
+    """Replace each marked solution block in ``source`` with ``stub`` (lines); drop each hidden-test block.
 
     where: a name for error messages, e.g. "helpers.py" or "cell 'elbo'"
     """
-    lines, inside, opened_at = [], False, None
+    blocks = {BEGIN: (END, stub), BEGIN_HIDDEN: (END_HIDDEN, ())}
+    ends = {end: begin for begin, (end, _) in blocks.items()}
+    lines, opened, opened_at = [], None, None
     for number, line in enumerate(source.split("\n"), start=1):
         marker = line.strip()
-        if marker == BEGIN:
-            if inside:
-                raise MarkerError(f"{where}, line {number}: {BEGIN} inside the block "
+        if marker in blocks:
+            if opened:
+                raise MarkerError(f"{where}, line {number}: {marker} inside the block "
                                   f"opened on line {opened_at} (markers cannot nest)")
-            inside, opened_at = True, number
+            opened, opened_at = marker, number
             indent = line[:len(line) - len(line.lstrip())]
-            lines.extend(indent + line for line in stub)
-        elif marker == END:
-            if not inside:
-                raise MarkerError(f"{where}, line {number}: {END} without a {BEGIN} before it")
-            inside = False
-        elif not inside:
+            lines.extend(indent + line for line in blocks[marker][1])
+        elif marker in ends:
+            if opened != ends[marker]:
+                raise MarkerError(f"{where}, line {number}: {marker} without a {ends[marker]} before it")
+            opened = None
+        elif not opened:
             lines.append(line)
-    if inside:
-        raise MarkerError(f"{where}, line {opened_at}: {BEGIN} is never closed")
+    if opened:
+        raise MarkerError(f"{where}, line {opened_at}: {opened} is never closed")
     return "\n".join(lines)
 
 

@@ -5,9 +5,8 @@ A submission is a folder, a zip, or a notebook file (with helpers.py beside it).
 of their folder, or the folder one level deeper; Gradescope keeps uploaded
 folders. So the notebook is the one notebook found anywhere in the
 submission, whatever its name, after unpacking any zip in it; Jupyter's
-checkpoints, macOS's ``__MACOSX`` folders, hidden files and the handout's own
-``tools/reference.ipynb`` do not count. helpers.py is the one beside the
-notebook, else the only one in the submission.
+checkpoints, macOS's ``__MACOSX`` folders and hidden files do not count.
+helpers.py is the one beside the notebook, else the only one in the submission.
 """
 import fnmatch
 import os
@@ -16,7 +15,6 @@ from pathlib import Path
 
 NOTEBOOK, HELPERS = "A3_VAE.ipynb", "helpers.py"
 IGNORED_FOLDERS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
-HANDOUT_REFERENCE = ("tools", "reference.ipynb")
 MAX_UNPACKED_BYTES = 200 * 2 ** 20  # a submission is a few MB; more is not one
 MAX_LISTED = 10
 
@@ -38,14 +36,13 @@ class Submission:
 
 def files_below(top, pattern):
     """The files below top whose names match pattern, shallowest first, leaving out checkpoints, hidden
-    files and folders (a virtual environment in .venv is not walked) and the handout's reference."""
+    files and folders (a virtual environment in .venv is not walked)."""
     found = []
     for folder, subfolders, files in os.walk(top):
         subfolders[:] = [name for name in subfolders if name not in IGNORED_FOLDERS and not name.startswith(".")]
         for name in files:
             path = Path(folder) / name
-            if (fnmatch.fnmatch(name, pattern) and not name.startswith(".")
-                    and path.relative_to(top).parts[-2:] != HANDOUT_REFERENCE):
+            if fnmatch.fnmatch(name, pattern) and not name.startswith("."):
                 found.append(path)
     return sorted(found, key=lambda p: (len(p.parts), str(p)))
 
