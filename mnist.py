@@ -1,15 +1,17 @@
 """Binarized MNIST as one tensor, for the notebook, the tools and the tests.
 
-The images are read once through ``torchvision.datasets.MNIST``, scaled to
-[0, 1] (pixel / 255) and binarized with ``> 0.5``. Holding the whole set as a
-single (N, 784) tensor on the training device means a mini-batch is one
-indexing operation, with no per-image transform in the training loop.
+The raw files are checked (header, size, labels), read once, scaled to [0, 1]
+(pixel / 255) and binarized with ``> 0.5``; ``torchvision.datasets.MNIST``
+downloads them when they are missing (importing torchvision takes seconds, so
+it is imported only then). Holding the whole set as a single (N, 784) tensor
+on the training device means a mini-batch is one indexing operation, with no
+per-image transform in the training loop.
 """
 import os
 import struct
 from pathlib import Path
 
-from torchvision.datasets import MNIST
+import torch
 
 DEFAULT_ROOT = "data"
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -80,12 +82,26 @@ def load_mnist(train=True, root=None, device="cpu"):
         raise TypeError(f"train must be True or False, got {train!r}")
     root = Path(root) if root is not None else mnist_root()
     prefix = "train" if train else "t10k"
-    for name in RAW_FILES:  # a damaged file is named, not mistaken for a missing one
-        path = root / "MNIST" / "raw" / name
-        if name.startswith(prefix) and path.is_file():
+    raw = root / "MNIST" / "raw"
+    images, labels = (raw / name for name in RAW_FILES if name.startswith(prefix))
+    for path in (images, labels):  # a damaged file is named, not mistaken for a missing one
+        if path.is_file():
             check_raw_file(path)
+    if not (images.is_file() and labels.is_file()):
+        download(root)
+        for path in (images, labels):
+            check_raw_file(path)
+    pixels = torch.frombuffer(bytearray(images.read_bytes()[16:]), dtype=torch.uint8).view(-1, 28 * 28)
+    x = (pixels.float() / 255.0 > 0.5).float()
+    return x.to(device), torch.frombuffer(bytearray(labels.read_bytes()[8:]), dtype=torch.uint8).long().to(device)
+
+
+def download(root):
+    """Download the four raw files into root/MNIST/raw (torchvision), or raise FileNotFoundError saying how
+    to provide them."""
+    from torchvision.datasets import MNIST
     try:
-        dataset = MNIST(root=str(root), train=train, download=True)
+        MNIST(root=str(root), train=True, download=True)
     except Exception as err:  # torchvision raises URLError, RuntimeError, ...
         raise FileNotFoundError(
             f"MNIST is not in {root.resolve()} and could not be downloaded "
@@ -93,6 +109,3 @@ def load_mnist(train=True, root=None, device="cpu"):
             f"MNIST/raw/ with the files {', '.join(RAW_FILES)} "
             "(uncompressed), or connect to the internet to download them."
         ) from None
-    greyscale = dataset.data.reshape(len(dataset), -1).float() / 255.0
-    x = (greyscale > 0.5).float()
-    return x.to(device), dataset.targets.to(device)

@@ -304,7 +304,7 @@ def test_the_zip_has_gradescope_s_layout(autograder_zip):
         assert {"setup.sh", "run_autograder"} <= set(names)
         mode = bundle.getinfo("run_autograder").external_attr >> 16
         assert stat.S_ISREG(mode) and mode & stat.S_IXUSR
-        assert "tools/grade.py" in names and "A3_VAE.ipynb" in names
+        assert {"tools/grade.py", "tools/judge.py", "tools/grading_probe.py", "A3_VAE.ipynb"} <= set(names)
         assert bundle.read("setup.sh").startswith(b"#!")
 
 
@@ -332,6 +332,10 @@ def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autog
     notebook["nbformat_minor"] = 0
     for cell in notebook["cells"]:
         del cell["id"]
+    # A spoof too: the notebook's checks replaced by what they print when they pass. It earns nothing.
+    spoof = "import checks\nchecks.check_decoder = lambda *args: print('outputs are logits W2 tanh(W1 z + b1) + b2: ok')"
+    notebook["cells"].insert(3, nbformat.v4.new_code_cell(spoof))
+    del notebook["cells"][3]["id"]
     (work / "Copy of A3_VAE.ipynb").write_text(json.dumps(notebook))
     (work / "helpers.py").write_text((ROOT / "helpers.py").read_text().replace(*FORGOTTEN_LOG_N))
     with zipfile.ZipFile(root / "submission" / "work.zip", "w") as bundle:
@@ -341,6 +345,8 @@ def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autog
     check_results_json(results)
     scores = {test["name"]: (test["score"], test["max_score"], test["output"]) for test in results["tests"]}
     for name, (score, max_score, output) in scores.items():
+        if max_score == 0:  # the flags, checked below
+            continue
         if name == "helpers.log_mean_exp":
             assert score == 0 and "log_mean_exp(a, dim=1): expected" in output, output
         elif name.startswith("helpers."):
@@ -351,6 +357,8 @@ def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autog
                          if name.startswith("helpers.") and name != "helpers.log_mean_exp")
     assert results["score"] == helpers_points > 0 and "written answers are graded by hand" in results["output"]
     assert "graded work.zip/a3/Copy of A3_VAE.ipynb" in results["output"], results["output"]
+    flagged = next(test for test in results["tests"] if test["max_score"] == 0)
+    assert flagged["visibility"] == "hidden" and "checks.check_decoder = " in flagged["output"], flagged
 
 
 def test_gradescope_refuses_to_run_the_students_code_as_a_user_that_does_not_exist(tmp_path, autograder_zip):

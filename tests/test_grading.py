@@ -248,6 +248,7 @@ def test_the_solution_passes_with_another_number_of_threads(tmp_path, monkeypatc
     assert len(checked) == n_checks, "\n".join(report)
     by_hand = [line for line in report if line.startswith("hand")]
     assert len(by_hand) == 3 and all("to be read by a person (answered" in line for line in by_hand), by_hand
+    assert not [line for line in report if line.startswith("flag")], "the solution raises no flag"
 
 
 def test_correct_code_in_other_styles_passes(tmp_path):

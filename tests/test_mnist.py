@@ -13,9 +13,10 @@ def test_test_set_is_binarized_at_one_half():
     x, labels = load_mnist(train=False)
     assert x.shape == (10_000, 784) and x.dtype == torch.float32
     assert labels.shape == (10_000,) and set(labels.unique().tolist()) == set(range(10))
-    raw = MNIST(root=str(__import__("mnist").mnist_root()), train=False).data.reshape(10_000, -1)
+    reference = MNIST(root=str(__import__("mnist").mnist_root()), train=False)  # torchvision's own reading
     # Pixel 128/255 > 0.5 is on, 127/255 < 0.5 is off.
-    assert torch.equal(x, (raw >= 128).float())
+    assert torch.equal(x, (reference.data.reshape(10_000, -1) >= 128).float())
+    assert torch.equal(labels, reference.targets)
 
 
 def test_missing_data_names_mnist_root(tmp_path, monkeypatch):

@@ -1,10 +1,13 @@
 """Lines of a submission that reach for the grading machinery, for a person to look at.
 
-A check that runs in the student's kernel can be replaced, or the functions it
-relies on patched, by a cell of the student's. No points are taken for what is
-found here (a person decides), but every such line is named with its cell:
+Grading judges outside the kernel (tools/judge.py), so such a line earns no
+point by itself; but it says what its author tried, and a local grading does
+not keep the grader's files out of the student's reach. No points are taken
+for what is found here (a person decides), but every such line is named with
+its cell:
 
-- importing the checks or the grader (``checks``, ``tools``, ``nbval``, ``pytest``);
+- importing the checks or the grader (``checks``, ``grading_probe``, ``judge``, ``tools``, ``nbval``,
+  ``pytest``);
 - touching ``sys.modules``, ``builtins`` or ``__builtins__``;
 - assigning, setting or deleting an attribute of an imported module or of
   anything imported (``torch.allclose = ...``, ``setattr(checks, ...)``);
@@ -18,7 +21,7 @@ Python's ``ast``, not run; a cell that does not parse is flagged as such.
 import ast
 import re
 
-GRADING_MODULES = {"checks", "tools", "nbval", "pytest", "_pytest"}
+GRADING_MODULES = {"checks", "grading_probe", "judge", "tools", "nbval", "pytest", "_pytest"}
 HIDDEN_MODULES = {"builtins", "__builtins__"}
 SUSPECT_PATH = re.compile(r"^(/|~|\.\./)|/autograder|(^|/)tools/|reference\.ipynb")
 MUTATORS = {"setattr", "delattr"}

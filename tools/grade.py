@@ -120,7 +120,7 @@ def is_graded(cell):
 def probe_cell(source, ref_id, part=None):
     """A cell of the grader's in the merge: runs code of tools/grading_probe.py, prints nothing compared."""
     cell = nbformat.v4.new_code_cell(f"import grading_probe\n{source}", id=ref_id)
-    cell.metadata = {"tags": ["nbval-ignore-output"], **({"probe": part} if part else {})}
+    cell.metadata = {"tags": ["nbval-ignore-output"], "grader": True, **({"probe": part} if part else {})}
     return cell
 
 
@@ -191,7 +191,7 @@ def merge(reference, submission, placement=None):
                                       metadata=reference.metadata)
     learner_only = {cell.id for cell in reference.cells if LEARNER_TAG in cell.metadata.get("tags", [])}
     for cell in merged.cells:
-        if cell.cell_type == "code" and not is_check_cell(cell) and "probe" not in cell.metadata:
+        if cell.cell_type == "code" and not is_check_cell(cell) and "grader" not in cell.metadata:
             cell.outputs, cell.execution_count = [], None
             # A student's tags must not skip or silence a cell; the reference's may skip what only
             # a learner needs (figures and numbers that no check reads).
@@ -355,7 +355,7 @@ def submission_flags(reference, merged, helpers):
     """The flags (tools/flags.py) of the student's cells in the merged notebook and of their helpers.py."""
     given = {cell.id: handed_out(cell.source) for cell in reference.cells if cell.cell_type == "code"}
     sources = [(f"cell {cell.id!r}", cell.source, given.get(cell.id, "")) for cell in merged.cells
-               if cell.cell_type == "code" and not is_check_cell(cell)]
+               if cell.cell_type == "code" and not is_check_cell(cell) and "grader" not in cell.metadata]
     if helpers is not None:
         sources.append(("helpers.py", Path(helpers).read_text(errors="replace"), handout_helpers()))
     return flag_sources(sources)

@@ -45,11 +45,12 @@ MOUNTS = ("proc", "sys", "dev")
 MISTAKE = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")  # the lattice upside down
 # Code of the student's that fails (and costs log_prior and the parts after it) where it can read the
 # grader's files: the snooping submission gets every point only if the student's code runs isolated.
-SNOOP = """try:
-    open("/autograder/source/A3_VAE.ipynb").close()
-    raise RuntimeError("the grader's files are readable by the student's code")
-except PermissionError:
-    pass
+SNOOP = """for secret in ("/autograder/source/A3_VAE.ipynb", "/autograder/source/tools/judge.py"):
+    try:
+        open(secret).close()
+        raise RuntimeError(f"the grader's {secret} is readable by the student's code")
+    except PermissionError:
+        pass
 """
 
 
