@@ -77,14 +77,56 @@ def max_difference(found, expected):
     return (found.double() - expected.double()).abs().max().item()
 
 
-def expect_close(found, expected, what, atol, rtol=0.0):
-    """found and expected agree within atol + rtol * |expected|, entry by entry."""
+# Factors a result can be off by, and what each most likely means.
+FACTORS = {-1.0: "the sign is flipped", 1 / DATA_DIM: "a mean over the 784 pixels where a sum belongs?",
+           0.5: "a mean over the 2 latent dimensions where a sum belongs, or a factor 2 missing?",
+           2.0: "a factor 1/2 missing?"}
+
+
+def diagnosis(found, expected, atol, hints=None):
+    """What a wrong result most likely is, in the student's terms, from the numbers alone.
+
+    hints: {"mistakes": {what the mistake is: the result it gives}, "offsets": {what the mistake is: the
+    constant it adds}} for the part, where the references know the mistakes students make; then what
+    holds between found and expected: off by a constant, by a factor, or only in some entries.
+    """
+    hints = hints or {}
+    close = lambda a, b: bool(torch.allclose(a, b.double(), atol=atol, rtol=1e-4))  # noqa: E731
+    for text, result in hints.get("mistakes", {}).items():
+        if tuple(result.shape) == tuple(found.shape) and close(found, result):
+            return f"it matches {text}"
+    difference = found - expected
+    if bool((difference - difference.mean()).abs().max() <= atol):
+        offset = difference.mean().item()
+        named = next((text for text, value in hints.get("offsets", {}).items() if abs(offset - float(value)) < 1e-3),
+                     None)
+        if named or found.numel() > 1:
+            return f"it is off by the same {offset:+.4g} everywhere" + (f": {named}" if named else "")
+    if bool((expected.abs() > 1e-6).all()):
+        ratio = found / expected
+        mean_ratio = ratio.mean().item()
+        if found.numel() > 1 and bool((ratio - mean_ratio).abs().max() <= 1e-3 * abs(mean_ratio)):
+            named = next((text for factor, text in FACTORS.items() if abs(mean_ratio - factor) < 1e-3 * abs(factor)),
+                         None)
+            return f"it is {mean_ratio:.4g} times the expected value" + (f": {named}" if named else "")
+    bad = (difference.abs() > atol).flatten()
+    if int(bad.sum()) < bad.numel():
+        return f"only {int(bad.sum())} of {bad.numel()} values are off"
+    same_sign = (torch.sign(found) == torch.sign(expected)).double().mean().item()
+    return ("the signs are right, the sizes are not" if same_sign == 1 else
+            f"{same_sign:.0%} of the values have the expected sign")
+
+
+def expect_close(found, expected, what, atol, rtol=0.0, hints=None):
+    """found and expected agree within atol + rtol * |expected|, entry by entry; if not, say what the
+    difference most likely means (diagnosis, with the part's hints)."""
     expect_tensor(found, what, expected.shape)
     found, expected = found.double(), expected.double()
     bad = (found - expected).abs() > atol + rtol * expected.abs()
     expect(not bool(bad.any()),
            f"{what}: expected the values of an independent computation within {atol:g}, found "
-           f"{int(bad.sum())} of {bad.numel()} values off (largest difference {max_difference(found, expected):.3g})")
+           f"{int(bad.sum())} of {bad.numel()} values off (largest difference {max_difference(found, expected):.3g}); "
+           + diagnosis(found, expected, atol + rtol * expected.abs().max().item(), hints))
 
 
 # ---------------------------------------------------------------------------
@@ -408,7 +450,7 @@ def lattice_codes():
 
 def compare_bernoulli(inputs, results, expected, figure=None):
     found = results["out"]
-    expect_close(found, expected["out"], "bernoulli_log_density(x, logits)", atol=1e-4)
+    expect_close(found, expected["out"], "bernoulli_log_density(x, logits)", atol=1e-4, hints=expected)
     extreme = results["extreme"]
     expect(isinstance(extreme, torch.Tensor) and torch.equal(extreme, torch.tensor([[-1e4, 0., 0., -1e4]])),
            "bernoulli_log_density at logits of +-1e4: expected exactly [-1e4, 0, 0, -1e4] for x = [0, 1, 0, 1], "
@@ -424,7 +466,7 @@ def compare_bernoulli(inputs, results, expected, figure=None):
 
 def compare_std_normal(inputs, results, expected, figure=None):
     found = results["out"]
-    expect_close(found, expected["out"], "std_normal_log_density(z)", atol=1e-4)
+    expect_close(found, expected["out"], "std_normal_log_density(z)", atol=1e-4, hints=expected)
     at_zero, wanted = results["at_zero"], float(expected["at_zero"])
     expect(isinstance(at_zero, torch.Tensor) and at_zero.numel() == 1
            and math.isclose(at_zero.item(), wanted, abs_tol=1e-6),
@@ -434,13 +476,13 @@ def compare_std_normal(inputs, results, expected, figure=None):
 
 
 def compare_log_prior(inputs, results, expected, figure=None):
-    expect_close(results["out"], expected["out"], "log_prior(z)", atol=1e-4)
+    expect_close(results["out"], expected["out"], "log_prior(z)", atol=1e-4, hints=expected)
     return [f"log_prior: {tuple(results['out'].shape)}, matches N(0, I): ok"]
 
 
 def gaussian_comparison(name):
     def compare(inputs, results, expected, figure=None):
-        expect_close(results["out"], expected["out"], f"{name}(z, mu, log_sigma)", atol=1e-4)
+        expect_close(results["out"], expected["out"], f"{name}(z, mu, log_sigma)", atol=1e-4, hints=expected)
         return [f"{name}: {tuple(results['out'].shape)}, matches the Gaussian formula: ok"]
     return compare
 
@@ -491,13 +533,15 @@ def compare_sample_bernoulli(inputs, results, expected=None, figure=None):
 
 
 def compare_table(inputs, results, expected, figure=None):
-    expect_close(results["out"], expected["out"], "bernoulli_log_likelihood_table(x, logits)", atol=1e-3)
+    expect_close(results["out"], expected["out"], "bernoulli_log_likelihood_table(x, logits)", atol=1e-3,
+                 hints=expected)
     return [f"bernoulli_log_likelihood_table: {tuple(results['out'].shape)}, entry (i, j) = log p(x_i | logits_j): ok"]
 
 
 def compare_log_mean_exp(inputs, results, expected, figure=None):
-    expect_close(results["out"], expected["out"], "log_mean_exp(a, dim=1)", atol=1e-3)
-    expect_close(results["by_column"], expected["by_column"], "log_mean_exp(a, dim=0)", atol=1e-3)
+    expect_close(results["out"], expected["out"], "log_mean_exp(a, dim=1)", atol=1e-3, hints=expected)
+    expect_close(results["by_column"], expected["by_column"], "log_mean_exp(a, dim=0)", atol=1e-3,
+                 hints=expected)
     return [f"log_mean_exp: {tuple(results['out'].shape)}, matches log(mean(exp(a))), no overflow at 1000: ok"]
 
 
@@ -533,19 +577,21 @@ def compare_encoder(inputs, results, expected, figure=None):
     pair = results["pair"]
     expect(isinstance(pair, list) and len(pair) == 2,
            f"encode(x): expected a pair (mu, log_sigma), found {describe(pair)}")
-    expect_close(pair[0], expected["mu"], "encode(x)[0], mu (the first two outputs)", atol=1e-4)
-    expect_close(pair[1], expected["log_sigma"], "encode(x)[1], log_sigma (the last two outputs)", atol=1e-4)
+    expect_close(pair[0], expected["mu"], "encode(x)[0], mu (the first two outputs)", atol=1e-4,
+                 hints={"mistakes": {"log_sigma, the last two outputs": expected["log_sigma"]}})
+    expect_close(pair[1], expected["log_sigma"], "encode(x)[1], log_sigma (the last two outputs)", atol=1e-4,
+                 hints={"mistakes": {"mu, the first two outputs": expected["mu"]}})
     return [f"encoder: {architecture}, found by shape; outputs W2 tanh(W1 x + b1) + b2: ok",
             f"encode: mu {tuple(pair[0].shape)} = first two outputs, log_sigma {tuple(pair[1].shape)} = last two: ok"]
 
 
 def compare_log_likelihood(inputs, results, expected, figure=None):
-    expect_close(results["out"], expected["out"], "log_likelihood(x, z)", atol=1e-3)
+    expect_close(results["out"], expected["out"], "log_likelihood(x, z)", atol=1e-3, hints=expected)
     return [f"log_likelihood: {tuple(results['out'].shape)}, sums log Ber(x_d | mu_d(z)) over the 784 pixels: ok"]
 
 
 def compare_joint(inputs, results, expected, figure=None):
-    expect_close(results["out"], expected["out"], "joint_log_density(x, z)", atol=1e-3)
+    expect_close(results["out"], expected["out"], "joint_log_density(x, z)", atol=1e-3, hints=expected)
     return [f"joint_log_density: {tuple(results['out'].shape)}, = log p(z) + log p(x | z): ok"]
 
 

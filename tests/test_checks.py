@@ -240,6 +240,103 @@ def test_log_mean_exp(tmp_path):
     helper(*part, lambda a, dim: a.exp().mean(dim).log(), checks.check_log_mean_exp, tmp_path, "finite")
 
 
+def test_the_stored_expected_values_are_the_references_on_the_public_inputs():
+    stored = torch.load(checks.EXPECTED_FILE, weights_only=True)
+    fresh = judge.public_expected()
+    assert set(stored) == set(fresh) == set(checks.STORED)
+
+    def same(a, b, where):
+        if isinstance(b, dict):
+            assert set(a) == set(b), where
+            for key in b:
+                same(a[key], b[key], f"{where}/{key}")
+        elif isinstance(b, torch.Tensor):
+            assert torch.allclose(a.double(), b.double(), atol=1e-5, rtol=1e-6), where
+        else:
+            assert a == b, where
+
+    same(stored, fresh, "checks_expected.pt")
+
+
+def test_a_secret_seed_draws_other_inputs():
+    for part in checks.PARTS:
+        public, secret = checks.inputs_for(part, checks.PUBLIC_SEED), checks.inputs_for(part, SEED)
+        assert str(public) == str(checks.inputs_for(part, checks.PUBLIC_SEED)), "the same seed, the same inputs"
+        assert not public or str(public) != str(secret), part
+
+
+# Mistakes students make, each with the words of its diagnosis: the notebook's check and grading's judge
+# both say it.
+DIAGNOSED = {
+    "no normalising constant": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                lambda z: -0.5 * (z ** 2).sum(1), "normalising constant"),
+    "a mean over the latent dimensions": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                          lambda z: (-0.5 * z ** 2 - 0.5 * math.log(2 * math.pi)).mean(1),
+                                          "mean over the 2 latent dimensions"),
+    "mu and log_sigma swapped": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                                 lambda z, mu, ls: GOOD_GAUSSIAN(z, ls, mu), "mu and log_sigma swapped"),
+    "sigma as the variance": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                              lambda z, mu, ls: GOOD_GAUSSIAN(z, mu, ls / 2), "used as the variance"),
+    "no - log sigma": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                       lambda z, mu, ls: GOOD_GAUSSIAN(z, mu, ls) + ls.sum(1), "log sigma term"),
+    "probabilities as logits": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                lambda x, y: GOOD_BERNOULLI[0](x, torch.sigmoid(y)), "probabilities passed"),
+    "x flipped": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                  lambda x, y: GOOD_BERNOULLI[0](1 - x, y), "x and 1 - x swapped"),
+    "no softplus in the table": ("helpers.bernoulli_log_likelihood_table", "bernoulli_log_likelihood_table",
+                                 lambda x, y: x @ y.T, "softplus"),
+    "log-sum-exp for log-mean-exp": ("helpers.log_mean_exp", "log_mean_exp", lambda a, dim: torch.logsumexp(a, dim),
+                                     r"- log\(n\) missing"),
+}
+
+
+def GOOD_GAUSSIAN(z, mu, log_sigma):
+    return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)).sum(1)
+
+
+@pytest.mark.parametrize("mistake", list(DIAGNOSED))
+def test_a_mistake_in_a_helper_is_diagnosed(mistake, tmp_path):
+    part, name, function, words = DIAGNOSED[mistake]
+    public = {"helpers.std_normal_log_density": checks.check_std_normal_log_density,
+              "helpers.diag_gaussian_log_density": checks.check_diag_gaussian_log_density,
+              "helpers.bernoulli_log_density": checks.check_bernoulli_log_density,
+              "helpers.bernoulli_log_likelihood_table": checks.check_likelihood_table,
+              "helpers.log_mean_exp": checks.check_log_mean_exp}[part]
+    helper(part, name, function, public, tmp_path, words)
+
+
+NOTEBOOK_DIAGNOSED = {
+    "a mean over pixels": ("log_likelihood", "def log_likelihood(x, z):\n    return bernoulli_log_density(x, decoder(z)).mean(1)",
+                           "mean over the 784 pixels"),
+    "probabilities as logits": ("log_likelihood", "def log_likelihood(x, z):\n"
+                                "    return bernoulli_log_density(x, torch.sigmoid(decoder(z))).sum(1)",
+                                "probabilities passed"),
+    "the prior subtracted": ("joint_log_density", "def joint_log_density(x, z):\n"
+                             "    return log_likelihood(x, z) - log_prior(z)", "prior subtracted"),
+    "no prior": ("joint_log_density", "def joint_log_density(x, z):\n    return log_likelihood(x, z)",
+                 r"log p\(z\) missing"),
+    "log_prior without the 1/2": ("log_prior", "def log_prior(z):\n    return -(z ** 2).sum(1) - math.log(2 * math.pi)",
+                                  "without the 1/2"),
+    "log_q's constant left out": ("log_q", "def log_q(z, mu, log_sigma):\n"
+                                  "    return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma).sum(1)",
+                                  "normalising constant"),
+    "mu and log_sigma swapped in encode": ("encoder", "def encode(x):\n    out = encoder(x)\n    return out[:, 2:], out[:, :2]",
+                                           "matches log_sigma, the last two outputs"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(NOTEBOOK_DIAGNOSED))
+def test_a_mistake_in_the_notebook_is_diagnosed(nb, mistake, tmp_path):
+    part, source, words = NOTEBOOK_DIAGNOSED[mistake]
+    run(nb, source)
+    public = {"log_likelihood": lambda: checks.check_log_likelihood(nb["log_likelihood"], nb["decoder"], "cpu"),
+              "joint_log_density": lambda: checks.check_joint_log_density(nb["joint_log_density"], nb["decoder"], "cpu"),
+              "log_prior": lambda: checks.check_log_prior(nb["log_prior"], "cpu"),
+              "log_q": lambda: checks.check_log_q(nb["log_q"], "cpu"),
+              "encoder": lambda: checks.check_encoder(nb["encoder"], nb["encode"], "cpu")}[part]
+    both_fail(nb, part, public, words, tmp_path)
+
+
 # --------------------------------------------------------------------------
 # The ELBO and the training step
 # --------------------------------------------------------------------------

@@ -194,6 +194,8 @@ def test_make_student_command_line(tmp_path):
     wrong = subprocess.run([sys.executable, "-c", check.format("0")], cwd=tmp_path / "ed",
                            capture_output=True, text=True)
     assert wrong.returncode == 1 and "AssertionError: log_mean_exp(a, dim=1): expected" in wrong.stderr
+    assert ("VAE_EPOCHS=2 VAE_EVAL_IMAGES=200 .venv/bin/python -m pytest --nbval --nbval-current-env A3_VAE.ipynb"
+            in (tmp_path / "ed" / "README.md").read_text())
 
 
 # --------------------------------------------------------------------------

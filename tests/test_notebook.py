@@ -1,11 +1,11 @@
 """The notebook end to end under nbval, training from scratch (shortened).
 
 The committed notebook is checked by nbval as it stands (it loads the
-committed model); this test runs a copy that really trains, in a scratch
-folder, so its checkpoint and figures do not touch the committed ones. Its
-check cells must print what the full run printed: they depend on nothing that
-varies with the number of epochs, the number of test images evaluated, the
-machine or the thread count.
+committed model); this test runs a completed student edition, as a student
+runs it, that really trains, in a scratch folder, so its checkpoint and
+figures do not touch the committed ones. Its check cells must print what the
+full run printed: they depend on nothing that varies with the number of
+epochs, the number of test images evaluated, the machine or the thread count.
 """
 import base64
 import os
@@ -18,7 +18,9 @@ import nbclient
 import nbformat
 
 from mnist import mnist_root
-from tools.grade import SUPPORT_MODULES
+from tools.grade import SUPPORT_MODULES, is_check_cell
+from tools.make_student import make_student
+from tools.markers import BEGIN, END
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_FILES = ("A3_VAE.ipynb", "helpers.py", *SUPPORT_MODULES)
@@ -36,16 +38,33 @@ def notebook_in(folder, **settings):
     return {**env, **settings, "MNIST_ROOT": str(mnist_root().resolve()), "VAE_GRADER": str(ROOT / "tools")}
 
 
-def test_notebook_trains_from_scratch_and_passes_its_checks(tmp_path):
-    env = notebook_in(tmp_path, VAE_EPOCHS="2", VAE_EVAL_IMAGES="200")
+def completed_student_edition(folder):
+    """The student edition in folder, every stub and answer filled in as the solution has it."""
+    make_student(folder)
+    solution = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
+    notebook = nbformat.read(folder / "A3_VAE.ipynb", as_version=4)
+    for mine, given in zip(notebook.cells, solution.cells):
+        if not is_check_cell(mine):  # the check cells stay as handed out
+            mine.source = "\n".join(line for line in given.source.split("\n") if line.strip() not in (BEGIN, END))
+    nbformat.write(notebook, folder / "A3_VAE.ipynb")
+    helpers = (ROOT / "helpers.py").read_text().split("\n")
+    (folder / "helpers.py").write_text("\n".join(line for line in helpers if line.strip() not in (BEGIN, END)))
+
+
+def test_a_completed_student_edition_trains_from_scratch_and_passes_its_checks(tmp_path):
+    edition = tmp_path / "student"
+    completed_student_edition(edition)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
+    env.update(MNIST_ROOT=str(mnist_root().resolve()), VAE_EPOCHS="2", VAE_EVAL_IMAGES="200")
+    # The command the student edition's README gives (tests/test_grading.py checks that it does).
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
          "-q", "A3_VAE.ipynb"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+        cwd=edition, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    assert (tmp_path / "models" / "vae_2epochs.pt").is_file()
+    assert (edition / "models" / "vae_2epochs.pt").is_file()
     for name in FIGURES:
-        assert (tmp_path / "figures" / name).stat().st_size > 1000, name
+        assert (edition / "figures" / name).stat().st_size > 1000, name
 
 
 def test_the_explorer_runs_in_a_notebook_runner_that_sends_the_kernel_nothing_but_cells(tmp_path):

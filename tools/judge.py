@@ -173,21 +173,93 @@ def stored(reference):
     return lambda inputs, results, data: reference(inputs)
 
 
+def density_mistakes(i):
+    """The diagnoses of a Gaussian log density of z, mu, log_sigma (diag_gaussian_log_density, log_q)."""
+    z, mu, log_sigma = i["z"], i["mu"], i["log_sigma"]
+    return {"mistakes": {"the density with mu and log_sigma swapped": gaussian64(z, log_sigma, mu),
+                         "exp(log_sigma) used as the variance, where it is the standard deviation":
+                             gaussian64(z, mu, log_sigma / 2),
+                         "the density without its - log sigma term": gaussian64(z, mu, log_sigma)
+                                                                      + log_sigma.double().sum(1),
+                         "the standard normal density of z: mu and log_sigma unused?": std_normal64(z),
+                         "the density itself, not its log": gaussian64(z, mu, log_sigma).exp()},
+            "offsets": CONSTANT_MISSING}
+
+
+def normal_mistakes(i):
+    """The diagnoses of log N(z | 0, I) (std_normal_log_density, log_prior)."""
+    z = i["z"].double()
+    return {"mistakes": {"-|z|^2 - (K / 2) log(2 pi), without the 1/2 on |z|^2": std_normal64(z) - 0.5 * (z ** 2).sum(1),
+                         "the density itself, not its log": std_normal64(z).exp()},
+            "offsets": CONSTANT_MISSING}
+
+
+def likelihood_mistakes(x, logits):
+    """The diagnoses of a log likelihood summed over pixels, log p(x | logits)."""
+    return {"the log likelihood of sigmoid(decoder(z)) as logits: probabilities passed where logits belong?":
+            bernoulli64(x, torch.sigmoid(logits.double())).sum(1),
+            "the log likelihood of 1 - x: x and 1 - x swapped?": bernoulli64(1 - x, logits).sum(1)}
+
+
+def joint_expected(i):
+    logits = forward64(i["decoder"], i["z"])
+    likelihood, prior = bernoulli64(i["x"], logits).sum(1), std_normal64(i["z"])
+    return {"out": likelihood + prior,
+            "mistakes": {"log p(x | z) - log p(z): the prior subtracted where the joint adds it?": likelihood - prior,
+                         "log p(x | z) alone: is log p(z) missing?": likelihood,
+                         "log p(z) alone: is log p(x | z) missing?": prior,
+                         **{text: value + prior for text, value in likelihood_mistakes(i["x"], logits).items()}}}
+
+
+def likelihood_expected(i):
+    logits = forward64(i["decoder"], i["z"])
+    return {"out": bernoulli64(i["x"], logits).sum(1), "mistakes": likelihood_mistakes(i["x"], logits)}
+
+
+def bernoulli_expected(i):
+    x, y = i["x"].double(), i["logits"].double()
+    return {"out": bernoulli64(x, y),
+            "mistakes": {"log Ber(x | sigmoid(y)) at y = sigmoid(logits): probabilities passed where logits belong?":
+                         bernoulli64(x, torch.sigmoid(y)),
+                         "the log density of 1 - x: x and 1 - x swapped?": bernoulli64(1 - x, y),
+                         "log sigmoid(y) where x = 1 and 0 where x = 0: is the (1 - x) term missing?":
+                             bernoulli64(x, y) * x,
+                         "the probability itself, not its log": bernoulli64(x, y).exp()}}
+
+
+def table_expected(i):
+    x, y = i["x"].double(), i["logits"].double()
+    out = torch.stack([bernoulli64(row.expand_as(y), y).sum(1) for row in x])
+    return {"out": out, "mistakes": {"x @ logits.T alone: is the - softplus(logits) term, summed over pixels, "
+                                     "missing?": x @ y.T}}
+
+
+def log_mean_exp_expected(i):
+    values = i["values"].double()
+    n = values.shape[1]
+    missing_log_n = {f"log({n}) = log(n): is the - log(n) missing (a log-sum-exp, not a log-mean-exp)?": math.log(n)}
+    return {"out": torch.logsumexp(values, 1) - math.log(n), "by_column": torch.logsumexp(values[:1], 1) - math.log(n),
+            "mistakes": {"the mean of a, not log(mean(exp(a)))": values.mean(1)}, "offsets": missing_log_n}
+
+
+# What -(K / 2) log(2 pi) adds to a log density of K = 2 dimensions, and its half.
+CONSTANT_MISSING = {"log(2 pi): is the normalising constant -(K / 2) log(2 pi) missing?": LOG_2PI,
+                    "log(2 pi) / 2: the normalising constant of one dimension only?": LOG_2PI / 2}
 EXPECTED = {
-    "helpers.bernoulli_log_density": stored(lambda i: {"out": bernoulli64(i["x"], i["logits"])}),
-    "helpers.std_normal_log_density": stored(lambda i: {"out": std_normal64(i["z"]),
+    "helpers.bernoulli_log_density": stored(bernoulli_expected),
+    "helpers.std_normal_log_density": stored(lambda i: {"out": std_normal64(i["z"]), **normal_mistakes(i),
                                                         "at_zero": std_normal64(torch.zeros(1, 1))[0]}),
-    "log_prior": stored(lambda i: {"out": std_normal64(i["z"])}),
+    "log_prior": stored(lambda i: {"out": std_normal64(i["z"]), **normal_mistakes(i)}),
     "decoder": stored(lambda i: network_expected(i["decoder"], i["z"])),
-    "log_likelihood": stored(lambda i: {"out": bernoulli64(i["x"], forward64(i["decoder"], i["z"])).sum(1)}),
-    "joint_log_density": stored(lambda i: {"out": bernoulli64(i["x"], forward64(i["decoder"], i["z"])).sum(1)
-                                           + std_normal64(i["z"])}),
-    "helpers.diag_gaussian_log_density": stored(lambda i: {"out": gaussian64(i["z"], i["mu"], i["log_sigma"])}),
+    "log_likelihood": stored(likelihood_expected),
+    "joint_log_density": stored(joint_expected),
+    "helpers.diag_gaussian_log_density": stored(lambda i: {"out": gaussian64(i["z"], i["mu"], i["log_sigma"]),
+                                                           **density_mistakes(i)}),
     "helpers.sample_diag_gaussian": stored(lambda i: None),
     "encoder": stored(lambda i: {**network_expected(i["encoder"], i["x"]),
                                  "mu": forward64(i["encoder"], i["x"])[:, :LATENT_DIM],
                                  "log_sigma": forward64(i["encoder"], i["x"])[:, LATENT_DIM:]}),
-    "log_q": stored(lambda i: {"out": gaussian64(i["z"], i["mu"], i["log_sigma"])}),
+    "log_q": stored(lambda i: {"out": gaussian64(i["z"], i["mu"], i["log_sigma"]), **density_mistakes(i)}),
     "elbo and loss": expected_elbo,
     "train": expected_train,
     "scatter (5.1)": expected_scatter,
@@ -195,11 +267,8 @@ EXPECTED = {
     "prior samples (5.2)": expected_prior_samples,
     "reconstructions (5.3)": expected_reconstructions,
     "lattice (5.4)": expected_lattice,
-    "helpers.bernoulli_log_likelihood_table": stored(
-        lambda i: {"out": torch.stack([bernoulli64(x.expand_as(i["logits"]), i["logits"]).sum(1) for x in i["x"]])}),
-    "helpers.log_mean_exp": stored(lambda i: {"out": torch.logsumexp(i["values"].double(), 1) - math.log(3),
-                                              "by_column": torch.logsumexp(i["values"][:1].double(), 1)
-                                              - math.log(3)}),
+    "helpers.bernoulli_log_likelihood_table": stored(table_expected),
+    "helpers.log_mean_exp": stored(log_mean_exp_expected),
 }
 
 
@@ -270,10 +339,15 @@ def public_expected():
     return {part: EXPECTED[part](checks.inputs_for(part, checks.PUBLIC_SEED), None, None) for part in checks.STORED}
 
 
+def as_float32(values):
+    """values (tensors, in dicts) in float32, as the file stores them."""
+    if isinstance(values, dict):
+        return {key: as_float32(value) for key, value in values.items()}
+    return values.float() if isinstance(values, torch.Tensor) else values
+
+
 def write_expected(path=checks.EXPECTED_FILE):
-    expected = {part: {k: v.float() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
-                for part, values in public_expected().items()}
-    torch.save(expected, path)
+    torch.save(as_float32(public_expected()), path)
 
 
 def main(argv=None):

@@ -46,8 +46,10 @@ and every check at once:
 
 ```bash
 python -m venv .venv && .venv/bin/pip install -r requirements.txt
-VAE_EPOCHS=2 .venv/bin/python -m pytest --nbval --nbval-current-env A3_VAE.ipynb
+VAE_EPOCHS=2 VAE_EVAL_IMAGES=200 .venv/bin/python -m pytest --nbval --nbval-current-env A3_VAE.ipynb
 ```
+
+(2 epochs of training and 200 test digits in section 6: the checks do not depend on either.)
 
 Fix the first failure first: later parts use earlier ones. Each `# TODO` cell
 says what it must leave behind (names and shapes) for its check; how you plot
