@@ -437,11 +437,18 @@ def run_lattice(inputs, device, lattice_image):
     return {"lattice_image": plain(lattice_image)}
 
 
-def lattice_codes():
+# Where tile row r and column c of the lattice sit in z: as asked (z_1 to the right, z_2 upwards), and as
+# two mistakes place them.
+LATTICE_LAYOUTS = {"tiles": lambda row, column: (column, LATTICE_SIZE - 1 - row),
+                   "upside down": lambda row, column: (column, row),
+                   "transposed": lambda row, column: (row, LATTICE_SIZE - 1 - column)}
+
+
+def lattice_codes(layout="tiles"):
     """The codes of the compared lattice tiles, row by row: (len(LATTICE_PICKED) ** 2, 2)."""
     ticks = torch.linspace(-LATTICE_RANGE, LATTICE_RANGE, LATTICE_SIZE, dtype=torch.float64)
-    return torch.tensor([[ticks[column], ticks[LATTICE_SIZE - 1 - row]]
-                         for row in LATTICE_PICKED for column in LATTICE_PICKED])
+    place = LATTICE_LAYOUTS[layout]
+    return torch.tensor([[ticks[i] for i in place(row, column)] for row in LATTICE_PICKED for column in LATTICE_PICKED])
 
 
 # ---------------------------------------------------------------------------
@@ -622,13 +629,23 @@ PARAMETER_NAMES = [f"{net} {what}" for net in ("encoder", "decoder")
 
 
 def compare_elbo(inputs, results, expected, figure=None):
-    """expected: "estimate" and "grads" (Linear's layout) at the codes elbo(x) decoded, "loss" at those
-    loss(x) decoded, "noise": the standard normal draws behind the codes of one digit repeated."""
+    """expected: "estimate" and "grads" (Linear's layout) at the codes elbo(x) decoded, "terms" there (the
+    batch means of log p(x | z), log p(z) and log q(z | x), for the diagnoses), "loss" at the codes loss(x)
+    decoded, "noise": the standard normal draws behind the codes of one digit repeated."""
     elbo_codes(inputs, results)
     estimate, wanted = results["estimate"].item(), expected["estimate"]
+    terms = expected["terms"]  # the batch means of log p(x | z), log p(z) and log q(z | x) at the codes drawn
+    mistakes = {"log p(x | z) - log q(z | x): is log p(z) missing?": terms[0] - terms[2],
+                "log p(x, z) alone: is - log q(z | x) missing?": terms[0] + terms[1],
+                "log p(x, z) - log p(z): the prior in place of q?": terms[0],
+                "log p(x, z) + log q(z | x): the sign of log q flipped?": terms[0] + terms[1] + terms[2],
+                f"the sum over the batch of {len(inputs['x'])} digits, not the mean": len(inputs["x"]) * wanted}
+    matched = next((text for text, value in mistakes.items() if abs(estimate - value) < 2e-3 + 1e-5 * abs(value)),
+                   None)
     expect(abs(estimate - wanted) < 2e-3 + 1e-5 * abs(wanted),
            f"elbo(x): expected {wanted:.4f}, the mean over the batch of log p(x, z) - log q(z | x) at the codes "
-           f"it drew, found {estimate:.4f}")
+           f"it drew, found {estimate:.4f}" + (f"; it matches {matched}" if matched else
+                                               f"; off by {estimate - wanted:+.4g}"))
     for name, grad, want in zip(PARAMETER_NAMES, results["grads"], expected["grads"]):
         scale = want.abs().max().item()
         expect(isinstance(grad, torch.Tensor) and grad.abs().max().item() > 0,
@@ -672,19 +689,24 @@ def compare_train(inputs, results, expected, figure=None):
                f"since the last step; found {passes} pass(es)"
                + (", and gradients piled up from earlier steps (reset them: optimizer.zero_grad())" if piled else
                   " (is loss.backward() called before optimizer.step()?)" if passes == 0 else ""))
-    mean_loss = sum(expected["losses"]) / len(expected["losses"])
-    expect(abs(history[0] - mean_loss) <= expected["loss_tolerance"],
-           f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, averaged), "
-           f"found {history[0]:.3f}")
-    expect(results["written"], "train: expected a checkpoint to be written after the epoch")
     start = inputs["encoder"] + inputs["decoder"]
+    mean_loss = sum(expected["losses"]) / len(expected["losses"])
+    expect_mean_loss = lambda: expect(  # noqa: E731
+        abs(history[0] - mean_loss) <= expected["loss_tolerance"],
+        f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, averaged), "
+        f"found {history[0]:.3f}")
+    expect(results["written"], "train: expected a checkpoint to be written after the epoch")
     if expected.get("after") is not None:
         for name, before, after, reference in zip(PARAMETER_NAMES, start, results["after"], expected["after"]):
             step_found, step_expected = (after - before).double(), (reference - before).double()
             error = (step_found - step_expected).norm().item() / step_expected.norm().item()
+            cosine = torch.nn.functional.cosine_similarity(step_found.flatten(), step_expected.flatten(), dim=0)
+            opposite = cosine.item() < -0.9  # each weight moved against Adam's step
             expect(error < 0.02, f"train: expected {TRAIN_STEPS} steps from the same weights to change the {name} "
-                                 f"as Adam on the negative ELBO does, found a change off by {error:.0%} of its size "
-                                 "(wrong sign, no update, or gradients not reset between steps?)")
+                                 f"as Adam on the negative ELBO does, found a change off by {error:.0%} of its size"
+                                 + ("; it is Adam's change reversed: is the sign of the loss flipped?"
+                                    if opposite else " (wrong sign, no update, or gradients not reset between steps?)"))
+        expect_mean_loss()
         return [f"train: {TRAIN_STEPS} steps from fixed weights match Adam on the negative ELBO: ok",
                 "one mean loss per epoch, and a checkpoint written: ok"]
     moved = results["after"][7] - start[7]
@@ -695,6 +717,7 @@ def compare_train(inputs, results, expected, figure=None):
     expect(0.5 * LEARNING_RATE < size <= 1.5 * TRAIN_STEPS * LEARNING_RATE,
            f"train: expected {TRAIN_STEPS} Adam steps, each moving a weight by about the learning rate "
            f"{LEARNING_RATE:g}; found the decoder's last bias moved by up to {size:.3g}")
+    expect_mean_loss()
     return [f"train: {TRAIN_STEPS} steps from fixed weights: one loss, one backward pass and one Adam step per "
             "mini-batch, down the gradient: ok", "one mean loss per epoch, and a checkpoint written: ok"]
 
@@ -733,25 +756,27 @@ def scatter_rows(n):
 
 
 def compare_scatter(inputs, results, expected, figure):
-    """expected: "mu" the encoder means of the training digits scatter_rows(60000)."""
+    """expected: "mu" and "log_sigma" of q(z | x) for the training digits scatter_rows(60000)."""
     mu_train = results["mu_train"]
     expect_tensor(mu_train, "mu_train", (60000, LATENT_DIM))
     expect_close(mu_train[scatter_rows(len(mu_train))], expected["mu"],
-                 "mu_train, the encoder means of the training digits (in x_train's order)", atol=1e-4)
+                 "mu_train, the encoder means of the training digits (in x_train's order)", atol=1e-4,
+                 hints={"mistakes": {"the encoder's log_sigma, not its mu": expected["log_sigma"]}})
     expect_png(figure)
     return [f"mu_train: {tuple(mu_train.shape)}, the encoder means of the training digits: ok",
             f"figure saved: {Path(figure).name}"]
 
 
 def compare_prior_samples(inputs, results, expected, figure):
-    """expected: "means" sigmoid(decoder(z_prior)) at the reported z_prior."""
+    """expected: "means" sigmoid(decoder(z_prior)) and "logits" decoder(z_prior) at the reported z_prior."""
     z_prior, prior_means, prior_samples = results["z_prior"], results["prior_means"], results["prior_samples"]
     expect_tensor(z_prior, "z_prior", (10, LATENT_DIM))
     expect_tensor(prior_means, "prior_means", (10, DATA_DIM))
     expect_tensor(prior_samples, "prior_samples", (10, 3, DATA_DIM))
     expect(len(set(map(tuple, z_prior.tolist()))) == 10 and bool((z_prior.abs() < 6).all()),
            "z_prior: expected 10 different draws from N(0, I)")
-    expect_close(prior_means, expected["means"], "prior_means, sigmoid(decoder(z_prior))", atol=1e-5)
+    expect_close(prior_means, expected["means"], "prior_means, sigmoid(decoder(z_prior))", atol=1e-5,
+                 hints={"mistakes": {"decoder(z_prior), the logits: is the sigmoid missing?": expected["logits"]}})
     expect_binary_draws(prior_samples, prior_means.unsqueeze(1).expand_as(prior_samples), "prior_samples")
     expect(not bool((prior_samples[:, 0] == prior_samples[:, 1]).all() and
                     (prior_samples[:, 1] == prior_samples[:, 2]).all()),
@@ -786,15 +811,18 @@ def compare_reconstructions(inputs, results, expected, figure):
 
 
 def compare_lattice(inputs, results, expected, figure):
-    """expected: "tiles" sigmoid(decoder(lattice_codes())) as (n, 28, 28)."""
+    """expected: for each layout of LATTICE_LAYOUTS, sigmoid(decoder(lattice_codes(layout))) as (n, 28, 28)."""
     side = LATTICE_SIZE * 28
     image = results["lattice_image"]
     expect_tensor(image, "lattice_image", (side, side))
     tiles = torch.stack([image[28 * row:28 * row + 28, 28 * column:28 * column + 28]
                          for row in LATTICE_PICKED for column in LATTICE_PICKED])
+    mistakes = {"the lattice upside down: z_2 must grow upwards, row 0 at the top holding z_2 = 3":
+                expected["upside down"],
+                "the lattice transposed: z_1 must grow to the right, along a row": expected["transposed"]}
     expect_close(tiles, expected["tiles"], "lattice_image: the tile in tile row r and column c is the decoder's "
                                            "means at z = (z1[c], z2[49 - r]) over [-3, 3]^2, z_1 to the right and "
-                                           "z_2 upwards", atol=1e-4)
+                                           "z_2 upwards", atol=1e-4, hints={"mistakes": mistakes})
     saved = expect_png(figure, size=(side, side))
     grey = torch.frombuffer(bytearray(saved.tobytes()), dtype=torch.uint8).view(side, side)
     worst = (grey.double() / 255 - image.double()).abs().max().item()
@@ -925,7 +953,7 @@ def check_log_q(log_q, device):
     public_check("log_q", device, log_q)
 
 
-def check_elbo(elbo, loss, encode, joint_log_density, log_q, encoder, decoder, device):
+def check_elbo(elbo, loss, encode, joint_log_density, log_q, log_prior, encoder, decoder, device):
     """elbo and loss against the student's own joint_log_density and log_q (checked above) at the codes
     elbo decoded; the gradients against autograd through z = mu + sigma * eps with the same noise."""
     def own(inputs, results):
@@ -941,10 +969,14 @@ def check_elbo(elbo, loss, encode, joint_log_density, log_q, encoder, decoder, d
             estimate.backward()
             grads = enc.grads() + dec.grads()
             with torch.no_grad():
+                mu, log_sigma = encode(x)
+                prior = log_prior(z_drawn)
+                terms = [(joint_log_density(x, z_drawn) - prior).mean().item(), prior.mean().item(),
+                         log_q(z_drawn, mu, log_sigma).mean().item()]
                 loss_value = -mean_elbo(loss_codes).item()
                 mu, log_sigma = encode(x[:1])
                 noise = ((noise_codes - mu) / log_sigma.exp()).double().cpu()
-        return {"estimate": estimate.item(), "grads": grads, "loss": loss_value, "noise": noise}
+        return {"estimate": estimate.item(), "grads": grads, "terms": terms, "loss": loss_value, "noise": noise}
     public_check("elbo and loss", device, elbo, loss, encoder, decoder, expected=own)
 
 
@@ -982,7 +1014,8 @@ def check_training_run(loss_history, config, checkpoint):
 def check_scatter(mu_train, encode, x_train, figure):
     def own(inputs, results):
         with torch.no_grad():
-            return {"mu": encode(x_train[scatter_rows(len(x_train)).to(x_train.device)])[0].cpu()}
+            mu, log_sigma = encode(x_train[scatter_rows(len(x_train)).to(x_train.device)])
+        return {"mu": mu.cpu(), "log_sigma": log_sigma.cpu()}
     public_check("scatter (5.1)", x_train.device, mu_train, expected=own, figure=figure)
 
 
@@ -990,7 +1023,8 @@ def check_prior_samples(z_prior, prior_means, prior_samples, decoder, figure):
     def own(inputs, results):
         device = next(decoder.parameters()).device
         with torch.no_grad():
-            return {"means": torch.sigmoid(decoder(results["z_prior"].to(device))).cpu()}
+            logits = decoder(results["z_prior"].to(device)).cpu()
+        return {"means": torch.sigmoid(logits), "logits": logits}
     public_check("prior samples (5.2)", "cpu", z_prior, prior_means, prior_samples, expected=own, figure=figure)
 
 
@@ -1010,7 +1044,8 @@ def check_lattice(lattice_image, decoder, figure):
     def own(inputs, results):
         device = next(decoder.parameters()).device
         with torch.no_grad():
-            return {"tiles": torch.sigmoid(decoder(lattice_codes().float().to(device))).view(-1, 28, 28).cpu()}
+            return {layout: torch.sigmoid(decoder(lattice_codes(layout).float().to(device))).view(-1, 28, 28).cpu()
+                    for layout in LATTICE_LAYOUTS}
     public_check("lattice (5.4)", "cpu", lattice_image, expected=own, figure=figure)
 
 

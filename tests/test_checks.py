@@ -116,7 +116,7 @@ def test_networks_as_module_classes_pass_every_check_that_uses_them(nb, tmp_path
         "encoder": lambda: checks.check_encoder(nb["encoder"], nb["encode"], "cpu"),
         "log_likelihood": lambda: checks.check_log_likelihood(nb["log_likelihood"], nb["decoder"], "cpu"),
         "elbo and loss": lambda: checks.check_elbo(nb["elbo"], nb["loss"], nb["encode"], nb["joint_log_density"],
-                                                   nb["log_q"], nb["encoder"], nb["decoder"], "cpu"),
+                                                   nb["log_q"], nb["log_prior"], nb["encoder"], nb["decoder"], "cpu"),
         "train": lambda: checks.check_train(nb["train"], nb["loss"], nb["encoder"], nb["decoder"], nb["CONFIG"],
                                             "cpu"),
     }
@@ -380,13 +380,19 @@ def elbo(x):
     mu, log_sigma = encode(x)
     z = sample_diag_gaussian(mu, log_sigma)
     return (joint_log_density(x, z) - log_q(z, mu, log_sigma)).sum()
-""", "elbo\\(x\\): expected"),
+""", "elbo\\(x\\): expected.*the sum over the batch"),
+    "no prior term": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    return (log_likelihood(x, z) - log_q(z, mu, log_sigma)).mean()
+""", "elbo\\(x\\): expected.*is log p\\(z\\) missing"),
     "the prior in place of q": ("""
 def elbo(x):
     mu, log_sigma = encode(x)
     z = sample_diag_gaussian(mu, log_sigma)
     return (joint_log_density(x, z) - log_prior(z)).mean()
-""", "elbo\\(x\\): expected"),
+""", "elbo\\(x\\): expected.*the prior in place of q"),
     "per-digit values": ("""
 def elbo(x):
     mu, log_sigma = encode(x)
@@ -402,7 +408,7 @@ def loss(x):
 
 def public_elbo(nb):
     return lambda: checks.check_elbo(nb["elbo"], nb["loss"], nb["encode"], nb["joint_log_density"], nb["log_q"],
-                                     nb["encoder"], nb["decoder"], "cpu")
+                                     nb["log_prior"], nb["encoder"], nb["decoder"], "cpu")
 
 
 @pytest.mark.parametrize("style", list(ELBO_STYLES))
@@ -441,30 +447,30 @@ TRAIN_STYLES = {
                 optimizer.step()
 """,
 }
-TRAIN_MISTAKES = {
-    "wrong sign": """                batch_loss = loss(batch)
+TRAIN_MISTAKES = {  # the step, and the words that name the mistake
+    "wrong sign": ("""                batch_loss = loss(batch)
                 optimizer.zero_grad()
                 (-batch_loss).backward()
                 optimizer.step()
-""",
-    "gradients pile up": """                batch_loss = loss(batch)
+""", "sign of the loss"),
+    "gradients pile up": ("""                batch_loss = loss(batch)
                 batch_loss.backward()
                 optimizer.step()
-""",
-    "no update": """                batch_loss = loss(batch)
+""", "piled up"),
+    "no update": ("""                batch_loss = loss(batch)
                 optimizer.zero_grad()
                 batch_loss.backward()
-""",
-    "step before backward": """                batch_loss = loss(batch)
+""", r"optimizer.step\(\) called"),
+    "step before backward": ("""                batch_loss = loss(batch)
                 optimizer.zero_grad()
                 optimizer.step()
                 batch_loss.backward()
-""",
-    "loss computed twice": """                batch_loss = loss(batch)
+""", r"backward\(\) called before"),
+    "loss computed twice": ("""                batch_loss = loss(batch)
                 optimizer.zero_grad()
                 loss(batch).backward()
                 optimizer.step()
-""",
+""", "one evaluation of the loss per mini-batch"),
 }
 
 
@@ -487,8 +493,9 @@ def test_training_steps_in_other_styles_pass(nb, style, tmp_path):
 @pytest.mark.parametrize("mistake", list(TRAIN_MISTAKES))
 def test_training_mistakes_fail_and_the_weights_are_put_back(nb, mistake, tmp_path):
     before = [p.detach().clone() for net in (nb["encoder"], nb["decoder"]) for p in net.parameters()]
-    train_with_step(nb, TRAIN_MISTAKES[mistake])
-    both_fail(nb, "train", public_train(nb), "train: ", tmp_path)
+    step, words = TRAIN_MISTAKES[mistake]
+    train_with_step(nb, step)
+    both_fail(nb, "train", public_train(nb), "train: .*" + words, tmp_path)
     after = [p.detach() for net in (nb["encoder"], nb["decoder"]) for p in net.parameters()]
     assert all(torch.equal(a, b) for a, b in zip(before, after))
 
@@ -533,7 +540,7 @@ plt.imsave(FIGURES / "latent_lattice.png", lattice_image.numpy(), cmap="gray", v
 }
 VIZ_MISTAKES = {
     "scatter of log sigma": ("scatter", "mu_train, _ = encode(x_train)", "_, mu_train = encode(x_train)",
-                             "mu_train"),
+                             "mu_train.*log_sigma, not its mu"),
     "prior means at the wrong temperature": ("prior-samples", "prior_means = torch.sigmoid(decoder(z_prior))",
                                              "prior_means = torch.sigmoid(decoder(z_prior) / 2)", "prior_means"),
     "samples of one code repeated": ("prior-samples",
@@ -547,8 +554,10 @@ VIZ_MISTAKES = {
                                        "torch.stack([mu_four, mu_four], dim=1)", "z_four"),
     "means decoded from other codes": ("reconstructions", "recon_means = torch.sigmoid(decoder(z_four.view(8, LATENT_DIM)))",
                                        "recon_means = torch.sigmoid(decoder(torch.randn(8, LATENT_DIM)))", "recon_means"),
-    "lattice upside down": ("lattice", "ticks.flip(0), ticks", "ticks, ticks", "lattice_image"),
-    "lattice transposed": ("lattice", ".permute(0, 2, 1, 3)", ".permute(1, 2, 0, 3)", "lattice_image"),
+    "lattice upside down": ("lattice", "ticks.flip(0), ticks", "ticks, ticks", "lattice_image.*upside down"),
+    "lattice transposed": ("lattice", ".permute(0, 2, 1, 3)", ".permute(1, 2, 0, 3)", "lattice_image.*transposed"),
+    "prior means as logits": ("prior-samples", "prior_means = torch.sigmoid(decoder(z_prior))",
+                              "prior_means = decoder(z_prior).clamp(0, 1)", "prior_means"),
     "lattice PNG of 8 x 8 inches": ("lattice", 'save_image(Image.fromarray((lattice_image * 255).round().byte().numpy()), '
                                     'FIGURES / "latent_lattice.png")',
                                     'plt.imsave(FIGURES / "latent_lattice.png", lattice_image[::2, ::2], cmap="gray")',
