@@ -325,6 +325,13 @@ NOTEBOOK_DIAGNOSED = {
 }
 
 
+def test_readme_shows_a_diagnosis_as_the_check_prints_it(nb):
+    run(nb, NOTEBOOK_DIAGNOSED["log_q's constant left out"][1])
+    with pytest.raises(AssertionError) as failure:
+        checks.check_log_q(nb["log_q"], "cpu")
+    assert f"AssertionError: {failure.value}\n" in (ROOT / "README.md").read_text()
+
+
 @pytest.mark.parametrize("mistake", list(NOTEBOOK_DIAGNOSED))
 def test_a_mistake_in_the_notebook_is_diagnosed(nb, mistake, tmp_path):
     part, source, words = NOTEBOOK_DIAGNOSED[mistake]
