@@ -546,6 +546,9 @@ plt.imsave(FIGURES / "latent_lattice.png", lattice_image.numpy(), cmap="gray", v
 """),
 }
 VIZ_MISTAKES = {
+    "scatter in the order of the labels": ("scatter", "mu_train, _ = encode(x_train)",
+                                           "mu_train, _ = encode(x_train[y_train.argsort(stable=True)])",
+                                           "another order"),
     "scatter of log sigma": ("scatter", "mu_train, _ = encode(x_train)", "_, mu_train = encode(x_train)",
                              "mu_train.*log_sigma, not its mu"),
     "prior means at the wrong temperature": ("prior-samples", "prior_means = torch.sigmoid(decoder(z_prior))",
