@@ -67,10 +67,25 @@ def describe(found):
     return found if isinstance(found, str) else f"a {type(found).__name__}"
 
 
+def shape_diagnosis(found, expected):
+    """What a wrong shape most likely means, or ""."""
+    found, expected = tuple(found), tuple(expected)
+    if len(found) == len(expected) + 1 and found[:len(expected)] == expected:
+        return f": one value per entry of the last dimension ({found[-1]}); is a sum over it missing?"
+    if found == expected[::-1] and len(found) == 2:
+        return ": the transpose of the expected shape"
+    if not found and expected:
+        return ": one number where one value per row belongs; summed or averaged over the batch?"
+    return ""
+
+
 def expect_tensor(value, name, shape):
     expect(isinstance(value, torch.Tensor), f"{name}: expected a tensor of shape {shape}, found {describe(value)}")
-    expect(tuple(value.shape) == tuple(shape), f"{name}: expected shape {tuple(shape)}, found {tuple(value.shape)}")
-    expect(bool(torch.isfinite(value).all()), f"{name}: expected finite values, found nan or inf")
+    expect(tuple(value.shape) == tuple(shape), f"{name}: expected shape {tuple(shape)}, found {tuple(value.shape)}"
+                                               + shape_diagnosis(value.shape, shape))
+    overflow = bool(torch.isinf(value).any())
+    expect(bool(torch.isfinite(value).all()), f"{name}: expected finite values, found "
+                                              + ("inf: did exp overflow (exp(1000) is inf)?" if overflow else "nan"))
 
 
 def max_difference(found, expected):
@@ -514,10 +529,15 @@ def compare_sample_diag_gaussian(inputs, results, expected=None, figure=None):
     many, want_mean, want_sd = results["many"], inputs["many_mu"], math.exp(inputs["many_log_sigma"])
     expect_tensor(many, "sample_diag_gaussian(mu, log_sigma) of 100000 x 2", (100_000, 2))
     mean, sd = many.double().mean(0), many.double().std(0)
+    near = lambda found, value: bool((found / value - 1).abs().max() < 0.02)  # noqa: E731
+    named = ("; it is exp(log_sigma) squared: the variance used as the standard deviation?" if near(sd, want_sd ** 2)
+             else "; it is exp(log_sigma / 2): log_sigma used as the log of the variance?" if near(sd, want_sd ** 0.5)
+             else "; it is log_sigma itself: is exp missing?" if near(sd, abs(inputs["many_log_sigma"])) else "")
     expect(bool((mean - want_mean).abs().max() < 0.02 * max(1.0, want_sd) and (sd / want_sd - 1).abs().max() < 0.02),
            f"sample_diag_gaussian(mu={want_mean:.3f}, log_sigma={inputs['many_log_sigma']:.3f}), {len(many)} draws: "
            f"expected mean {want_mean:.3f} and standard deviation exp(log_sigma) = {want_sd:.3f} within 2 %, found "
-           f"mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}")
+           f"mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}"
+           + (named if near(mean, want_mean) or abs(want_mean) < 0.05 else ""))
     return ["sample_diag_gaussian: reparameterized, dz/dmu = 1 and dz/dlog_sigma = z - mu: ok",
             "repeats with a seeded generator; mean and standard deviation within 2 %: ok"]
 
@@ -532,9 +552,11 @@ def compare_sample_bernoulli(inputs, results, expected=None, figure=None):
            "sample_bernoulli: expected the same draws from two generators with the same seed (draw the uniforms "
            "with the generator argument)")
     frequencies = draws.mean(0)
+    flipped = bool((frequencies - (1 - probs)).abs().max() < 0.01)
     expect(bool((frequencies - probs).abs().max() < 0.01),
            f"sample_bernoulli: expected P(x = 1) = p for p = {[round(p, 3) for p in probs.tolist()]}, found "
-           f"frequencies {[round(f, 3) for f in frequencies.tolist()]}")
+           f"frequencies {[round(f, 3) for f in frequencies.tolist()]}"
+           + ("; they are 1 - p: is the comparison with the uniform draws the wrong way round?" if flipped else ""))
     return [f"sample_bernoulli: {shape} {draws.dtype}, binary, repeats with a seeded generator",
             "frequencies within 0.01 of p, for p = 0, three between, and 1: ok"]
 

@@ -287,6 +287,15 @@ DIAGNOSED = {
                                  lambda x, y: x @ y.T, "softplus"),
     "log-sum-exp for log-mean-exp": ("helpers.log_mean_exp", "log_mean_exp", lambda a, dim: torch.logsumexp(a, dim),
                                      r"- log\(n\) missing"),
+    "log-mean-exp that overflows": ("helpers.log_mean_exp", "log_mean_exp",
+                                    lambda a, dim: torch.log(torch.mean(torch.exp(a), dim)), "did exp overflow"),
+    "not summed over the dimensions": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                       lambda z: -0.5 * z ** 2 - 0.5 * math.log(2 * math.pi), "a sum over it missing"),
+    "the table transposed": ("helpers.bernoulli_log_likelihood_table", "bernoulli_log_likelihood_table",
+                             lambda x, y: (y @ x.T - F.softplus(y).sum(1, keepdim=True)), "the transpose"),
+    "the uniforms compared the wrong way": ("helpers.sample_bernoulli", "sample_bernoulli",
+                                            lambda p, generator=None: (torch.rand(p.shape, generator=generator) > p).float(),
+                                            "1 - p"),
 }
 
 
@@ -301,7 +310,8 @@ def test_a_mistake_in_a_helper_is_diagnosed(mistake, tmp_path):
               "helpers.diag_gaussian_log_density": checks.check_diag_gaussian_log_density,
               "helpers.bernoulli_log_density": checks.check_bernoulli_log_density,
               "helpers.bernoulli_log_likelihood_table": checks.check_likelihood_table,
-              "helpers.log_mean_exp": checks.check_log_mean_exp}[part]
+              "helpers.log_mean_exp": checks.check_log_mean_exp,
+              "helpers.sample_bernoulli": checks.check_sample_bernoulli}[part]
     helper(part, name, function, public, tmp_path, words)
 
 
@@ -315,6 +325,9 @@ NOTEBOOK_DIAGNOSED = {
                              "    return log_likelihood(x, z) - log_prior(z)", "prior subtracted"),
     "no prior": ("joint_log_density", "def joint_log_density(x, z):\n    return log_likelihood(x, z)",
                  r"log p\(z\) missing"),
+    "a mean over pixels in the joint": ("joint_log_density", "def joint_log_density(x, z):\n"
+                                        "    return bernoulli_log_density(x, decoder(z)).mean(1) + log_prior(z)",
+                                        "averaged over the 784 pixels"),
     "log_prior without the 1/2": ("log_prior", "def log_prior(z):\n    return -(z ** 2).sum(1) - math.log(2 * math.pi)",
                                   "without the 1/2"),
     "log_q's constant left out": ("log_q", "def log_q(z, mu, log_sigma):\n"

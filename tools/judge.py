@@ -216,6 +216,8 @@ def joint_expected(i):
     return {"out": likelihood + prior,
             "mistakes": {"log p(x | z) - log p(z): the prior subtracted where the joint adds it?": likelihood - prior,
                          "log p(x | z) alone: is log p(z) missing?": likelihood,
+                         "log p(x | z) averaged over the 784 pixels, + log p(z): a mean where a sum belongs?":
+                             likelihood / DATA_DIM + prior,
                          "log p(z) alone: is log p(x | z) missing?": prior,
                          **{text: value + prior for text, value in likelihood_mistakes(i["x"], logits).items()}}}
 
