@@ -435,6 +435,12 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     assert run.returncode == 1
     assert re.search(r"^FAIL  elbo and loss: elbo\(x\): expected the gradient", run.stdout, re.M), run.stdout
     assert re.search(r"^pass  log_prior$", run.stdout, re.M)
+    # README's example report is this grading's, but for its numbers (drawn with the inputs).
+    readme = (ROOT / "README.md").read_text()
+    example = readme[readme.index("For the solution with its\n  draw of z detached"):].split("```")[1]
+    masked = [re.sub(r"\d+(\.\d+)?", "N", line.strip()) for line in example.strip().splitlines()]
+    printed = {re.sub(r"\d+(\.\d+)?", "N", line.strip()) for line in run.stdout.splitlines()}
+    assert masked and all(line in printed for line in masked), (masked, run.stdout)
     assert "checks pass: FAILED" in run.stdout and "; 1 lines flagged for a person to look at" in run.stdout
     assert re.search(r"^flag  helpers.py, line \d+: torch.exp = torch.exp  \(changes torch.exp", run.stdout, re.M)
     # --keep keeps what nbval ran (the student's code and the probes) with its report and the results the

@@ -1,7 +1,7 @@
 """A real nbgrader round trip: generate_assignment releases the student edition, autograde scores parts.
 
 Needs nbgrader (requirements-test.txt, which CI installs); without it these tests are skipped.
-The course is laid out as README's "Grading with nbgrader" says.
+The course is laid out as docs/grading.md's nbgrader paragraph says.
 """
 import os
 import shutil
