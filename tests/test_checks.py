@@ -293,6 +293,15 @@ DIAGNOSED = {
                                        lambda z: -0.5 * z ** 2 - 0.5 * math.log(2 * math.pi), "a sum over it missing"),
     "the table transposed": ("helpers.bernoulli_log_likelihood_table", "bernoulli_log_likelihood_table",
                              lambda x, y: (y @ x.T - F.softplus(y).sum(1, keepdim=True)), "the transpose"),
+    "the (1 - x) term left out": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                  lambda x, y: -x * F.softplus(-y), r"\(1 - x\) term missing"),
+    "the probability, not its log": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                     lambda x, y: GOOD_BERNOULLI[0](x, y).exp(), "the probability itself"),
+    "the density, not its log": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                 lambda z: (-0.5 * (z ** 2).sum(1) - math.log(2 * math.pi)).exp(), "the density itself"),
+    "mu and log_sigma unused": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                                lambda z, mu, ls: GOOD_GAUSSIAN(z, torch.zeros_like(mu), torch.zeros_like(ls)),
+                                "mu and log_sigma unused"),
     "the uniforms compared the wrong way": ("helpers.sample_bernoulli", "sample_bernoulli",
                                             lambda p, generator=None: (torch.rand(p.shape, generator=generator) > p).float(),
                                             "1 - p"),
@@ -325,6 +334,8 @@ NOTEBOOK_DIAGNOSED = {
                              "    return log_likelihood(x, z) - log_prior(z)", "prior subtracted"),
     "no prior": ("joint_log_density", "def joint_log_density(x, z):\n    return log_likelihood(x, z)",
                  r"log p\(z\) missing"),
+    "no likelihood": ("joint_log_density", "def joint_log_density(x, z):\n    return log_prior(z)",
+                      r"log p\(x \| z\) missing"),
     "a mean over pixels in the joint": ("joint_log_density", "def joint_log_density(x, z):\n"
                                         "    return bernoulli_log_density(x, decoder(z)).mean(1) + log_prior(z)",
                                         "averaged over the 784 pixels"),
@@ -401,6 +412,12 @@ def elbo(x):
     z = sample_diag_gaussian(mu, log_sigma)
     return (joint_log_density(x, z) - log_q(z, mu, log_sigma)).sum()
 """, "elbo\\(x\\): expected.*the sum over the batch"),
+    "no log q": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    return joint_log_density(x, z).mean()
+""", "elbo\\(x\\): expected.*is - log q\\(z \\| x\\) missing"),
     "no prior term": ("""
 def elbo(x):
     mu, log_sigma = encode(x)
