@@ -6,11 +6,13 @@ of the notebook and a grading:
 1. inputs_for(part, seed): the inputs, drawn on the CPU from a seed. The
    notebook's checks use PUBLIC_SEED; tools/grade.py draws a secret seed for
    each grading.
-2. RUN[part](inputs, device, ...): calls the student's functions and networks
-   on those inputs and returns plain results (tensors, numbers, strings). This
-   is all that runs in the student's kernel when grading.
-3. COMPARE[part](inputs, results, expected): raises AssertionError saying what
-   was expected and what was found, or returns the lines that say what passed.
+2. its run (PARTS[part][0]; inputs, device, the student's code): calls the
+   student's functions and networks on those inputs and returns plain results
+   (tensors, numbers, strings). This is all that runs in the student's kernel
+   when grading.
+3. its comparison (PARTS[part][2]; inputs, results, expected, figure): raises
+   AssertionError saying what was expected, what was found and what the
+   mistake most likely is, or returns the lines that say what passed.
 
 In the notebook, the expected values are those the solution computed on the
 public inputs (checks_expected.pt, written by tools/judge.py), or, where the
@@ -23,6 +25,7 @@ A check that passes prints only lines that cannot drift across machines,
 thread counts or CPU/GPU, so the notebook's saved outputs are the reference
 that nbval compares with.
 """
+import functools
 import hashlib
 import math
 import tempfile
@@ -83,9 +86,9 @@ def expect_tensor(value, name, shape):
     expect(isinstance(value, torch.Tensor), f"{name}: expected a tensor of shape {shape}, found {describe(value)}")
     expect(tuple(value.shape) == tuple(shape), f"{name}: expected shape {tuple(shape)}, found {tuple(value.shape)}"
                                                + shape_diagnosis(value.shape, shape))
-    overflow = bool(torch.isinf(value).any())
-    expect(bool(torch.isfinite(value).all()), f"{name}: expected finite values, found "
-                                              + ("inf: did exp overflow (exp(1000) is inf)?" if overflow else "nan"))
+    if not bool(torch.isfinite(value).all()):
+        raise AssertionError(f"{name}: expected finite values, found " + (
+            "inf: did exp overflow (exp(1000) is inf)?" if bool(torch.isinf(value).any()) else "nan"))
 
 
 def max_difference(found, expected):
@@ -713,10 +716,12 @@ def compare_train(inputs, results, expected, figure=None):
                   " (is loss.backward() called before optimizer.step()?)" if passes == 0 else ""))
     start = inputs["encoder"] + inputs["decoder"]
     mean_loss = sum(expected["losses"]) / len(expected["losses"])
-    expect_mean_loss = lambda: expect(  # noqa: E731
-        abs(history[0] - mean_loss) <= expected["loss_tolerance"],
-        f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, averaged), "
-        f"found {history[0]:.3f}")
+
+    def expect_mean_loss():  # after the steps' checks, which name a wrong step better than its loss does
+        expect(abs(history[0] - mean_loss) <= expected["loss_tolerance"],
+               f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, "
+               f"averaged), found {history[0]:.3f}")
+
     expect(results["written"], "train: expected a checkpoint to be written after the epoch")
     if expected.get("after") is not None:
         for name, before, after, reference in zip(PARAMETER_NAMES, start, results["after"], expected["after"]):
@@ -902,8 +907,15 @@ def report(lines):
         print(line)
 
 
-def stored_expected(part):
-    return torch.load(EXPECTED_FILE, weights_only=True)[part]
+@functools.cache
+def stored_expected():
+    """{part: expected values} of checks_expected.pt, read once."""
+    return torch.load(EXPECTED_FILE, weights_only=True)
+
+
+def result_file(folder, part):
+    """Where a grading saves a part's results (the probe) and reads them (the judge)."""
+    return Path(folder) / f"{list(PARTS).index(part)}.pt"
 
 
 def public_check(part, device, *code, expected=None, figure=None):
@@ -911,7 +923,7 @@ def public_check(part, device, *code, expected=None, figure=None):
     run, _, compare, _ = PARTS[part]
     inputs = inputs_for(part, PUBLIC_SEED)
     results = run(inputs, device, *code)
-    report(compare(inputs, results, stored_expected(part) if expected is None else expected(inputs, results),
+    report(compare(inputs, results, stored_expected()[part] if expected is None else expected(inputs, results),
                    figure))
 
 

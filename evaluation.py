@@ -38,13 +38,15 @@ WIDTH_PER_SPACING = 0.5
 class Model(NamedTuple):
     """The VAE that section 6 evaluates, as the notebook defines it.
 
-    encode:    x (B, D) -> (mu, log_sigma), each (B, 2): the parameters of q(z | x)
-    decoder:   the network that maps codes z (B, 2) to Bernoulli logits (B, D)
-    log_prior: z (B, 2) -> log p(z), (B,)
-    log_q:     z, mu, log_sigma (B, 2) -> log q(z | x), (B,)
+    encode:         x (B, D) -> (mu, log_sigma), each (B, 2): the parameters of q(z | x)
+    decoder:        the network that maps codes z (B, 2) to Bernoulli logits (B, D)
+    log_likelihood: x (B, D), z (B, 2) -> log p(x | z) under that decoder, (B,)
+    log_prior:      z (B, 2) -> log p(z), (B,)
+    log_q:          z, mu, log_sigma (B, 2) -> log q(z | x), (B,)
     """
     encode: Callable
     decoder: torch.nn.Module
+    log_likelihood: Callable
     log_prior: Callable
     log_q: Callable
 
@@ -70,14 +72,6 @@ def check_count(name, value, minimum=1):
 # Bounds from draws of q
 # ---------------------------------------------------------------------------
 
-def own_log_likelihoods(x, logits):
-    """log p(x_i | logits of image i's own codes): (B, n) from x (B, D) and logits (B, n, D).
-
-    Each image against its own row of the likelihood table: three times cheaper than repeating x.
-    """
-    return torch.cat([bernoulli_log_likelihood_table(x[i:i + 1], logits[i]) for i in range(len(x))])
-
-
 def log_weights(model, x, mu, log_sigma, n_draws, generator=None):
     """log p(x, z) - log q(z | x) for n_draws independent z ~ q(z | x) per image.
 
@@ -86,9 +80,13 @@ def log_weights(model, x, mu, log_sigma, n_draws, generator=None):
     """
     mu, log_sigma = mu.repeat_interleave(n_draws, 0), log_sigma.repeat_interleave(n_draws, 0)
     z = sample_diag_gaussian(mu, log_sigma, generator)
-    log_likelihood = own_log_likelihoods(x, model.decoder(z).view(len(x), n_draws, -1))
-    log_w = (model.log_prior(z) - model.log_q(z, mu, log_sigma)).view(len(x), n_draws)
-    return log_w + log_likelihood
+    if torch.is_grad_enabled():  # fitting q: few draws, one pass over all images at once
+        log_likelihood = model.log_likelihood(x.repeat_interleave(n_draws, 0), z).view(len(x), n_draws)
+    else:  # the bounds: many draws; each image against its own row of the likelihood table is
+        # three times cheaper than repeating x n_draws times
+        logits = model.decoder(z).view(len(x), n_draws, -1)
+        log_likelihood = torch.cat([bernoulli_log_likelihood_table(x[i:i + 1], logits[i]) for i in range(len(x))])
+    return log_likelihood + (model.log_prior(z) - model.log_q(z, mu, log_sigma)).view(len(x), n_draws)
 
 
 @torch.no_grad()
@@ -239,7 +237,7 @@ def log_joint_at(model, x):
     def log_density(z):
         n, p = z.shape[:2]
         flat = z.reshape(n * p, 2)
-        return own_log_likelihoods(x, model.decoder(flat).view(n, p, -1)) + model.log_prior(flat).view(n, p)
+        return (model.log_likelihood(x.repeat_interleave(p, 0), flat) + model.log_prior(flat)).view(n, p)
     return log_density
 
 

@@ -73,7 +73,7 @@ def run_part(part, namespace, inputs):
 
 def save(part, results):
     RESULTS.mkdir(exist_ok=True)
-    torch.save(results, RESULTS / f"{list(checks.PARTS).index(part)}.pt")
+    torch.save(results, checks.result_file(RESULTS, part))
 
 
 def report(part, namespace):

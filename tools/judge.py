@@ -338,8 +338,8 @@ def judge_all(results_dir, figures, seed):
     """{part: reason} for every part of checks.PARTS whose results are in results_dir ("" if it passed);
     a part with no results there is left out."""
     data, verdicts = Data(), {}
-    for number, part in enumerate(checks.PARTS):
-        results = read_results(Path(results_dir) / f"{number}.pt")
+    for part in checks.PARTS:
+        results = read_results(checks.result_file(results_dir, part))
         if results is not None:
             verdicts[part] = judge(part, results, part_inputs(part, seed), figures, data)
     return verdicts

@@ -8,7 +8,7 @@ from torch import nn
 
 from checkpoints import CheckpointError
 from evaluation import Model
-from helpers import diag_gaussian_log_density, std_normal_log_density
+from helpers import bernoulli_log_density, diag_gaussian_log_density, std_normal_log_density
 
 
 def build_networks(config):
@@ -39,5 +39,6 @@ def networks_from_checkpoint(checkpoint, device="cpu"):
 
 def reference_model(encoder, decoder):
     """The evaluation's Model of the two networks, with the solution's densities (helpers.py)."""
-    return Model(encode=lambda x: encoder(x).chunk(2, dim=1), decoder=decoder, log_prior=std_normal_log_density,
-                 log_q=diag_gaussian_log_density)
+    return Model(encode=lambda x: encoder(x).chunk(2, dim=1), decoder=decoder,
+                 log_likelihood=lambda x, z: bernoulli_log_density(x, decoder(z)).sum(dim=1),
+                 log_prior=std_normal_log_density, log_q=diag_gaussian_log_density)
