@@ -1099,15 +1099,21 @@ def check_figures(folder, names):
 # Section 6: the evaluation (no points: properties of the given code's results)
 # ---------------------------------------------------------------------------
 
+# The bounds hold in expectation; their means over a few test digits may cross by Monte Carlo noise
+# where they are close (a q near the posterior: IWAE_100 and IWAE_10 of a correct model graded on 50
+# digits after 2 epochs were seen 0.01 nats apart the wrong way).
+BOUNDS_NOISE = 0.05
+
+
 def check_bounds(bounds, log_px):
-    """ELBO <= IWAE_k <= exact on average, and IWAE_k rises with k."""
+    """ELBO <= IWAE_k <= exact on average, and IWAE_k rises with k, within BOUNDS_NOISE nats."""
     elbo_mean, exact_mean = bounds["elbo"].mean().item(), log_px.mean().item()
     ks = sorted(bounds["iwae"])
     iwae_means = [bounds["iwae"][k].mean().item() for k in ks]
-    expect(elbo_mean <= iwae_means[-1] <= exact_mean,
+    expect(elbo_mean <= iwae_means[-1] + BOUNDS_NOISE and iwae_means[-1] <= exact_mean + BOUNDS_NOISE,
            f"expected ELBO <= IWAE_{ks[-1]} <= exact log p(x) on average, found {elbo_mean:.2f}, "
            f"{iwae_means[-1]:.2f} and {exact_mean:.2f}")
-    expect(all(a < b for a, b in zip(iwae_means, iwae_means[1:])),
+    expect(all(a < b + BOUNDS_NOISE for a, b in zip(iwae_means, iwae_means[1:])),
            f"expected IWAE_k to rise with k on average, found {[round(m, 2) for m in iwae_means]} for k = {ks}")
     report([f"ELBO <= IWAE_{ks[-1]} <= exact log p(x), on average: ok", "IWAE_k rises with k, on average: ok"])
 

@@ -654,3 +654,18 @@ def test_visualization_mistakes_fail(nb, mistake, tmp_path):
         VIZ_CHECKS[cell](nb)
     why = graded_viz(nb, [cell], tmp_path, replace=(cell, old, new))[cell]
     assert re.search(words, why), why
+
+
+def test_the_bounds_check_allows_monte_carlo_noise_but_not_bounds_out_of_order(capsys):
+    exact = torch.full((50,), -160.0)
+
+    def bounds(elbo, *iwae):
+        return {"elbo": torch.full((50,), elbo), "iwae": {k: torch.full((50,), v) for k, v in zip((1, 10, 100), iwae)}}
+
+    # The means a correct model graded on 50 digits gave: IWAE_100 0.01 below IWAE_10.
+    checks.check_bounds(bounds(-168.0, -167.78, -167.31, -167.32), exact)
+    assert "IWAE_k rises with k, on average: ok" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="rise with k"):
+        checks.check_bounds(bounds(-168.0, -167.0, -167.5, -168.0), exact)
+    with pytest.raises(AssertionError, match="<= exact log p"):
+        checks.check_bounds(bounds(-168.0, -167.0, -164.0, -159.0), exact)
