@@ -13,8 +13,9 @@ that the caller decides what to sum over.
 Every public function checks its arguments and raises ``TypeError`` (not a
 tensor, not floating point) or ``ValueError`` (wrong shape, empty, mismatched
 batch, non-binary ``x``) naming the argument, instead of failing deep in torch.
-Inside :func:`checks_skipped` (train() after its first step, on rows of an
-x_train it has checked whole) they check nothing.
+The checks are a few Python comparisons and, for values (binary pixels,
+infinite Gaussian parameters), one pass over the tensor: cheap beside the
+densities themselves, so they run on every call.
 
 Infinite arguments never give NaN. Where a density has an exact limit it is
 returned (logits of +-inf, a point z at infinity: log densities of 0 or
@@ -26,7 +27,6 @@ reaches train(), which stops it and names the epoch.
 Each formula is a solution block in nbgrader's markers: the student edition
 (tools/make_student.py) has a stub in its place.
 """
-import contextlib
 import math
 
 import torch
@@ -40,35 +40,8 @@ BINARY_CHECK_BLOCK = 400_000  # entries: 1.6 MB of float32, with its temporary w
 # Argument checks
 # ---------------------------------------------------------------------------
 
-# False inside checks_skipped(): then the argument checks below return at once.
-_checks_on = True
-
-
-@contextlib.contextmanager
-def checks_skipped(active=True):
-    """Inside the block (if ``active``), the helpers skip their argument checks.
-
-    It is for a loop that repeats calls already checked, as train() does: it
-    checks that all of x_train is binary once, in blocks (about 15 ms for the
-    60 000 digits), and its first step with every check; each later step has
-    the types and shapes of the first, on rows of the same x_train. There the
-    checks would cost about 3 % of every step. An infinite mu or log_sigma
-    from a network that diverges then gives a non-finite loss, which train()
-    reports with its epoch.
-    """
-    global _checks_on
-    previous = _checks_on
-    _checks_on = previous and not active
-    try:
-        yield
-    finally:
-        _checks_on = previous
-
-
 def check_batch(name, t, ndim=2):
     """Raise unless ``t`` is a non-empty floating tensor with ``ndim`` dims."""
-    if not _checks_on:
-        return
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if not t.is_floating_point():
@@ -83,8 +56,6 @@ def check_batch(name, t, ndim=2):
 
 def check_same_shape(name_a, a, name_b, b):
     """Raise unless ``a`` and ``b`` have the same shape."""
-    if not _checks_on:
-        return
     if a.shape != b.shape:
         what = ("batch sizes differ" if a.shape[1:] == b.shape[1:]
                 else "shapes differ")
@@ -102,8 +73,6 @@ def check_gaussian_parameters(mu, log_sigma):
     overflow takes the exact test.
     Call it after check_same_shape(mu, log_sigma).
     """
-    if not _checks_on:
-        return
     if math.isfinite(torch.sum(mu.detach() + log_sigma.detach())):
         return
     for name, t in (("mu", mu), ("log_sigma", log_sigma)):
@@ -118,14 +87,11 @@ def check_binary(name, x):
     x - x * x (one fused addcmul) is exactly zero only at 0 and 1: elsewhere
     |x (1 - x)| is larger than the rounding of x * x (and NaN or inf give
     NaN). A sum of absolute values is at least its largest term (or NaN), so
-    it is zero only if every entry is. Three cheap passes take half the time
-    of a count of nonzeros and far less than (x == 0) | (x == 1). A large x
-    goes in blocks of about BINARY_CHECK_BLOCK entries, whose temporaries stay
-    in the cache: all of x_train in a fifth of the time of the passes over it whole.
+    it is zero only if every entry is: three cheap passes, fewer than
+    (x == 0) | (x == 1) needs. A large x (all of x_train) goes in blocks of
+    about BINARY_CHECK_BLOCK entries, whose temporaries stay in the cache.
     """
     check_batch(name, x)
-    if not _checks_on:
-        return
     for block in x.split(max(1, BINARY_CHECK_BLOCK // x.shape[1])):
         if torch.addcmul(block, block, block, value=-1).abs_().sum():
             raise ValueError(f"{name} must be binary (every entry 0 or 1); "

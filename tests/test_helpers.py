@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import helpers
-from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, check_binary, checks_skipped,
+from helpers import (bernoulli_log_density, bernoulli_log_likelihood_table, check_binary,
                      diag_gaussian_log_density, log_mean_exp, sample_bernoulli, sample_diag_gaussian,
                      std_normal_log_density)
 
@@ -349,25 +349,3 @@ def test_nan_arguments_give_nan_so_that_training_can_name_the_epoch():
     assert torch.isnan(std_normal_log_density(nan)).all()
     assert torch.isnan(diag_gaussian_log_density(torch.zeros(1, 2), nan, torch.zeros(1, 2))).all()
     assert torch.isnan(bernoulli_log_density(torch.zeros(1, 2), nan)[0, 1])
-
-
-def test_checks_skipped_skips_every_argument_check_until_the_block_ends():
-    mu, log_sigma = torch.tensor([[math.inf, 0.0]]), torch.zeros(1, 2)
-    grey = torch.full((1, 2), 0.5)
-    with checks_skipped():
-        assert sample_diag_gaussian(mu, log_sigma)[0, 0] == math.inf  # no ValueError for the inf
-        assert bernoulli_log_density(torch.zeros(1, 3), torch.zeros(1, 1)).shape == (1, 3)  # broadcast
-        assert bernoulli_log_density(grey, torch.zeros(1, 2)).shape == (1, 2)
-        with checks_skipped(active=False):  # an inner block cannot switch them back on
-            sample_diag_gaussian(mu, log_sigma)
-    with checks_skipped(active=False):
-        with pytest.raises(ValueError, match="mu must be finite"):
-            sample_diag_gaussian(mu, log_sigma)
-    with pytest.raises(KeyboardInterrupt):
-        with checks_skipped():
-            raise KeyboardInterrupt
-    for call in (lambda: sample_diag_gaussian(mu, log_sigma), lambda: bernoulli_log_density(X, X[:, :2]),
-                 lambda: bernoulli_log_density(grey, torch.zeros(1, 2)),
-                 lambda: bernoulli_log_density(torch.zeros(1, 3), torch.zeros(1, 1))):
-        with pytest.raises(ValueError):  # all checks are back after the blocks, whatever ended them
-            call()
