@@ -8,10 +8,12 @@ BIN = $(VENV)/bin
 
 .PHONY: run test benchmark
 
-$(VENV)/.installed: requirements.txt
+# The project itself in editable mode (pyproject.toml): vaekit and instructor import from any folder.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	touch $@
 
 # The tests also run real nbgrader, from requirements-test.txt.
@@ -27,4 +29,4 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 benchmark: $(VENV)/.installed
-	$(BIN)/python tools/benchmark.py
+	$(BIN)/python -m tools.benchmark

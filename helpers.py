@@ -25,7 +25,7 @@ call raises ``ValueError`` naming the argument. A NaN argument (other than
 reaches train(), which stops it and names the epoch.
 
 Each formula is a solution block in nbgrader's markers: the student edition
-(tools/make_student.py) has a stub in its place.
+(instructor/make_student.py) has a stub in its place.
 """
 import math
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.grade import kill_tree
-from tools.make_student import student_notebook
+from instructor.supervision import kill_tree
+from instructor.make_student import student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LATTICE_UPSIDE_DOWN = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")
@@ -104,7 +104,7 @@ def zipped_colab_copy(folder, archive, edit=None):
 
 
 def grade_batch(folder, out, timeout, jobs=2):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
+    return subprocess.run([sys.executable, "-m", "instructor.grade_batch", str(folder), "--out", str(out),
                            "--jobs", str(jobs), "--timeout", str(timeout)], capture_output=True, text=True,
                           env=environment(folder.parent / "tmp"))
 
@@ -235,7 +235,7 @@ def wait_for_kernels(n, seconds=600):
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])  # Ctrl-C; kill, timeout or a job scheduler
 def test_a_stopped_grading_stops_its_kernel_and_leaves_no_file(tmp_path, stop):
-    with started_in_a_terminal([sys.executable, str(ROOT / "tools" / "grade.py"),
+    with started_in_a_terminal([sys.executable, "-m", "instructor.grade",
                                 str(submission(tmp_path / "ann", ENDLESS_LOOP))], tmp_path / "tmp") as grading:
         wait_for_kernels(1)
         grading.send_signal(stop)
@@ -249,7 +249,7 @@ def test_ctrl_c_stops_the_gradings_under_way_and_keeps_no_half_result(tmp_path):
     for name in ("ann", "ben"):
         submission(folder / name, ENDLESS_LOOP)
     out = tmp_path / "grades"
-    with started_in_a_terminal([sys.executable, str(ROOT / "tools" / "grade_batch.py"), str(folder), "--out", str(out),
+    with started_in_a_terminal([sys.executable, "-m", "instructor.grade_batch", str(folder), "--out", str(out),
                                 "--jobs", "2", "--timeout", str(GENEROUS_TIMEOUT_S)], tmp_path / "tmp") as batch:
         wait_for_kernels(2)
         interrupted = time.monotonic()
@@ -292,7 +292,7 @@ def run_autograder(root):
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory):
     out = tmp_path_factory.mktemp("gradescope") / "autograder.zip"
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "gradescope.py"), "make", str(out)],
+    run = subprocess.run([sys.executable, "-m", "instructor.gradescope", "make", str(out)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     return out
@@ -304,7 +304,7 @@ def test_the_zip_has_gradescope_s_layout(autograder_zip):
         assert {"setup.sh", "run_autograder"} <= set(names)
         mode = bundle.getinfo("run_autograder").external_attr >> 16
         assert stat.S_ISREG(mode) and mode & stat.S_IXUSR
-        assert {"tools/grade.py", "tools/judge.py", "tools/grading_probe.py", "A3_VAE.ipynb"} <= set(names)
+        assert {"instructor/grade.py", "instructor/judge.py", "instructor/grading_probe.py", "A3_VAE.ipynb"} <= set(names)
         assert bundle.read("setup.sh").startswith(b"#!")
 
 
@@ -333,7 +333,7 @@ def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autog
     for cell in notebook["cells"]:
         del cell["id"]
     # A spoof too: the notebook's checks replaced by what they print when they pass. It earns nothing.
-    spoof = "import checks\nchecks.check_decoder = lambda *args: print('outputs are logits W2 tanh(W1 z + b1) + b2: ok')"
+    spoof = "from vaekit import checks\nchecks.check_decoder = lambda *args: print('outputs are logits W2 tanh(W1 z + b1) + b2: ok')"
     notebook["cells"].insert(3, nbformat.v4.new_code_cell(spoof))
     del notebook["cells"][3]["id"]
     (work / "Copy of A3_VAE.ipynb").write_text(json.dumps(notebook))
@@ -364,8 +364,8 @@ def test_gradescope_scores_each_part_and_names_a_planted_mistake(tmp_path, autog
 def test_gradescope_refuses_to_run_the_students_code_as_a_user_that_does_not_exist(tmp_path, autograder_zip):
     root = autograder_root(tmp_path, autograder_zip)
     submission(root / "submission")
-    run = subprocess.run([sys.executable, str(root / "source" / "tools" / "gradescope.py"), "run", "--root", str(root),
-                          "--as-user", "no-such-user-vae"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "instructor.gradescope", "run", "--root", str(root),
+                          "--as-user", "no-such-user-vae"], cwd=root / "source", capture_output=True, text=True,
                          env=environment(tmp_path / "tmp"))
     assert run.returncode == 0, run.stderr
     results = json.loads((root / "results" / "results.json").read_text())

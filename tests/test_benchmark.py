@@ -1,7 +1,7 @@
 """The benchmark's reference loops compute the loss they claim to."""
 import torch
 
-from tools.reference_model import build_networks
+from instructor.reference_model import build_networks
 from tools.benchmark import bare_loss, tutorial_loss
 
 

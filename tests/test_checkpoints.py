@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from checkpoints import (FORMAT_VERSION, CheckpointError, load_checkpoint, restore_training_state, save_checkpoint,
+from vaekit.checkpoints import (FORMAT_VERSION, CheckpointError, load_checkpoint, restore_training_state, save_checkpoint,
                          training_state)
-from tools.reference_model import build_networks, networks_from_checkpoint
-from files import WriteError
+from instructor.reference_model import build_networks, networks_from_checkpoint
+from vaekit.files import WriteError
 
 CONFIG = {"data_dim": 6, "hidden_dim": 5, "latent_dim": 2, "batch_size": 4,
           "lr": 1e-3, "n_epochs": 3, "seed": 0}

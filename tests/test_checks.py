@@ -7,24 +7,21 @@ Each is tried twice, in-process, on the notebook's own namespace with one part
 swapped: by the notebook's check (public inputs, stored expected values or the
 student's own functions) and as grading judges it (the probe's run on a
 secret seed's inputs, its results saved and read back as grading does, judged
-by tools/judge.py). tests/test_grading.py grades a few of these end to end.
+by instructor/judge.py). tests/test_grading.py grades a few of these end to end.
 """
 import json
 import math
 import re
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import checks
-from tools import judge
+from vaekit import checks
+from instructor import judge
+from instructor import grading_probe
 from tools.notebook_code import DEFINITION_CELLS, NOTEBOOK, ROOT, notebook_namespace
-
-sys.path.insert(0, str(ROOT / "tools"))  # the probe imports its neighbours as the grading folder holds them
-import grading_probe  # noqa: E402
 
 SEED = 20261202  # any seed but the public one
 
@@ -255,7 +252,7 @@ def test_the_stored_expected_values_are_the_references_on_the_public_inputs():
         else:
             assert a == b, where
 
-    same(stored, fresh, "checks_expected.pt")
+    same(stored, fresh, "vaekit/checks_expected.pt")
 
 
 def test_a_secret_seed_draws_other_inputs():
@@ -466,47 +463,47 @@ def test_elbo_mistakes_fail(nb, mistake, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(before, after)), "the check must put the weights back"
 
 
-SOLUTION_STEP = """                batch_loss = loss(batch)
-                optimizer.zero_grad()
-                batch_loss.backward()
-                optimizer.step()
+SOLUTION_STEP = """            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
 """
 TRAIN_STYLES = {
-    "zero_grad after the step": """                batch_loss = loss(batch)
-                batch_loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+    "zero_grad after the step": """            batch_loss = loss(batch)
+            batch_loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
 """,
-    "gradients by autograd.grad": """                params = [*encoder.parameters(), *decoder.parameters()]
-                batch_loss = loss(batch)
-                for p, g in zip(params, torch.autograd.grad(batch_loss, params)):
-                    p.grad = g
-                optimizer.step()
+    "gradients by autograd.grad": """            params = [*encoder.parameters(), *decoder.parameters()]
+            batch_loss = loss(batch)
+            for p, g in zip(params, torch.autograd.grad(batch_loss, params)):
+                p.grad = g
+            optimizer.step()
 """,
 }
 TRAIN_MISTAKES = {  # the step, and the words that name the mistake
-    "wrong sign": ("""                batch_loss = loss(batch)
-                optimizer.zero_grad()
-                (-batch_loss).backward()
-                optimizer.step()
+    "wrong sign": ("""            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            (-batch_loss).backward()
+            optimizer.step()
 """, "sign of the loss"),
-    "gradients pile up": ("""                batch_loss = loss(batch)
-                batch_loss.backward()
-                optimizer.step()
+    "gradients pile up": ("""            batch_loss = loss(batch)
+            batch_loss.backward()
+            optimizer.step()
 """, "piled up"),
-    "no update": ("""                batch_loss = loss(batch)
-                optimizer.zero_grad()
-                batch_loss.backward()
+    "no update": ("""            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            batch_loss.backward()
 """, r"optimizer.step\(\) called"),
-    "step before backward": ("""                batch_loss = loss(batch)
-                optimizer.zero_grad()
-                optimizer.step()
-                batch_loss.backward()
+    "step before backward": ("""            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            optimizer.step()
+            batch_loss.backward()
 """, r"backward\(\) called before"),
-    "loss computed twice": ("""                batch_loss = loss(batch)
-                optimizer.zero_grad()
-                loss(batch).backward()
-                optimizer.step()
+    "loss computed twice": ("""            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            loss(batch).backward()
+            optimizer.step()
 """, "one evaluation of the loss per mini-batch"),
 }
 

@@ -1,4 +1,4 @@
-"""evaluation.py against closed forms, an independent quadrature and brute force."""
+"""vaekit/evaluation.py against closed forms, an independent quadrature and brute force."""
 import itertools
 import json
 import math
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from checkpoints import load_checkpoint
-from tools.reference_model import build_networks, networks_from_checkpoint, reference_model
-from evaluation import (EDGE_SHARE, GRID_HALF_WIDTH, GRID_POINTS, exact_log_marginal, fitted_gaussian_elbo,
+from vaekit.checkpoints import load_checkpoint
+from instructor.reference_model import build_networks, networks_from_checkpoint, reference_model
+from vaekit.evaluation import (EDGE_SHARE, GRID_HALF_WIDTH, GRID_POINTS, exact_log_marginal, fitted_gaussian_elbo,
                         grid_convergence, grid_log_marginal, importance_bounds, latent_grid,
                         log_posterior_on_grid, narrowest_width)
-from mnist import load_mnist
+from vaekit.mnist import load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "models" / "vae_100epochs.pt"
@@ -125,7 +125,7 @@ def test_fitted_gaussian_lies_between_encoder_elbo_and_exact(trained):
 
 def test_evaluate_tool_agrees_with_an_independent_grid_sum(trained):
     _, decoder, x_test = trained
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "evaluate.py"), str(CHECKPOINT),
+    result = subprocess.run([sys.executable, "-m", "tools.evaluate", str(CHECKPOINT),
                              "--n", "100", "--json"], capture_output=True, text=True, check=True)
     report = json.loads(result.stdout)
     assert set(report) >= {"elbo", "iwae", "exact", "n"} and report["n"] == 100

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from files import WriteError, save_figure, save_image  # noqa: E402
+from vaekit.files import WriteError, save_figure, save_image  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def test_grading_into_a_read_only_folder_says_so_and_grades_nothing(small_disk, 
     for name in ("A3_VAE.ipynb", "helpers.py"):
         (submission / name).write_bytes((ROOT / name).read_bytes())
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission),
+    run = subprocess.run([sys.executable, "-m", "instructor.grade", str(submission),
                           "--keep", str(small_disk / "graded")], capture_output=True, text=True,
                          env={**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())})
     assert run.returncode == 2, run.stdout + run.stderr

@@ -5,9 +5,9 @@ import nbformat
 import pytest
 
 from tests.test_grading import OTHER_STYLES
-from tools.flags import flag_sources
-from tools.grade import handout_helpers, merge, submission_flags
-from tools.make_student import student_notebook
+from instructor.flags import flag_sources
+from instructor.grade import handout_helpers, merge, submission_flags
+from instructor.make_student import student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "A3_VAE.ipynb"
@@ -44,8 +44,8 @@ def test_correct_code_in_other_styles_raises_no_flag():
 
 
 SPOOFS = {
-    "replaced check": ("import checks\nchecks.check_elbo = lambda *args: print('ok')",
-                       [(1, "imports checks"), (2, "changes checks.check_elbo")]),
+    "replaced check": ("from vaekit import checks\nchecks.check_elbo = lambda *args: print('ok')",
+                       [(1, "imports vaekit.checks"), (2, "changes checks.check_elbo")]),
     "patched torch": ("torch.allclose = lambda *args, **kwargs: True", [(1, "changes torch.allclose")]),
     "through __dict__": ("import checks as c\nc.__dict__['check_elbo'] = print",
                          [(1, "imports checks"), (2, "changes c.__dict__")]),
@@ -55,7 +55,7 @@ SPOOFS = {
     "grader's file": ("text = open('/autograder/source/A3_VAE.ipynb').read()", [(1, "names the path '/autograder")]),
     "reference": ("from pathlib import Path\nPath('tools/reference.ipynb').read_text()", [(2, "names the path 'tools/reference.ipynb'")]),
     "parent folder": ("open('../answers.py')", [(1, "names the path '../answers.py'")]),
-    "the grader": ("from tools.grade import merge", [(1, "imports tools.grade")]),
+    "the grader": ("from instructor.grade import merge", [(1, "imports instructor.grade")]),
 }
 
 
@@ -89,7 +89,7 @@ def test_code_that_does_not_parse_is_said_so():
 
 
 def test_gradescope_shows_the_flags_to_the_instructor_only():
-    from tools.gradescope import results_json
+    from instructor.gradescope import results_json
     flag = {"where": "cell 'elbo'", "line": 2, "code": "torch.exp = abs", "why": "changes torch.exp"}
     result = {"status": "graded", "parts": [{"name": "elbo and loss", "points": 4, "max_points": 4, "reason": ""}],
               "report": ["pass  elbo and loss"], "notes": [], "answers": [], "flags": [flag]}

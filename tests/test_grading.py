@@ -15,10 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.grade import (KERNEL_GONE_S, UNREAPED_S, grade, grade_result, is_graded, kill_processes_of, merge,
-                         run_watching_the_kernel)
-from tools.make_student import make_student
-from tools.markers import BEGIN, END, MarkerError, strip_solutions
+from instructor.grade import grade, grade_result, is_graded, merge
+from instructor.make_student import make_student
+from instructor.markers import BEGIN, END, MarkerError, strip_solutions
+from instructor.supervision import KERNEL_GONE_S, UNREAPED_S, kill_processes_of, run_watching_the_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "A3_VAE.ipynb"
@@ -114,8 +114,11 @@ def test_student_edition_keeps_ids_and_check_outputs_only(student_dir):
         else:
             assert stu.outputs == [] and stu.execution_count is None
     assert not any((student_dir / d).exists() for d in ("figures", "models"))
-    assert "image/png" not in (student_dir / "A3_VAE.ipynb").read_text()
-    assert (student_dir / "checks_expected.pt").is_file()
+    assert not [kind for cell in student.cells if cell.cell_type == "code" for output in cell.outputs
+                for kind in output.get("data", {}) if kind.startswith("image/")]
+    # The one picture handed out is the model's diagram, attached to the introduction.
+    assert [list(cell.attachments) for cell in student.cells if cell.get("attachments")] == [["model.png"]]
+    assert (student_dir / "vaekit/checks_expected.pt").is_file()
 
 
 # What the instructors' modules define that answers a TODO: the grader's references, the architecture.
@@ -140,9 +143,10 @@ def called_in(tree, names):
 
 def test_the_student_edition_holds_no_answer_outside_its_stubs(student_dir):
     # The grader, its references and the architecture stay with the instructors.
-    assert not (student_dir / "tools").exists()
+    assert not (student_dir / "instructor").exists() and not (student_dir / "tools").exists()
     notebook = nbformat.read(student_dir / "A3_VAE.ipynb", as_version=4)
-    sources = {p.name: p.read_text() for p in student_dir.glob("*.py")}
+    sources = {str(p.relative_to(student_dir)): p.read_text() for p in student_dir.rglob("*.py")}
+    assert {"helpers.py", "vaekit/checks.py", "vaekit/evaluation.py"} <= set(sources)
     sources.update({f"cell {c.id!r}": c.source for c in notebook.cells if c.cell_type == "code"})
     for name, text in sources.items():
         assert not [ref for ref in REFERENCE_NAMES if f"def {ref}(" in text], name
@@ -179,10 +183,10 @@ def test_bad_markers_are_refused_and_nothing_is_written(tmp_path, source, words)
 
 
 def test_make_student_command_line(tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py"), str(tmp_path / "ed")],
+    run = subprocess.run([sys.executable, "-m", "instructor.make_student", str(tmp_path / "ed")],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    again = subprocess.run([sys.executable, str(ROOT / "tools" / "make_student.py"), str(tmp_path / "ed")],
+    again = subprocess.run([sys.executable, "-m", "instructor.make_student", str(tmp_path / "ed")],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "already holds" in again.stderr
     # The handout's checks run from what the handout holds: a correct log_mean_exp passes, a wrong one is named.
@@ -278,13 +282,13 @@ def test_untouched_student_edition_fails_every_part(student_dir):
 # implements anything, so every part must score 0, and each is flagged for a person.
 SPOOFS = {
     "check functions replaced by what they print": """
-import checks
+from vaekit import checks
 for name, text in PRINTED.items():
     setattr(checks, name, lambda *args, _text=text, **kwargs: print(_text, end=""))
 """,
     "expected values copied from the handout": """
 import checks, torch
-stored = torch.load("checks_expected.pt", weights_only=True)
+stored = torch.load("vaekit/checks_expected.pt", weights_only=True)
 for part, (run, names, compare, figure) in list(checks.PARTS.items()):
     values = stored.get(part, {})
     copied = {"out": values.get("out"), "pair": [values.get("mu"), values.get("log_sigma")],
@@ -304,7 +308,7 @@ def report(part, namespace):
     import pathlib
     folder = pathlib.Path("grading_results")
     folder.mkdir(exist_ok=True)
-    values = torch.load("checks_expected.pt", weights_only=True).get(part, {})
+    values = torch.load("vaekit/checks_expected.pt", weights_only=True).get(part, {})
     torch.save({"out": values.get("out"), "at_zero": values.get("at_zero")}, folder / f"{list(checks.PARTS).index(part)}.pt")
 fake.report, fake.use_weights, fake.restore_weights = report, lambda *a: None, lambda *a: None
 sys.modules["grading_probe"] = fake
@@ -369,13 +373,13 @@ encoder = Encoder().to(device)"""),
     mu, log_sigma = out[:, :2], out[:, 2:]
     z = mu + torch.randn_like(mu) * log_sigma.exp()
     return torch.mean(log_likelihood(x, z) + log_prior(z) - log_q(z, mu, log_sigma))"""),
-    ("train-def", """                batch_loss = loss(batch)
-                optimizer.zero_grad()
-                batch_loss.backward()
-                optimizer.step()""", """                batch_loss = loss(batch)
-                batch_loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)"""),
+    ("train-def", """            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()""", """            batch_loss = loss(batch)
+            batch_loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)"""),
 ]
 
 # A few mistakes, graded end to end; tests/test_checks.py tries many more against the checks
@@ -384,7 +388,7 @@ MISTAKES = {
     "log(sigmoid) Bernoulli": (None, ("F.logsigmoid(sign * logits)",
                                       "x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))"),
                                "helpers.bernoulli_log_density"),
-    "gradients pile up across steps": (("                optimizer.zero_grad()\n", ""), None, "train"),
+    "gradients pile up across steps": (("            optimizer.zero_grad()\n", ""), None, "train"),
 }
 
 
@@ -418,10 +422,10 @@ def test_a_kernel_that_exits_by_itself_is_found_dead_and_one_shut_down_is_not(tm
 
 def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
     env = {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
-    missing = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path)],
+    missing = subprocess.run([sys.executable, "-m", "instructor.grade", str(tmp_path)],
                              capture_output=True, text=True, env=env)
     assert missing.returncode == 2 and "no notebook (.ipynb) in the submission" in missing.stderr
-    nowhere = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(tmp_path / "nowhere")],
+    nowhere = subprocess.run([sys.executable, "-m", "instructor.grade", str(tmp_path / "nowhere")],
                              capture_output=True, text=True, env=env)
     assert nowhere.returncode == 2 and "nowhere is neither a folder nor a zip" in nowhere.stderr
     # A planted mistake, graded from the command line: the draw of z cut off from the gradient.
@@ -429,7 +433,7 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
                                                            "z = sample_diag_gaussian(mu, log_sigma).detach()\n"),
                                           ("import torch\n", "import torch\ntorch.exp = torch.exp\n"))
     (tmp_path / "tmp").mkdir()
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "grade.py"), str(submission),
+    run = subprocess.run([sys.executable, "-m", "instructor.grade", str(submission),
                           "--keep", str(tmp_path / "graded")],
                          capture_output=True, text=True, env={**env, "TMPDIR": str(tmp_path / "tmp")})
     assert run.returncode == 1

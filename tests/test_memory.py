@@ -4,7 +4,7 @@ import sys
 import time
 
 from tools.memory import watch
-from tools.processes import descendants
+from instructor.supervision import descendants
 
 HOLD = ("import time; block = bytearray({mb} * 2 ** 20); block[::4096] = b'x' * len(block[::4096]); "
         "time.sleep({seconds})")

@@ -6,14 +6,14 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-from mnist import DamagedFileError, load_mnist, mnist_root
+from vaekit.mnist import DamagedFileError, load_mnist, mnist_root
 
 
 def test_test_set_is_binarized_at_one_half():
     x, labels = load_mnist(train=False)
     assert x.shape == (10_000, 784) and x.dtype == torch.float32
     assert labels.shape == (10_000,) and set(labels.unique().tolist()) == set(range(10))
-    reference = MNIST(root=str(__import__("mnist").mnist_root()), train=False)  # torchvision's own reading
+    reference = MNIST(root=str(mnist_root()), train=False)  # torchvision's own reading
     # Pixel 128/255 > 0.5 is on, 127/255 < 0.5 is off.
     assert torch.equal(x, (reference.data.reshape(10_000, -1) >= 128).float())
     assert torch.equal(labels, reference.targets)

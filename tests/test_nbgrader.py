@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.grade import SUPPORT_MODULES
-from tools.make_student import make_student
+from instructor.grade import SUPPORT_MODULES, copy_files
+from instructor.make_student import make_student
 
 pytest.importorskip("nbgrader", reason="nbgrader is in requirements-test.txt; install it to run these tests")
 from nbgrader.api import Gradebook  # noqa: E402
@@ -32,7 +32,7 @@ c.Execute.timeout = 600
 def nbgrader(course, *args):
     bin_dir = str(Path(sys.executable).parent)  # nbgrader runs alembic from the same environment
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-           "VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50", "VAE_GRADER": str(ROOT / "tools"),
+           "VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50",
            "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
     run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                          capture_output=True, text=True, timeout=1200)
@@ -50,8 +50,7 @@ def course(tmp_path_factory):
     source.mkdir(parents=True)
     shutil.copy(ROOT / "A3_VAE.ipynb", source)
     shutil.copy(edition / "helpers.py", source)  # the student's helpers.py: stubs, no solutions
-    for name in SUPPORT_MODULES:
-        shutil.copy(ROOT / name, source)
+    copy_files(SUPPORT_MODULES, ROOT, source)
     (course / "nbgrader_config.py").write_text(CONFIG.format(root=str(course)))
     nbgrader(course, "generate_assignment", "a3", "--force")
     return course, edition
@@ -99,7 +98,7 @@ def part_scores(course, student):
 
 # The visible check replaced by one that prints what it prints, over a log_mean_exp that is wrong:
 # the hidden test, on inputs drawn at autograde, still fails it.
-SPOOFED_CHECK = """import checks
+SPOOFED_CHECK = """from vaekit import checks
 checks.check_log_mean_exp = lambda *args: print(
     "log_mean_exp: (2,), matches log(mean(exp(a))), no overflow at 1000: ok")"""
 

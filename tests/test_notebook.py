@@ -9,7 +9,6 @@ epochs, the number of test images evaluated, the machine or the thread count.
 """
 import base64
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +16,10 @@ from pathlib import Path
 import nbclient
 import nbformat
 
-from mnist import mnist_root
-from tools.grade import SUPPORT_MODULES, is_check_cell
-from tools.make_student import make_student
-from tools.markers import BEGIN, END
+from vaekit.mnist import mnist_root
+from instructor.grade import SUPPORT_MODULES, copy_files, is_check_cell
+from instructor.make_student import make_student
+from instructor.markers import BEGIN, END
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_FILES = ("A3_VAE.ipynb", "helpers.py", *SUPPORT_MODULES)
@@ -31,11 +30,9 @@ FIGURES = ("training_curve.png", "latent_scatter.png", "prior_samples.png", "rec
 def notebook_in(folder, **settings):
     """Copy the notebook and the modules it imports into folder; returns the environment to run it
     in: this one without VAE_ settings, with settings (e.g. VAE_EPOCHS="2") and MNIST_ROOT."""
-    for name in NOTEBOOK_FILES:
-        shutil.copy(ROOT / name, folder)
+    copy_files(NOTEBOOK_FILES, ROOT, folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAE_")}
-    # The check cells' hidden tests (nbgrader's) find the grader's references through VAE_GRADER.
-    return {**env, **settings, "MNIST_ROOT": str(mnist_root().resolve()), "VAE_GRADER": str(ROOT / "tools")}
+    return {**env, **settings, "MNIST_ROOT": str(mnist_root().resolve())}
 
 
 def completed_student_edition(folder):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from checkpoints import load_checkpoint
+from vaekit.checkpoints import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 N_EPOCHS = 4
@@ -21,13 +21,12 @@ N_EPOCHS = 4
 CHILD = r'''
 import io, sys, time
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])
 import torch
 from tools.notebook_code import notebook_namespace
 
-mode, path, markers = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+mode, path, markers = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 nb = notebook_namespace()
-config = {**nb["CONFIG"], "n_epochs": int(sys.argv[5])}
+config = {**nb["CONFIG"], "n_epochs": int(sys.argv[4])}
 real_save_checkpoint, real_torch_save = nb["save_checkpoint"], torch.save
 
 def save_and_pause(checkpoint_path, state):
@@ -60,8 +59,8 @@ nb["train"](nb["encoder"], nb["decoder"], nb["x_train"][:2000], config, path, sh
 def start(mode, path, markers, n_epochs=N_EPOCHS):
     markers.mkdir(exist_ok=True)
     env = {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve())}
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(ROOT), mode, str(path), str(markers),
-                             str(n_epochs)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen([sys.executable, "-c", CHILD, mode, str(path), str(markers), str(n_epochs)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
 

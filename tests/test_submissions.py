@@ -12,10 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools import submission as submissions
-from tools.grade import grade_result, merge, placement_notes
-from tools.make_student import student_notebook
-from tools.placement import Placement
+from instructor import submission as submissions
+from instructor.grade import grade_result, merge, placement_notes
+from instructor.make_student import student_notebook
+from instructor.placement import Placement
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "A3_VAE.ipynb"
@@ -252,7 +252,7 @@ def test_a_notebook_given_alone_is_taken_with_the_helpers_beside_it(tmp_path):
 
 
 def test_a_batch_takes_folders_zips_and_notebooks_and_refuses_two_of_one_student(tmp_path):
-    from tools.grade_batch import submissions_in
+    from instructor.grade_batch import submissions_in
     batch = tmp_path / "class"
     handed_in(batch / "ann")
     zipped(handed_in(tmp_path / "ben"), batch / "ben.zip")

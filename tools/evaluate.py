@@ -1,6 +1,6 @@
 """Evaluate a trained VAE on the MNIST test set: ELBO, IWAE_k and the exact log p(x).
 
-    python tools/evaluate.py CHECKPOINT [--n N] [--json]
+    python -m tools.evaluate CHECKPOINT [--n N] [--json]
 
 Prints the mean over the first N test images (default: all 10 000) of the ELBO
 (100 draws per image), the importance-weighted bound for k in 1, 10, 100, 1000
@@ -10,18 +10,16 @@ and 5000, and the exact log p(x) by quadrature, with the time each took. With
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from checkpoints import CheckpointError, load_checkpoint  # noqa: E402
-from tools.reference_model import networks_from_checkpoint, reference_model  # noqa: E402
-from evaluation import (GRID_HALF_WIDTH, GRID_POINTS, IWAE_KS, WIDTH_PER_SPACING,  # noqa: E402
+from vaekit.checkpoints import CheckpointError, load_checkpoint
+from instructor.reference_model import networks_from_checkpoint, reference_model
+from vaekit.evaluation import (GRID_HALF_WIDTH, GRID_POINTS, IWAE_KS, WIDTH_PER_SPACING,
                         exact_log_marginal, importance_bounds)
-from mnist import load_mnist  # noqa: E402
+from vaekit.mnist import load_mnist
 
 
 def evaluate(checkpoint_path, n_images, device):

@@ -1,13 +1,13 @@
 """Try the Gradescope autograder as Gradescope runs it, on a bare system, and measure it.
 
-    sudo python tools/gradescope_trial.py WORK_DIR [--memory-mb 768] [--cpus 0.5] [--reuse-root]
+    sudo python -m tools.gradescope_trial WORK_DIR [--memory-mb 768] [--cpus 0.5] [--reuse-root]
 
 Needs root, debootstrap and Linux cgroups (tried with cgroup v1; v2 is written but untried). It
 
 1. builds a fresh minimal Debian root in WORK_DIR/root (debootstrap's minbase with only
    python3, pip and CA certificates), the closest stand-in for Gradescope's base image
    that a machine without Docker has; --reuse-root keeps one built before;
-2. unpacks the autograder zip (tools/gradescope.py make) into /autograder/source there
+2. unpacks the autograder zip (instructor/gradescope.py make) into /autograder/source there
    and runs setup.sh as root, as Gradescope does when it builds the image;
 3. grades four submissions with run_autograder, each in a cgroup with Gradescope's
    default limits (768 MB of memory, half a CPU; --memory-mb and --cpus change them) and
@@ -35,9 +35,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tools.gradescope import make  # noqa: E402
-from tools.memory import watch  # noqa: E402
+from instructor.gradescope import make
+from tools.memory import watch
 
 GRADESCOPE_LIMIT_S = 600
 PIP_CONFIGS = ("/etc/pip.conf", "/etc/xdg/pip", "/root/.config/pip", "/root/.pip")
@@ -45,7 +44,7 @@ MOUNTS = ("proc", "sys", "dev")
 MISTAKE = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,")  # the lattice upside down
 # Code of the student's that fails (and costs log_prior and the parts after it) where it can read the
 # grader's files: the snooping submission gets every point only if the student's code runs isolated.
-SNOOP = """for secret in ("/autograder/source/A3_VAE.ipynb", "/autograder/source/tools/judge.py"):
+SNOOP = """for secret in ("/autograder/source/A3_VAE.ipynb", "/autograder/source/instructor/judge.py"):
     try:
         open(secret).close()
         raise RuntimeError(f"the grader's {secret} is readable by the student's code")

@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from tools.processes import descendants
+from instructor.supervision import descendants
 
 SAMPLE_S = 0.05  # the peak can last a fraction of a second (loading MNIST)
 

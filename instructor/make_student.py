@@ -1,6 +1,6 @@
 """Write the student edition of the assignment from the solution.
 
-    python tools/make_student.py OUT_DIR
+    python -m instructor.make_student OUT_DIR
 
 Every block between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's
 markers) in A3_VAE.ipynb and helpers.py becomes a stub, indented like the
@@ -18,11 +18,11 @@ of an answer leaks. Cell ids are kept: grading matches cells by id. An unclosed,
 stray or nested marker is an error, and then nothing is written.
 
 OUT_DIR receives the notebook, helpers.py, the modules the notebook imports
-(with checks_expected.pt, the values the notebook's checks compare with),
+(with vaekit/checks_expected.pt, the values the notebook's checks compare with),
 requirements.txt and a short README. Students check their work by running the
 notebook, or all of it with ``pytest --nbval``. The grader is not handed out:
-its references (tools/judge.py) are the answers, and instructors grade with
-this repository's tools/grade.py.
+its references (instructor/judge.py) are the answers, and instructors grade with
+this repository's instructor/grade.py.
 """
 import argparse
 import shutil
@@ -33,9 +33,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tools.grade import SUPPORT_MODULES, is_check_cell  # noqa: E402
-from tools.markers import MarkerError, handed_out, strip_solutions  # noqa: E402
+from instructor.grade import SUPPORT_MODULES, copy_files, is_check_cell
+from instructor.markers import MarkerError, handed_out, strip_solutions
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 
@@ -91,8 +90,7 @@ def make_student(out_dir, solution_dir=ROOT):
         nbformat.write(notebook, staging / "A3_VAE.ipynb")
         (staging / "helpers.py").write_text(helpers)
         (staging / "README.md").write_text(STUDENT_README)
-        for name in (*SUPPORT_MODULES, "requirements.txt"):
-            shutil.copy(solution_dir / name, staging / name)
+        copy_files((*SUPPORT_MODULES, "requirements.txt"), solution_dir, staging)
         out_dir.mkdir(exist_ok=True)
         for item in staging.iterdir():
             shutil.move(str(item), out_dir / item.name)

@@ -1,19 +1,19 @@
 """The grader's references: what each part should give, computed in float64 from the formulas.
 
-    python tools/judge.py RESULTS_DIR FIGURES_DIR < SEED      (prints {part: reason} as JSON)
-    python tools/judge.py --write-expected                     (writes checks_expected.pt)
+    python -m instructor.judge RESULTS_DIR FIGURES_DIR < SEED      (prints {part: reason} as JSON)
+    python -m instructor.judge --write-expected                     (writes vaekit/checks_expected.pt)
 
 When grading, the student's kernel only runs checks.RUN on inputs drawn from a
-secret seed and saves the plain results (tools/grading_probe.py); this module,
+secret seed and saves the plain results (instructor/grading_probe.py); this module,
 in the grader's own process, draws the same inputs from the seed, computes
-what the results should be, and compares with checks.py's comparisons. A part
+what the results should be, and compares with vaekit/checks.py's comparisons. A part
 passes only if its reported numbers are right for inputs the student's code
 could not know in advance; whatever the kernel does to itself cannot change
 that. The results are read with torch.load(weights_only=True), which runs no
 code.
 
 The same references, on checks.PUBLIC_SEED's inputs, are the expected values
-that the notebook's own checks compare with (checks_expected.pt). This module
+that the notebook's own checks compare with (vaekit/checks_expected.pt). This module
 is the answer to several TODOs, so the student edition does not ship it.
 """
 import argparse
@@ -26,9 +26,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import checks  # noqa: E402
-from checks import DATA_DIM, LATENT_DIM  # noqa: E402
+from vaekit import checks
+from vaekit.checks import DATA_DIM, LATENT_DIM
 
 LOG_2PI = math.log(2 * math.pi)
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
@@ -114,7 +113,7 @@ class Data:
 
     def train(self):
         if self.x is None:
-            from mnist import load_mnist
+            from vaekit.mnist import load_mnist
             self.x = load_mnist(train=True)[0]
         return self.x
 
@@ -307,7 +306,7 @@ def judge_here(part, namespace):
     """nbgrader's hidden test of a part: run in the student's kernel (nbgrader's model), on inputs from a
     seed drawn now; the visualizations are judged on the networks' weights as they are. Raises
     AssertionError with the reason when the part fails; prints nothing."""
-    import grading_probe  # tools/, which the hidden test put on sys.path
+    from instructor import grading_probe  # here, not at the top: the judge's own process never needs it
     if part in checks.VISUALIZATIONS:
         layers = [checks.TwoLayers(namespace.get(name), name, sizes)
                   for name, sizes in (("encoder", checks.ENCODER_SIZES), ("decoder", checks.DECODER_SIZES))]

@@ -4,7 +4,7 @@ A part is checked in three steps, so that the same code serves a student's run
 of the notebook and a grading:
 
 1. inputs_for(part, seed): the inputs, drawn on the CPU from a seed. The
-   notebook's checks use PUBLIC_SEED; tools/grade.py draws a secret seed for
+   notebook's checks use PUBLIC_SEED; instructor/grade.py draws a secret seed for
    each grading.
 2. its run (PARTS[part][0]; inputs, device, the student's code): calls the
    student's functions and networks on those inputs and returns plain results
@@ -15,9 +15,9 @@ of the notebook and a grading:
    mistake most likely is, or returns the lines that say what passed.
 
 In the notebook, the expected values are those the solution computed on the
-public inputs (checks_expected.pt, written by tools/judge.py), or, where the
+public inputs (vaekit/checks_expected.pt, written by instructor/judge.py), or, where the
 result is random or uses the trained networks, what the student's own
-functions give once their checks have passed. When grading, tools/judge.py
+functions give once their checks have passed. When grading, instructor/judge.py
 computes them in the grader's own process. This module holds no formula of the
 model and builds no network: it is handed out with the notebook.
 
@@ -909,7 +909,7 @@ def report(lines):
 
 @functools.cache
 def stored_expected():
-    """{part: expected values} of checks_expected.pt, read once."""
+    """{part: expected values} of vaekit/checks_expected.pt, read once."""
     return torch.load(EXPECTED_FILE, weights_only=True)
 
 

@@ -1,13 +1,13 @@
 """The assignment's networks, built outside the notebook: for the instructors' tools and the tests only.
 
 This is the architecture that the student's TODOs ask for, so it is not part of
-the student edition (tools/make_student.py ships neither this module nor any
-other of tools/ but the grader).
+the student edition (instructor/make_student.py ships nothing of instructor/; a
+grading copies this module beside the student's notebook, for the probes).
 """
 from torch import nn
 
-from checkpoints import CheckpointError
-from evaluation import Model
+from vaekit.checkpoints import CheckpointError
+from vaekit.evaluation import Model
 from helpers import bernoulli_log_density, diag_gaussian_log_density, std_normal_log_density
 
 

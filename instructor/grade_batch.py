@@ -1,10 +1,10 @@
 """Grade a whole class: a folder of submissions into a CSV gradebook.
 
-    python tools/grade_batch.py SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
+    python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
 
 SUBMISSIONS_DIR holds one folder, zip or notebook per student (named after the
-student), each with the notebook and helpers.py (found as tools/grade.py finds them:
-another name, a nested folder or a zip is fine). Every submission is graded by tools/grade.py
+student), each with the notebook and helpers.py (found as instructor/grade.py finds them:
+another name, a nested folder or a zip is fine). Every submission is graded by instructor/grade.py
 in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
 stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
@@ -36,9 +36,9 @@ import nbformat
 from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from files import write_atomically  # noqa: E402
-from tools.grade import default_reference, grade_isolated, parts_of, stop_gradings, stop_on_sigterm  # noqa: E402
+from vaekit.files import write_atomically
+from instructor.grade import default_reference, grade_isolated, parts_of
+from instructor.supervision import stop_gradings, stop_on_sigterm
 
 STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file", "several notebooks")
 

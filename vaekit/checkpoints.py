@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from files import write_bytes_of
+from vaekit.files import write_bytes_of
 
 FORMAT_VERSION = 2
 UNVERIFIED_FORMATS = (1,)  # older formats without a digest, still accepted

@@ -20,7 +20,7 @@ A reference cell that none of these finds is reported by the caller.
 """
 import collections
 
-from tools.markers import handed_out
+from instructor.markers import handed_out
 
 PASSES = ("id", "nbgrader", "content", "order")
 

@@ -1,18 +1,18 @@
 """Lines of a submission that reach for the grading machinery, for a person to look at.
 
-Grading judges outside the kernel (tools/judge.py), so such a line earns no
+Grading judges outside the kernel (instructor/judge.py), so such a line earns no
 point by itself; but it says what its author tried, and a local grading does
 not keep the grader's files out of the student's reach. No points are taken
 for what is found here (a person decides), but every such line is named with
 its cell:
 
-- importing the checks or the grader (``checks``, ``grading_probe``, ``judge``, ``tools``, ``nbval``,
-  ``pytest``);
+- importing the checks or the grader (``vaekit.checks``, ``instructor``, ``grading_probe``, ``judge``,
+  ``nbval``, ``pytest``);
 - touching ``sys.modules``, ``builtins`` or ``__builtins__``;
 - assigning, setting or deleting an attribute of an imported module or of
   anything imported (``torch.allclose = ...``, ``setattr(checks, ...)``);
 - naming a path outside the submission's folder (absolute, ``~`` or ``../``),
-  the grader's files (``/autograder``, ``tools/``) or the reference notebook.
+  the grader's files (``/autograder``, ``instructor/``) or the reference notebook.
 
 Only the student's own lines count: a line that the handed-out version of the
 same cell (or of helpers.py) holds is given code. The lines are read with
@@ -21,9 +21,9 @@ Python's ``ast``, not run; a cell that does not parse is flagged as such.
 import ast
 import re
 
-GRADING_MODULES = {"checks", "grading_probe", "judge", "tools", "nbval", "pytest", "_pytest"}
+GRADING_MODULES = {"checks", "grading_probe", "judge", "instructor", "nbval", "pytest", "_pytest"}
 HIDDEN_MODULES = {"builtins", "__builtins__"}
-SUSPECT_PATH = re.compile(r"^(/|~|\.\./)|/autograder|(^|/)tools/|reference\.ipynb")
+SUSPECT_PATH = re.compile(r"^(/|~|\.\./)|/autograder|(^|/)(instructor|tools)/|reference\.ipynb")
 MUTATORS = {"setattr", "delattr"}
 
 
@@ -75,10 +75,12 @@ def findings(tree, imported):
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            # from vaekit import checks imports vaekit.checks: each name is a module or comes from one
+            modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                       else [f"{node.module}.{alias.name}" for alias in node.names if node.module])
             for module in modules:
                 top = module.split(".")[0]
-                if top in GRADING_MODULES:
+                if GRADING_MODULES & set(module.split(".")):
                     found.append((node.lineno, f"imports {module}, part of the grading"))
                 elif top in HIDDEN_MODULES:
                     found.append((node.lineno, f"imports {module}"))

@@ -1,7 +1,7 @@
 """A Gradescope autograder for the assignment: build it, and the code it runs.
 
-    python tools/gradescope.py make OUT.zip     # the autograder to upload to Gradescope
-    python tools/gradescope.py run [--root /autograder] [--timeout SECONDS]
+    python -m instructor.gradescope make OUT.zip     # the autograder to upload to Gradescope
+    python -m instructor.gradescope run [--root /autograder] [--timeout SECONDS]
 
 `make` writes a zip in Gradescope's format: setup.sh and an executable
 run_autograder at its root, and this project's grading files (the solution
@@ -16,9 +16,9 @@ with ROOT/source, ROOT/submission and ROOT/results private to root and MNIST in 
 
 `run` is what run_autograder calls: it grades the files in ROOT/submission
 (the notebook and helpers.py under any name, in a folder or a zip: see
-tools/submission.py) with tools/grade.py in a process with a time limit, and writes ROOT/results/results.json: one test per
+instructor/submission.py) with instructor/grade.py in a process with a time limit, and writes ROOT/results/results.json: one test per
 part (name, score, max_score, output with the reason), the total score and the
-execution time, and the lines flagged for a person (tools/flags.py) as a hidden test
+execution time, and the lines flagged for a person (instructor/flags.py) as a hidden test
 without points. A submission that is missing a file, crashes or hangs still
 gets a results.json that says so. The written answers are graded by hand on
 Gradescope (add them there as manually graded questions); the output says so.
@@ -37,10 +37,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from files import write_atomically  # noqa: E402
-from tools.flags import describe  # noqa: E402
-from tools.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated, outcome  # noqa: E402
+from vaekit.files import write_atomically
+from instructor.flags import describe
+from instructor.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated, outcome
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, from /autograder/source, when it builds the autograder image.
@@ -51,7 +50,7 @@ python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet -r requirements.txt
 # MNIST beside the source, where the student's code (run as vae-student) can read it.
 MNIST_ROOT=/autograder/data /autograder/venv/bin/python -c \\
-    "from mnist import load_mnist; load_mnist(train=True); load_mnist(train=False)"
+    "from vaekit.mnist import load_mnist; load_mnist(train=True); load_mnist(train=False)"
 chmod -R a+rX /autograder/data
 # The user the student's code runs as: it cannot read /autograder/source nor the results.
 id vae-student >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin vae-student
@@ -63,11 +62,12 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 root=${AUTOGRADER_ROOT:-/autograder}
 user=${AUTOGRADER_USER-vae-student}
 export MNIST_ROOT=${MNIST_ROOT:-$root/data}
-exec "${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}" "$root/source/tools/gradescope.py" run --root "$root" \\
+cd "$root/source"
+exec "${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}" -m instructor.gradescope run --root "$root" \\
     ${AUTOGRADER_TIMEOUT:+--timeout "$AUTOGRADER_TIMEOUT"} ${user:+--as-user "$user"}
 """
-SOURCE_FILES = ("A3_VAE.ipynb", "helpers.py", "requirements.txt", *SUPPORT_MODULES, "tools/__init__.py",
-                *GRADER_FILES, "tools/gradescope.py")
+SOURCE_FILES = ("A3_VAE.ipynb", "helpers.py", "requirements.txt", *SUPPORT_MODULES, *GRADER_FILES,
+                "instructor/gradescope.py")
 # Gradescope stops a run after 10 minutes by default and then shows the student nothing: the
 # grading is stopped before, so that results.json says what happened.
 GRADING_TIMEOUT_S = 540

@@ -1,24 +1,24 @@
 """Grade a submission of the VAE assignment, part by part.
 
-    python tools/grade.py SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json]
+    python -m instructor.grade SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json]
 
 SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
 (or the notebook itself, with helpers.py beside it),
-under any name and at any depth (tools/submission.py says how they are found;
+under any name and at any depth (instructor/submission.py says how they are found;
 the report says what was taken). Exits 0 only if every check passes (2 if no
 single notebook is found), and prints one line per part: pass or fail, with
 the reason. With --json it prints one JSON object instead (see grade_result),
-which tools/grade_batch.py and tools/gradescope.py read. Each part's points
+which instructor/grade_batch.py and instructor/gradescope.py read. Each part's points
 are those of its check cell (nbgrader's metadata).
 
 The grade is decided in the grader's own process, never in the student's
 kernel. The graded notebook is a merge: every student cell, with its outputs
 removed, placed on the reference's cells by id, nbgrader's metadata, content or
-position (tools/placement.py), so that a notebook saved by Colab, without cell
+position (instructor/placement.py), so that a notebook saved by Colab, without cell
 ids, is graded as well; cells the student added stay where they were put. Each
-check cell that carries points is replaced by a probe (tools/grading_probe.py)
+check cell that carries points is replaced by a probe (instructor/grading_probe.py)
 that runs the student's code on inputs drawn from a seed chosen secretly for
-this grading and saves the plain results; tools/judge.py then compares them, in
+this grading and saves the plain results; instructor/judge.py then compares them, in
 a process of the grader's, with its own float64 references on the same inputs.
 The check cells without points (the data, the training run, the figures, the
 bounds: properties of given code) are the reference's, code and outputs, and
@@ -42,7 +42,7 @@ removes its scratch folder; nothing is graded then.
 Written answers (markdown cells tagged written-answer) cannot be checked by
 a program: the report lists each, answered or not, for a person to read.
 
-The reference is the solution notebook A3_VAE.ipynb beside tools/.
+The reference is the solution notebook A3_VAE.ipynb beside instructor/.
 """
 import argparse
 import json
@@ -51,34 +51,32 @@ import pwd
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from files import plain_reason  # noqa: E402
-from tools import submission as submissions  # noqa: E402
-from tools.flags import flag_sources, report_lines  # noqa: E402
-from tools.markers import handed_out, strip_solutions  # noqa: E402
-from tools.placement import Placement  # noqa: E402
-from tools.processes import descendants, process_table  # noqa: E402
+from vaekit.files import plain_reason
+from instructor import submission as submissions
+from instructor.flags import flag_sources, report_lines
+from instructor.markers import handed_out, strip_solutions
+from instructor.placement import Placement
+from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 CHECK_TAG = "nbval-check-output"
 LEARNER_TAG = "learner-only"
-# The modules the notebook imports besides the student's helpers.py, and the public checks' expected values.
-SUPPORT_MODULES = ("mnist.py", "checkpoints.py", "evaluation.py", "checks.py", "files.py", "checks_expected.pt")
+# The package the notebook imports besides the student's helpers.py, with the public checks' expected values.
+SUPPORT_MODULES = ("vaekit/__init__.py", "vaekit/mnist.py", "vaekit/checkpoints.py", "vaekit/evaluation.py",
+                   "vaekit/checks.py", "vaekit/files.py", "vaekit/checks_expected.pt")
 # The grader itself, as the Gradescope autograder ships it (the student edition does not).
-GRADER_FILES = ("tools/grade.py", "tools/flags.py", "tools/markers.py", "tools/placement.py", "tools/processes.py",
-                "tools/submission.py", "tools/judge.py", "tools/grading_probe.py", "tools/reference_model.py")
+GRADER_FILES = ("instructor/__init__.py", "instructor/grade.py", "instructor/supervision.py", "instructor/flags.py",
+                "instructor/markers.py", "instructor/placement.py", "instructor/submission.py", "instructor/judge.py",
+                "instructor/grading_probe.py", "instructor/reference_model.py")
 # What the kernel imports when grading, beside the notebook's own modules.
-PROBE_MODULES = ("tools/grading_probe.py", "tools/reference_model.py")
+PROBE_MODULES = ("instructor/__init__.py", "instructor/grading_probe.py", "instructor/reference_model.py")
 # The visualizations run on the seed's weights from after the training run's check to after the figures' check.
 SEED_WEIGHTS_AFTER, TRAINED_WEIGHTS_AFTER = "check-training", "check-figures"
 JUDGE_TIMEOUT_S = 600  # the judge takes seconds; this is only for one that never ends
@@ -86,8 +84,8 @@ ANSWER_TAG = "written-answer"
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
-KERNEL_GONE_S = 15  # nbval ends within this once it has shut its kernel down
-UNREAPED_S = 3  # nbval reaps the kernel it shuts down within a tenth of a second; a zombie for this long died
+
+
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
 ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
 ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
@@ -108,6 +106,13 @@ def default_reference():
     return ROOT / "A3_VAE.ipynb"
 
 
+def copy_files(names, source, destination):
+    """Copy the files names (paths relative to source, in folders or not) to the same paths below destination."""
+    for name in names:
+        (Path(destination) / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(Path(source) / name, Path(destination) / name)
+
+
 def is_check_cell(cell):
     return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
 
@@ -118,8 +123,8 @@ def is_graded(cell):
 
 
 def probe_cell(source, ref_id, part=None):
-    """A cell of the grader's in the merge: runs code of tools/grading_probe.py, prints nothing compared."""
-    cell = nbformat.v4.new_code_cell(f"import grading_probe\n{source}", id=ref_id)
+    """A cell of the grader's in the merge: runs code of instructor/grading_probe.py, prints nothing compared."""
+    cell = nbformat.v4.new_code_cell(f"from instructor import grading_probe\n{source}", id=ref_id)
     cell.metadata = {"tags": ["nbval-ignore-output"], "grader": True, **({"probe": part} if part else {})}
     return cell
 
@@ -143,7 +148,7 @@ def merge(reference, submission, placement=None):
     """The notebook to grade: the reference's check cells, the student's other cells.
 
     Cells are laid out in the reference's order, each student cell where
-    placement (tools/placement.py) put it; a cell the student added goes after
+    placement (instructor/placement.py) put it; a cell the student added goes after
     the reference cell it followed in the submission. A reference code cell
     that was not found is graded as empty.
     """
@@ -270,7 +275,7 @@ def grade(submission_dir, reference_path, keep=None):
 
 
 def grade_result(submission_path, reference_path, keep=None, as_user=None):
-    """Grade one submission (a folder, a zip or a notebook; see tools/submission.py); returns a dict that JSON
+    """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns a dict that JSON
     can hold:
 
     status   "graded", "missing file" or "several notebooks" (no single notebook found),
@@ -279,7 +284,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     report   the report's lines
     notes    the report's lines on what was taken and how ("note  ..."), also at the top of report
     flags    [{"where", "line", "code", "why"}]: the student's lines that reach for the grading
-             machinery (tools/flags.py), also in report ("flag  ..."); they cost no points
+             machinery (instructor/flags.py), also in report ("flag  ..."); they cost no points
     parts    [{"name", "points", "max_points", "reason"}] for each part with points
              (reason: "" when it passed)
     answers  [{"name", "max_points", "words"}] for each written answer, to be read by a person
@@ -333,7 +338,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
     for number, cell in enumerate(code_cells):
         part = cell.metadata.get("probe")
-        if part is not None:  # judged by tools/judge.py; a probe that did not finish saved nothing
+        if part is not None:  # judged by instructor/judge.py; a probe that did not finish saved nothing
             why = failed.get(number) or verdicts.get(part, "no results were saved for this part (the grading "
                                                             "cell did not finish)")
         elif is_check_cell(cell):
@@ -352,7 +357,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
 
 
 def submission_flags(reference, merged, helpers):
-    """The flags (tools/flags.py) of the student's cells in the merged notebook and of their helpers.py."""
+    """The flags (instructor/flags.py) of the student's cells in the merged notebook and of their helpers.py."""
     given = {cell.id: handed_out(cell.source) for cell in reference.cells if cell.cell_type == "code"}
     sources = [(f"cell {cell.id!r}", cell.source, given.get(cell.id, "")) for cell in merged.cells
                if cell.cell_type == "code" and not is_check_cell(cell) and "grader" not in cell.metadata]
@@ -381,8 +386,7 @@ def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
             (work / "helpers.py").write_text(handout_helpers())
         else:
             shutil.copy(helpers, work / "helpers.py")
-        for name in (*SUPPORT_MODULES, *PROBE_MODULES):
-            shutil.copy(ROOT / name, work / Path(name).name)
+        copy_files((*SUPPORT_MODULES, *PROBE_MODULES), ROOT, work)
         (work / "grading_seed").write_text(str(seed))
     except OSError as err:
         raise folder_error(err, keep or tempfile.gettempdir(), "" if keep else "(or set TMPDIR)") from None
@@ -407,15 +411,15 @@ def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
 
 
 def judged(work, seed):
-    """{part: reason} from tools/judge.py, in a process of the grader's (not the student's user), on the
+    """{part: reason} from instructor/judge.py, in a process of the grader's (not the student's user), on the
     results the probes saved in work."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "judge.py"), str(work / "grading_results"),
+    done = subprocess.run([sys.executable, "-m", "instructor.judge", str(work / "grading_results"),
                            str(work / "figures")], input=str(seed), capture_output=True, text=True, env=env,
                           timeout=JUDGE_TIMEOUT_S, cwd=ROOT)
     if done.returncode != 0:
-        raise JudgeError(f"tools/judge.py failed: {done.stderr.strip()[-500:]}")
+        raise JudgeError(f"instructor/judge.py failed: {done.stderr.strip()[-500:]}")
     return json.loads(done.stdout)
 
 
@@ -423,52 +427,13 @@ class JudgeError(RuntimeError):
     """The judge (the grader's own code) failed: nothing can be graded."""
 
 
-def kill_processes_of(uid):
-    """SIGKILL every living process of the user uid, until none is left.
-
-    A killed process stays a zombie (state Z) until its parent reaps it: that one is no longer running.
-    """
-    for _ in range(100):
-        left = [pid for pid, (_, state, _) in process_table().items()
-                if state != "Z" and owner(pid) == uid]
-        if not left:
-            return
-        for pid in left:
-            signal_quietly(pid, signal.SIGKILL)
-        time.sleep(0.05)
-
-
-def owner(pid):
-    """The real user id a process runs as, or None once it has gone.
-
-    Read from its status, not from the owner of its /proc folder: a process that makes itself
-    undumpable has that folder owned by root.
-    """
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-
-
-def hand_over(scratch, work, user):
-    """Give the user the grading folder and the kernel's temporary folder (its home, too), nothing else.
-
-    The folders above scratch must let the user pass (grade_isolated's does, and /tmp).
-    """
-    entry = pwd.getpwnam(user)
-    for folder in (scratch, *([] if work.is_relative_to(scratch) else [work])):
-        for path in (folder, *folder.rglob("*")):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
 def outcome(status, reference, report, reasons, why, placement=None, flags=()):
     """The result dict of grade_result.
 
     reasons:   {part: why it failed} from a run of the notebook, or None when nothing ran
     why:       what went wrong as a whole ("" if nothing), given for parts that earned nothing
-    placement: where the submission's cells were found (tools/placement.py), once it was read
-    flags:     the lines that reach for the grading machinery (tools/flags.py), for a person
+    placement: where the submission's cells were found (instructor/placement.py), once it was read
+    flags:     the lines that reach for the grading machinery (instructor/flags.py), for a person
     """
     parts = []
     for name, points in parts_of(reference):
@@ -479,122 +444,6 @@ def outcome(status, reference, report, reasons, why, placement=None, flags=()):
             "notes": [line for line in report if line.startswith("note")],
             "report": report + [line for line, _, _ in answers],
             "answers": [{"name": name, "max_points": points, "words": words} for _, (name, points), words in answers]}
-
-
-class Run:
-    """What run_watching_the_kernel saw: the exit code, the output, and whether the kernel died."""
-
-    def __init__(self, returncode, stdout, stderr, kernel_died):
-        self.returncode, self.stdout, self.stderr, self.kernel_died = returncode, stdout, stderr, kernel_died
-
-
-def child_pids(table, pid, command_word):
-    """The living processes in table (process_table()) whose parent is pid and whose command line
-    holds command_word.
-
-    A killed child stays a zombie (state Z) until its parent reaps it: that is not living.
-    """
-    return [child for child, (parent, state, command) in table.items()
-            if parent == pid and state != "Z" and command_word.encode() in command]
-
-
-def kill_tree(pid):
-    """SIGKILL the process pid, its process group and every process descended from it.
-
-    Killing the grader's process group is not enough: jupyter_client starts each
-    kernel in a session of its own, and a kernel stuck in an endless loop would
-    spin on after its grader is gone. The whole tree is stopped first (SIGSTOP),
-    so that nothing in it can start a process that escapes, then killed. Where
-    there is no /proc, only the process group is killed.
-    """
-    stopped = set()
-    while True:
-        tree = set(descendants(pid))
-        for member in tree - stopped:
-            signal_quietly(member, signal.SIGSTOP)
-        if tree <= stopped:
-            break
-        stopped |= tree
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    for member in stopped:
-        signal_quietly(member, signal.SIGKILL)
-
-
-def signal_quietly(pid, signum):
-    """os.kill, where a process that has already gone is no error."""
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
-
-
-def run_watching_the_kernel(command, cwd, env, user=None):
-    """Run nbval; if its kernel exits while nbval still runs, stop it and say so.
-
-    nbval does not notice a dead kernel: it waits for the cell's timeout and then
-    skips the rest. Watching the kernel's process (Linux's /proc) tells sooner.
-    When nbval shuts its kernel down, jupyter_client waits for the exit and so
-    reaps the process at once; a kernel that exits by itself (killed, out of
-    memory, os._exit in a cell) stays a zombie, unreaped, while nbval waits on
-    its cell: one unreaped for UNREAPED_S has died. A kernel gone altogether
-    while nbval still runs KERNEL_GONE_S later counts as died too.
-    """
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True,
-                             **({"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []} if user else {}))
-    outputs = {}
-
-    def collect(name, stream):
-        outputs[name] = stream.read()
-
-    readers = [threading.Thread(target=collect, args=(name, stream), daemon=True)
-               for name, stream in (("stdout", child.stdout), ("stderr", child.stderr))]
-    for reader in readers:
-        reader.start()
-    kernels, unreaped_since, gone_since, died = set(), None, None, False
-    try:
-        while child.poll() is None:
-            table = process_table()
-            kernels |= set(child_pids(table, child.pid, "ipykernel"))
-            now = time.monotonic()
-            unreaped = any(table.get(kernel, ())[:2] == (child.pid, "Z") for kernel in kernels)
-            unreaped_since = (unreaped_since or now) if unreaped else None  # a shutdown's is reaped at once
-            if any(kernel not in table for kernel in kernels):  # reaped: nbval shut it down, or it died
-                gone_since = gone_since or now
-            if (unreaped_since and now - unreaped_since > UNREAPED_S
-                    or gone_since and now - gone_since > KERNEL_GONE_S):  # nbval did not finish: it died
-                died = True
-                break
-            time.sleep(0.5)
-    finally:  # also on Ctrl-C: nbval and its kernel are in sessions of their own and would run on
-        if died or child.poll() is None:
-            kill_tree(child.pid)
-    child.wait()
-    for reader in readers:
-        reader.join()
-    return Run(child.returncode, outputs.get("stdout", ""), outputs.get("stderr", ""), died)
-
-
-class GradingStopped(Exception):
-    """stop_gradings() ended this grading before it finished: it has no result."""
-
-
-RUNNING_GRADERS = set()  # the pids of the graders grade_isolated is waiting for, in any thread
-STOPPING = threading.Event()
-
-
-def stop_gradings():
-    """Kill every grading that grade_isolated runs, in any thread; each of those raises GradingStopped.
-
-    For Ctrl-C in a batch: the graders run in sessions of their own, so the
-    terminal's interrupt does not reach them.
-    """
-    STOPPING.set()
-    for pid in list(RUNNING_GRADERS):
-        kill_tree(pid)
 
 
 def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None):
@@ -608,10 +457,9 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
     raises GradingStopped once stop_gradings() has been called
     """
-    if STOPPING.is_set():
-        raise GradingStopped(submission_dir)
-    command = [sys.executable, str(Path(__file__).resolve()), str(submission_dir), "--json",
-               "--reference", str(reference_path), *(["--as-user", as_user] if as_user else [])]
+    # Run as a module from this repository, with absolute paths: the caller's folder may be any.
+    command = [sys.executable, "-m", "instructor.grade", str(Path(submission_dir).resolve()), "--json",
+               "--reference", str(Path(reference_path).resolve()), *(["--as-user", as_user] if as_user else [])]
 
     def not_graded(status, why):
         return outcome(status, nbformat.read(reference_path, as_version=4), [f"FAIL  {why}"], None, why)
@@ -622,40 +470,16 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
         if as_user:  # the user passes through to its grading folder, but cannot list what is here
             os.chmod(scratch, 0o711)
         env = dict(os.environ, TMPDIR=scratch, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                 start_new_session=True)
-        RUNNING_GRADERS.add(child.pid)
-        if STOPPING.is_set():  # stop_gradings() ran while this one started
-            kill_tree(child.pid)
         try:
-            out, err = child.communicate(timeout=timeout)
+            returncode, out, err = run_stoppable(command, timeout, env, cwd=ROOT, name=submission_dir)
         except subprocess.TimeoutExpired:
-            kill_tree(child.pid)
-            child.communicate()
-            return not_graded("timed out",
-                              f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
-        except BaseException:  # Ctrl-C: the grader is in a session of its own and would run on
-            kill_tree(child.pid)
-            raise
-        finally:
-            RUNNING_GRADERS.discard(child.pid)
-    if STOPPING.is_set():
-        raise GradingStopped(submission_dir)
+            return not_graded("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
     try:
         return json.loads(out)
     except json.JSONDecodeError:
-        if child.returncode == 2:  # no submission there at all
+        if returncode == 2:  # no submission there at all
             return not_graded("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
-        return not_graded("crashed", f"the grader stopped with exit code {child.returncode}: {err.strip()[-300:]}")
-
-
-def stop_on_sigterm():
-    """Make SIGTERM (from kill, timeout or a job scheduler) stop a grading as Ctrl-C does.
-
-    Python's default for SIGTERM is to die on the spot, leaving the notebook's run and its
-    kernel (in sessions of their own) running and the grading folder on disk.
-    """
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+        return not_graded("crashed", f"the grader stopped with exit code {returncode}: {err.strip()[-300:]}")
 
 
 def main(argv=None):

@@ -1,15 +1,15 @@
 """What the student's kernel runs when grading: the student's code on secret inputs, nothing judged.
 
-tools/grade.py copies this module into the grading folder and puts, in place of
+instructor/grade.py copies this module into the grading folder and puts, in place of
 each check cell that carries points,
 
-    import grading_probe; grading_probe.report(PART, globals())
+    from instructor import grading_probe; grading_probe.report(PART, globals())
 
 which runs checks.PARTS[PART]'s run on the inputs of the seed in grading_seed
 and saves its plain results (tensors, numbers, strings) to grading_results/,
-for tools/judge.py to compare in the grader's own process. An error in the
+for instructor/judge.py to compare in the grader's own process. An error in the
 student's code is saved as the part's reason. Nothing here decides a grade:
-whatever a student's cell does to this module or to checks.py, the judge
+whatever a student's cell does to this module or to vaekit/checks.py, the judge
 compares the numbers with its own references on inputs drawn from the seed.
 
 The functions that use the networks through the notebook's globals
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-import checks
-from reference_model import build_networks
+from vaekit import checks
+from instructor.reference_model import build_networks
 
 SEED_FILE = Path("grading_seed")
 RESULTS = Path("grading_results")
