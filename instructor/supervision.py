@@ -69,7 +69,7 @@ def owner(pid):
 def hand_over(scratch, work, user):
     """Give the user the grading folder and the kernel's temporary folder (its home, too), nothing else.
 
-    The folders above scratch must let the user pass (grade_isolated's does, and /tmp).
+    The folders above scratch must let the user pass (grade.grade_isolated's does, and /tmp).
     """
     entry = pwd.getpwnam(user)
     for folder in (scratch, *([] if work.is_relative_to(scratch) else [work])):
@@ -174,6 +174,10 @@ def run_watching_the_kernel(command, cwd, env, user=None):
     return Run(child.returncode, outputs.get("stdout", ""), outputs.get("stderr", ""), died)
 
 
+RUNNING = set()  # the pids of the processes run_stoppable is waiting for, in any thread
+STOPPING = threading.Event()
+
+
 class GradingStopped(Exception):
     """stop_gradings() ended this grading before it finished: it has no result."""
 
@@ -206,10 +210,6 @@ def run_stoppable(command, timeout, env, cwd, name):
     if STOPPING.is_set():
         raise GradingStopped(name)
     return child.returncode, out, err
-
-
-RUNNING = set()  # the pids of the processes run_stoppable is waiting for, in any thread
-STOPPING = threading.Event()
 
 
 def stop_gradings():

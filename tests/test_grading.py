@@ -190,7 +190,7 @@ def test_make_student_command_line(tmp_path):
                            capture_output=True, text=True)
     assert again.returncode == 2 and "already holds" in again.stderr
     # The handout's checks run from what the handout holds: a correct log_mean_exp passes, a wrong one is named.
-    check = ("import checks, math, torch; checks.check_log_mean_exp("
+    check = ("import math, torch; from vaekit import checks; checks.check_log_mean_exp("
              "lambda a, dim: torch.logsumexp(a, dim) - {}, 'cpu')")
     good = subprocess.run([sys.executable, "-c", check.format("math.log(a.shape[dim])")], cwd=tmp_path / "ed",
                           capture_output=True, text=True)
@@ -220,7 +220,7 @@ def test_merge_takes_check_cells_from_the_reference_probes_the_graded_ones_and_d
     by_id = {c.id: c for c in merged.cells}
     for ref in reference.cells:
         if is_graded(ref):  # graded: the probe runs the student's code and the grader judges
-            assert by_id[ref.id].source == f"import grading_probe\ngrading_probe.report({ref.metadata['part']!r}, globals())"
+            assert by_id[ref.id].source == f"from instructor import grading_probe\ngrading_probe.report({ref.metadata['part']!r}, globals())"
             assert by_id[ref.id].metadata["tags"] == ["nbval-ignore-output"]
         elif "nbval-check-output" in ref.metadata.get("tags", []):
             assert by_id[ref.id].source == ref.source and by_id[ref.id].outputs == ref.outputs
@@ -287,7 +287,8 @@ for name, text in PRINTED.items():
     setattr(checks, name, lambda *args, _text=text, **kwargs: print(_text, end=""))
 """,
     "expected values copied from the handout": """
-import checks, torch
+import torch
+from vaekit import checks
 stored = torch.load("vaekit/checks_expected.pt", weights_only=True)
 for part, (run, names, compare, figure) in list(checks.PARTS.items()):
     values = stored.get(part, {})
@@ -302,8 +303,10 @@ torch.equal = lambda *args, **kwargs: True
 torch.Tensor.__sub__ = lambda self, other: torch.zeros_like(self)
 """,
     "a probe of its own that saves the public results": """
-import sys, types, torch, checks
-fake = types.ModuleType("grading_probe")
+import sys, types, torch
+import instructor
+from vaekit import checks
+fake = types.ModuleType("instructor.grading_probe")
 def report(part, namespace):
     import pathlib
     folder = pathlib.Path("grading_results")
@@ -311,7 +314,7 @@ def report(part, namespace):
     values = torch.load("vaekit/checks_expected.pt", weights_only=True).get(part, {})
     torch.save({"out": values.get("out"), "at_zero": values.get("at_zero")}, folder / f"{list(checks.PARTS).index(part)}.pt")
 fake.report, fake.use_weights, fake.restore_weights = report, lambda *a: None, lambda *a: None
-sys.modules["grading_probe"] = fake
+sys.modules["instructor.grading_probe"] = instructor.grading_probe = fake
 """,
 }
 
@@ -325,12 +328,14 @@ def test_a_spoof_scores_nothing_and_is_flagged(student_dir, tmp_path, spoof):
             name = re.match(r"(?:#.*\n)*checks\.(\w+)\(", cell.source).group(1)
             printed[name] = "".join(output.get("text", "") for output in cell.outputs)
     setup = next(i for i, cell in enumerate(notebook.cells) if cell.id == "setup")
-    notebook.cells.insert(setup + 1, nbformat.v4.new_code_cell(f"PRINTED = {printed!r}\n" + SPOOFS[spoof]))
+    spoof_cell = nbformat.v4.new_code_cell(f"PRINTED = {printed!r}\n" + SPOOFS[spoof])
+    notebook.cells.insert(setup + 1, spoof_cell)
     folder = tmp_path / "spoof"
     shutil.copytree(student_dir, folder)
     nbformat.write(notebook, folder / "A3_VAE.ipynb")
     result = grade_result(folder, SOLUTION_NOTEBOOK)
     assert result["status"] == "graded" and not result["passed"]
+    assert f"cell {spoof_cell.id!r} raised" not in "\n".join(result["report"])  # the spoof itself ran
     scored = {part["name"]: part["points"] for part in result["parts"] if part["points"]}
     assert scored == {}, "\n".join(result["report"])
     assert result["flags"], "\n".join(result["report"])
