@@ -59,13 +59,14 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-from vaekit.files import plain_reason
 from instructor import submission as submissions
 from instructor.flags import flag_sources, report_lines
 from instructor.markers import handed_out, strip_solutions
 from instructor.placement import Placement
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
+from vaekit.files import plain_reason
+
+ROOT = Path(__file__).resolve().parents[1]
 CHECK_TAG = "nbval-check-output"
 LEARNER_TAG = "learner-only"
 # The package the notebook imports besides the student's helpers.py, with the public checks' expected values.

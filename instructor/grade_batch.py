@@ -35,10 +35,11 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-ROOT = Path(__file__).resolve().parents[1]
-from vaekit.files import write_atomically
 from instructor.grade import default_reference, grade_isolated, parts_of
 from instructor.supervision import stop_gradings, stop_on_sigterm
+from vaekit.files import write_atomically
+
+ROOT = Path(__file__).resolve().parents[1]
 
 STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file", "several notebooks")
 

@@ -36,10 +36,11 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-from vaekit.files import write_atomically
 from instructor.flags import describe
 from instructor.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated, outcome
+from vaekit.files import write_atomically
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, from /autograder/source, when it builds the autograder image.

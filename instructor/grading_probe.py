@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from vaekit import checks
 from instructor.reference_model import build_networks
+from vaekit import checks
 
 SEED_FILE = Path("grading_seed")
 RESULTS = Path("grading_results")

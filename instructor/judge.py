@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 from vaekit import checks
 from vaekit.checks import DATA_DIM, LATENT_DIM
 

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
 from instructor.grade import SUPPORT_MODULES, copy_files, is_check_cell
 from instructor.markers import MarkerError, handed_out, strip_solutions
+
+ROOT = Path(__file__).resolve().parents[1]
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 

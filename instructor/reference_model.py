@@ -6,9 +6,9 @@ grading copies this module beside the student's notebook, for the probes).
 """
 from torch import nn
 
+from helpers import bernoulli_log_density, diag_gaussian_log_density, std_normal_log_density
 from vaekit.checkpoints import CheckpointError
 from vaekit.evaluation import Model
-from helpers import bernoulli_log_density, diag_gaussian_log_density, std_normal_log_density
 
 
 def build_networks(config):

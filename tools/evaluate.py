@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from vaekit.checkpoints import CheckpointError, load_checkpoint
 from instructor.reference_model import networks_from_checkpoint, reference_model
+from vaekit.checkpoints import CheckpointError, load_checkpoint
 from vaekit.evaluation import (GRID_HALF_WIDTH, GRID_POINTS, IWAE_KS, WIDTH_PER_SPACING,
                         exact_log_marginal, importance_bounds)
 from vaekit.mnist import load_mnist

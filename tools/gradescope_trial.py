@@ -34,9 +34,10 @@ import time
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 from instructor.gradescope import make
 from tools.memory import watch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GRADESCOPE_LIMIT_S = 600
 PIP_CONFIGS = ("/etc/pip.conf", "/etc/xdg/pip", "/root/.config/pip", "/root/.pip")
