@@ -229,6 +229,27 @@ def test_sample_bernoulli(tmp_path):
     helper(*part, lambda p, generator=None: p.clone(), checks.check_sample_bernoulli, tmp_path, "0 or 1")
 
 
+def test_a_correct_sampler_passes_on_every_secret_seed_and_a_slightly_biased_one_fails():
+    # Grading draws new probabilities and a new seed every time: a statistical check must not fail a
+    # correct sampler on some of them (a tolerance of 0.01, under 3 standard errors at p = 1/2, failed
+    # it on 4 of these 400 seeds). A sampler off by 0.03 between 0 and 1 is caught on each.
+    part = "helpers.sample_bernoulli"
+
+    def correct(p, generator=None):
+        return (torch.rand(p.shape, generator=generator) < p).float()
+
+    def biased(p, generator=None):
+        return (torch.rand(p.shape, generator=generator) < p + 0.03 * ((p > 0) & (p < 1))).float()
+
+    failed = {"correct": 0, "biased": 0}
+    for seed in range(400):
+        inputs = checks.inputs_for(part, seed)
+        for name, sampler in (("correct", correct), ("biased", biased)):
+            results = checks.PARTS[part][0](inputs, "cpu", sampler)
+            failed[name] += bool(judge.judge(part, results, inputs, None))
+    assert failed == {"correct": 0, "biased": 400}
+
+
 def test_log_mean_exp(tmp_path):
     part = ("helpers.log_mean_exp", "log_mean_exp")
     helper(*part, lambda a, dim: torch.logsumexp(a - math.log(a.shape[dim]), dim=dim), checks.check_log_mean_exp,
