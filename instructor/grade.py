@@ -85,8 +85,6 @@ ANSWER_TAG = "written-answer"
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
-
-
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
 ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
 ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")

@@ -341,11 +341,12 @@ def environment():
 
 def machine():
     """This machine in a line: the processor, the device, threads and torch."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or platform.machine()) \
-        if Path("/proc/cpuinfo").is_file() else platform.processor() or platform.machine()
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
-    return (f"{cpu} ({os.cpu_count()} cores){gpu}; {torch.get_num_threads()} threads, torch {torch.__version__}, "
+    cpuinfo = Path("/proc/cpuinfo")
+    names = ([line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+              if line.startswith("model name")] if cpuinfo.is_file() else [])
+    cpu = names[0] if names else platform.processor() or platform.machine()
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu} ({os.cpu_count()} cores), {gpu}; {torch.get_num_threads()} threads, torch {torch.__version__}, "
             f"Python {platform.python_version()}")
 
 
