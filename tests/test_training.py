@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from tools.notebook_code import notebook_namespace
+from vaekit import training
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +38,17 @@ def test_interrupted_run_resumes_bitwise_identically(nb, tmp_path, monkeypatch):
     uninterrupted = parameters(nb)
 
     x, config = fresh_run(nb, n_epochs=3)
-    save = nb["save_checkpoint"]
+    save = training.save_checkpoint
 
     def save_then_die_after_epoch_2(path, state):
         save(path, state)
         if state["epoch"] == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setitem(nb, "save_checkpoint", save_then_die_after_epoch_2)
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die_after_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         nb["train"](nb["encoder"], nb["decoder"], x, config, tmp_path / "cut.pt")
-    monkeypatch.setitem(nb, "save_checkpoint", save)
+    monkeypatch.setattr(training, "save_checkpoint", save)
 
     fresh_run(nb, n_epochs=3)  # scramble the networks and the RNG, as a new process would
     torch.manual_seed(123)
@@ -79,7 +80,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nb, tmp_path, monkeyp
     path = tmp_path / "c.pt"
     with pytest.raises(FloatingPointError, match="epoch 2.*still holds epoch 1"):
         nb["train"](nb["encoder"], nb["decoder"], x, config, path)
-    kept = nb["load_checkpoint"](path, config)
+    kept = training.load_checkpoint(path, config)
     assert kept["epoch"] == 1 and len(kept["loss_history"]) == 1
     assert all(torch.isfinite(t).all() for t in kept["decoder"].values())
 

@@ -16,7 +16,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from helpers import bernoulli_log_likelihood_table, check_binary, log_mean_exp, sample_diag_gaussian
+from helpers import bernoulli_log_likelihood_table, log_mean_exp, sample_diag_gaussian
+from vaekit.arguments import check_binary
 
 IWAE_KS = (1, 10, 100, 1000, 5000)
 ELBO_DRAWS = 100
