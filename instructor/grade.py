@@ -70,8 +70,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECK_TAG = "nbval-check-output"
 LEARNER_TAG = "learner-only"
 # The package the notebook imports besides the student's helpers.py, with the public checks' expected values.
-SUPPORT_MODULES = ("vaekit/__init__.py", "vaekit/mnist.py", "vaekit/checkpoints.py", "vaekit/evaluation.py",
-                   "vaekit/checks.py", "vaekit/files.py", "vaekit/checks_expected.pt")
+SUPPORT_MODULES = tuple(sorted(str(path.relative_to(ROOT)) for path in (ROOT / "vaekit").rglob("*")
+                              if path.suffix in (".py", ".pt")))
 # The grader itself, as the Gradescope autograder ships it (the student edition does not).
 GRADER_FILES = ("instructor/__init__.py", "instructor/grade.py", "instructor/supervision.py", "instructor/flags.py",
                 "instructor/markers.py", "instructor/placement.py", "instructor/submission.py", "instructor/judge.py",

@@ -5,11 +5,11 @@ each check cell that carries points,
 
     from instructor import grading_probe; grading_probe.report(PART, globals())
 
-which runs checks.PARTS[PART]'s run on the inputs of the seed in grading_seed
-and saves its plain results (tensors, numbers, strings) to grading_results/,
+which runs the part's run (vaekit/checks/) on the inputs of the seed in
+grading_seed and saves its plain results (tensors, numbers, strings) to grading_results/,
 for instructor/judge.py to compare in the grader's own process. An error in the
 student's code is saved as the part's reason. Nothing here decides a grade:
-whatever a student's cell does to this module or to vaekit/checks.py, the judge
+whatever a student's cell does to this module or to vaekit/checks/, the judge
 compares the numbers with its own references on inputs drawn from the seed.
 
 The functions that use the networks through the notebook's globals
@@ -24,13 +24,13 @@ from pathlib import Path
 import torch
 
 from instructor.reference_model import build_networks
-from vaekit import checks
+from vaekit.checks import PARTS
+from vaekit.checks.networks import TwoLayers, Weights
+from vaekit.checks.part import DATA_DIM, DECODER_SIZES, ENCODER_SIZES, HIDDEN_DIM, LATENT_DIM, inputs_for, seed_weights
 
 SEED_FILE = Path("grading_seed")
 RESULTS = Path("grading_results")
-SIZES = {"data_dim": checks.DATA_DIM, "hidden_dim": checks.HIDDEN_DIM, "latent_dim": checks.LATENT_DIM}
-# The parts whose functions reach the networks through the notebook's globals.
-USES_NETWORKS = ("log_likelihood", "joint_log_density", "elbo and loss", "train")
+SIZES = {"data_dim": DATA_DIM, "hidden_dim": HIDDEN_DIM, "latent_dim": LATENT_DIM}
 TRAINED = {}  # the student's trained weights while use_weights() has replaced them
 
 
@@ -44,67 +44,72 @@ def reason(err):
     return text.strip().splitlines()[0][:500] if text.strip() else type(err).__name__
 
 
+def result_file(folder, part):
+    """Where a grading saves a part's results (here) and reads them (instructor/judge.py)."""
+    return Path(folder) / f"{list(PARTS).index(part)}.pt"
+
+
 def code_for(part, namespace):
-    """The notebook's objects that the part's run takes, by the names checks.PARTS gives."""
-    _, names, _, _ = checks.PARTS[part]
-    missing = [name for name in names if name not in namespace]
+    """The notebook's objects that the part's run takes, by the names its record gives."""
+    missing = [name for name in part.takes if name not in namespace]
     if missing:
         raise NameError(f"{', '.join(missing)} is not defined (the cell that defines it did not run, or failed)")
-    return [namespace[name] for name in names]
+    return [namespace[name] for name in part.takes]
 
 
-def run_part(part, namespace, inputs):
-    """checks.PARTS[part]'s run on inputs, in the notebook's namespace; returns its results."""
-    run = checks.PARTS[part][0]
+def run_part(name, namespace, inputs):
+    """The run of the part called name on inputs, in the notebook's namespace; returns its results."""
+    part = PARTS[name]
     device = namespace.get("device", "cpu")
     code = code_for(part, namespace)
-    if part not in USES_NETWORKS:
-        return run(inputs, device, *code)
+    if not part.uses_networks:
+        return part.run(inputs, device, *code)
     encoder, decoder = (net.to(device) for net in build_networks(SIZES))
     swapped = {"encoder": encoder, "decoder": decoder}
-    code = [swapped.get(name, value) for name, value in zip(checks.PARTS[part][1], code)]
+    code = [swapped.get(name, value) for name, value in zip(part.takes, code)]
     saved = {name: namespace.get(name) for name in swapped}
     namespace.update(swapped)
     try:
-        return run(inputs, device, *code)
+        return part.run(inputs, device, *code)
     finally:
         namespace.update(saved)
 
 
-def save(part, results):
+def save(name, results):
     RESULTS.mkdir(exist_ok=True)
-    torch.save(results, checks.result_file(RESULTS, part))
+    torch.save(results, result_file(RESULTS, name))
 
 
-def report(part, namespace):
-    """Run a part on the secret inputs and save what it gave (or the error it raised)."""
-    if part in checks.VISUALIZATIONS and "error" in TRAINED:  # the seed's weights could not be put in place
-        save(part, {"error": TRAINED["error"]})
+def report(name, namespace):
+    """Run the part called name on the secret inputs and save what it gave (or the error it raised)."""
+    if PARTS[name].visualization and "error" in TRAINED:  # the seed's weights could not be put in place
+        save(name, {"error": TRAINED["error"]})
         return
     try:
-        results = run_part(part, namespace, checks.inputs_for(part, seed()))
+        results = run_part(name, namespace, inputs_for(PARTS[name], seed()))
     except Exception as err:  # the student's code failed: that is the part's reason
         results = {"error": reason(err)}
-    save(part, results)
+    save(name, results)
 
 
 def use_weights(namespace, seed_value=None):
     """Put the seed's weights into the student's encoder and decoder, keeping the trained ones."""
     TRAINED.clear()
-    weights = checks.inputs_for("weights", seed() if seed_value is None else seed_value)
+    weights = seed_weights(seed() if seed_value is None else seed_value)
     missing = [name for name in ("encoder", "decoder") if name not in namespace]
     if missing:
         TRAINED["error"] = f"{', '.join(missing)} is not defined (the cell that defines it did not run, or failed)"
         return
     try:
-        layers = [checks.TwoLayers(namespace.get(name), name, sizes)
-                  for name, sizes in (("encoder", checks.ENCODER_SIZES), ("decoder", checks.DECODER_SIZES))]
-        TRAINED["weights"] = checks.Weights([(layers[0], weights["encoder"]), (layers[1], weights["decoder"])])
-        TRAINED["weights"].__enter__()
+        layers = [TwoLayers(namespace.get(name), name, sizes)
+                  for name, sizes in (("encoder", ENCODER_SIZES), ("decoder", DECODER_SIZES))]
+        TRAINED["weights"] = Weights([(layers[0], weights["encoder"]), (layers[1], weights["decoder"])])
+        TRAINED["weights"].put()
     except Exception as err:
         TRAINED["error"] = reason(err)
 
 
 def restore_weights():
+    """Put the trained weights back into the student's networks."""
     if "weights" in TRAINED:
-        TRAINED.pop("weights").__exit__(None, None, None)
+        TRAINED.pop("weights").restore()

@@ -3,16 +3,16 @@
     python -m instructor.judge RESULTS_DIR FIGURES_DIR < SEED      (prints {part: reason} as JSON)
     python -m instructor.judge --write-expected                     (writes vaekit/checks_expected.pt)
 
-When grading, the student's kernel only runs checks.RUN on inputs drawn from a
+When grading, the student's kernel only runs each part's run on inputs drawn from a
 secret seed and saves the plain results (instructor/grading_probe.py); this module,
 in the grader's own process, draws the same inputs from the seed, computes
-what the results should be, and compares with vaekit/checks.py's comparisons. A part
+what the results should be, and compares with the part's comparison (vaekit/checks/). A part
 passes only if its reported numbers are right for inputs the student's code
 could not know in advance; whatever the kernel does to itself cannot change
 that. The results are read with torch.load(weights_only=True), which runs no
 code.
 
-The same references, on checks.PUBLIC_SEED's inputs, are the expected values
+The same references, on the public inputs (PUBLIC_SEED), are the expected values
 that the notebook's own checks compare with (vaekit/checks_expected.pt). This module
 is the answer to several TODOs, so the student edition does not ship it.
 """
@@ -25,8 +25,14 @@ from pathlib import Path
 
 import torch
 
-from vaekit import checks
-from vaekit.checks import DATA_DIM, LATENT_DIM
+from instructor import grading_probe
+from vaekit.checks import PARTS
+from vaekit.checks.compare import describe, expect, expect_tensor
+from vaekit.checks.figures import LATTICE_LAYOUTS, lattice_codes, scatter_rows
+from vaekit.checks.networks import TwoLayers
+from vaekit.checks.part import (DATA_DIM, DECODER_SIZES, ENCODER_SIZES, EXPECTED_FILE, LATENT_DIM, PUBLIC_SEED,
+                                inputs_for, seed_weights)
+from vaekit.checks.training import BATCH_SIZE, LEARNING_RATE, NOISE_DRAWS, TRAIN_STEPS, elbo_codes
 
 LOG_2PI = math.log(2 * math.pi)
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
@@ -56,7 +62,7 @@ def forward64(weights, inputs, hidden=torch.tanh):
 
 
 def network_expected(weights, inputs):
-    """The outputs of the assignment's network, and of the mistakes checks.NETWORK_MISTAKES names."""
+    """The outputs of the assignment's network, and of the mistakes vaekit.checks.model.NETWORK_MISTAKES names."""
     out = forward64(weights, inputs)
     return {"out": out, "sigmoid_output": torch.sigmoid(out),
             "relu": forward64(weights, inputs, torch.relu), "sigmoid_hidden": forward64(weights, inputs, torch.sigmoid),
@@ -119,7 +125,7 @@ class Data:
 
 def expected_elbo(inputs, results, data):
     x, enc, dec = inputs["x"], leaves(inputs["encoder"]), leaves(inputs["decoder"])
-    z_drawn, loss_codes, noise_codes = checks.elbo_codes(inputs, results)
+    z_drawn, loss_codes, noise_codes = elbo_codes(inputs, results)
     estimate = elbo64(x, z_drawn, enc, dec)[0].mean()
     grads = torch.autograd.grad(estimate, enc + dec)
     with torch.no_grad():
@@ -128,41 +134,41 @@ def expected_elbo(inputs, results, data):
         terms = [bernoulli64(x, forward64(inputs["decoder"], z_drawn)).sum(1).mean().item(),
                  std_normal64(z_drawn).mean().item(), gaussian64(z_drawn, mu, log_sigma).mean().item()]
         loss = -elbo64(x, loss_codes, enc, dec)[0].mean().item()
-        noise = elbo64(x[:1].expand(checks.NOISE_DRAWS, -1), noise_codes, enc, dec)[1]
+        noise = elbo64(x[:1].expand(NOISE_DRAWS, -1), noise_codes, enc, dec)[1]
     return {"estimate": estimate.item(), "grads": list(grads), "terms": terms, "loss": loss, "noise": noise}
 
 
 def expected_train(inputs, results, data):
-    if len(results["batches"]) != checks.TRAIN_STEPS or len(results["codes"]) != checks.TRAIN_STEPS:
+    if len(results["batches"]) != TRAIN_STEPS or len(results["codes"]) != TRAIN_STEPS:
         return {"losses": [math.nan], "loss_tolerance": 0.0, "after": None}  # compare_train names the count
     x_batches = [b for b in results["batches"] if isinstance(b, torch.Tensor)]
     rows = {tuple(row.tolist()) for row in inputs["x"].bool()}
-    checks.expect(len(x_batches) == checks.TRAIN_STEPS
-                  and all(tuple(b.shape) == (checks.BATCH_SIZE, DATA_DIM) for b in x_batches)
+    expect(len(x_batches) == TRAIN_STEPS
+                  and all(tuple(b.shape) == (BATCH_SIZE, DATA_DIM) for b in x_batches)
                   and all(tuple(row.tolist()) in rows for b in x_batches for row in b.bool()),
-                  f"train: expected {checks.TRAIN_STEPS} mini-batches of {checks.BATCH_SIZE} rows of x_train, "
-                  f"found batches of shapes {[checks.describe(b) for b in results['batches']]}")
-    after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], checks.LEARNING_RATE)
+                  f"train: expected {TRAIN_STEPS} mini-batches of {BATCH_SIZE} rows of x_train, "
+                  f"found batches of shapes {[describe(b) for b in results['batches']]}")
+    after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], LEARNING_RATE)
     mean = sum(losses) / len(losses)
     return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean)}
 
 
 def expected_scatter(inputs, results, data):
     x = data.train()
-    out = forward64(inputs["encoder"], x[checks.scatter_rows(len(x))])
+    out = forward64(inputs["encoder"], x[scatter_rows(len(x))])
     return {"mu": out[:, :LATENT_DIM], "log_sigma": out[:, LATENT_DIM:]}
 
 
 def expected_prior_samples(inputs, results, data):
-    checks.expect_tensor(results["z_prior"], "z_prior", (10, LATENT_DIM))
+    expect_tensor(results["z_prior"], "z_prior", (10, LATENT_DIM))
     logits = forward64(inputs["decoder"], results["z_prior"])
     return {"means": torch.sigmoid(logits), "logits": logits}
 
 
 def expected_reconstructions(inputs, results, data):
     x_four, z_four = results["x_four"], results["z_four"]
-    checks.expect_tensor(x_four, "x_four", (4, DATA_DIM))
-    checks.expect_tensor(z_four, "z_four", (4, 2, LATENT_DIM))
+    expect_tensor(x_four, "x_four", (4, DATA_DIM))
+    expect_tensor(z_four, "z_four", (4, 2, LATENT_DIM))
     x_train = data.train()
     out = forward64(inputs["encoder"], x_four)
     means = torch.sigmoid(forward64(inputs["decoder"], z_four.reshape(8, LATENT_DIM))).view(4, 2, DATA_DIM)
@@ -171,8 +177,8 @@ def expected_reconstructions(inputs, results, data):
 
 
 def expected_lattice(inputs, results, data):
-    return {layout: torch.sigmoid(forward64(inputs["decoder"], checks.lattice_codes(layout))).view(-1, 28, 28)
-            for layout in checks.LATTICE_LAYOUTS}
+    return {layout: torch.sigmoid(forward64(inputs["decoder"], lattice_codes(layout))).view(-1, 28, 28)
+            for layout in LATTICE_LAYOUTS}
 
 
 def stored(reference):
@@ -281,19 +287,19 @@ EXPECTED = {
 }
 
 
-def part_inputs(part, seed):
+def part_inputs(name, seed):
     """The inputs of a part; the visualizations' are the networks' weights that grading put in place."""
-    return checks.inputs_for("weights" if part in checks.VISUALIZATIONS else part, seed)
+    return seed_weights(seed) if PARTS[name].visualization else inputs_for(PARTS[name], seed)
 
 
-def judge(part, results, inputs, figures, data=None):
-    """Why the part fails ("" if it passes), from the kernel's results on inputs."""
+def judge(name, results, inputs, figures, data=None):
+    """Why the part called name fails ("" if it passes), from the kernel's results on inputs."""
     if results.get("error"):
         return results["error"]
-    _, _, compare, figure = checks.PARTS[part]
+    part = PARTS[name]
     try:
-        expected = EXPECTED[part](inputs, results, data or Data())
-        compare(inputs, results, expected, Path(figures) / figure if figure else None)
+        expected = EXPECTED[name](inputs, results, data or Data())
+        part.compare(inputs, results, expected, Path(figures) / part.figure if part.figure else None)
     except AssertionError as err:
         return str(err)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
@@ -301,21 +307,20 @@ def judge(part, results, inputs, figures, data=None):
     return ""
 
 
-def judge_here(part, namespace):
+def judge_here(name, namespace):
     """nbgrader's hidden test of a part: run in the student's kernel (nbgrader's model), on inputs from a
     seed drawn now; the visualizations are judged on the networks' weights as they are. Raises
     AssertionError with the reason when the part fails; prints nothing."""
-    from instructor import grading_probe  # here, not at the top: the judge's own process never needs it
-    if part in checks.VISUALIZATIONS:
-        layers = [checks.TwoLayers(namespace.get(name), name, sizes)
-                  for name, sizes in (("encoder", checks.ENCODER_SIZES), ("decoder", checks.DECODER_SIZES))]
-        inputs = {name: [p.detach().cpu().double() for p in net.as_linear(net.params)]
-                  for name, net in zip(("encoder", "decoder"), layers)}
+    if PARTS[name].visualization:
+        layers = {network: TwoLayers(namespace.get(network), network, sizes)
+                  for network, sizes in (("encoder", ENCODER_SIZES), ("decoder", DECODER_SIZES))}
+        inputs = {network: [p.detach().cpu().double() for p in layers[network].as_linear(layers[network].params)]
+                  for network in layers}
     else:
-        inputs = checks.inputs_for(part, secrets.randbits(62))
-    results = grading_probe.run_part(part, namespace, inputs)
-    why = judge(part, results, inputs, namespace.get("FIGURES", "figures"))
-    checks.expect(not why, why)
+        inputs = inputs_for(PARTS[name], secrets.randbits(62))
+    results = grading_probe.run_part(name, namespace, inputs)
+    why = judge(name, results, inputs, namespace.get("FIGURES", "figures"))
+    expect(not why, why)
 
 
 def read_results(path):
@@ -333,19 +338,20 @@ def read_results(path):
 
 
 def judge_all(results_dir, figures, seed):
-    """{part: reason} for every part of checks.PARTS whose results are in results_dir ("" if it passed);
+    """{part: reason} for every part of PARTS whose results are in results_dir ("" if it passed);
     a part with no results there is left out."""
     data, verdicts = Data(), {}
-    for part in checks.PARTS:
-        results = read_results(checks.result_file(results_dir, part))
+    for part in PARTS:
+        results = read_results(grading_probe.result_file(results_dir, part))
         if results is not None:
             verdicts[part] = judge(part, results, part_inputs(part, seed), figures, data)
     return verdicts
 
 
 def public_expected():
-    """{part: expected values} on the public inputs, for the parts of checks.STORED."""
-    return {part: EXPECTED[part](checks.inputs_for(part, checks.PUBLIC_SEED), None, None) for part in checks.STORED}
+    """{part: expected values} on the public inputs, for the parts whose notebook check reads them stored."""
+    return {name: EXPECTED[name](inputs_for(part, PUBLIC_SEED), None, None) for name, part in PARTS.items()
+            if part.stored}
 
 
 def as_float32(values):
@@ -355,7 +361,7 @@ def as_float32(values):
     return values.float() if isinstance(values, torch.Tensor) else values
 
 
-def write_expected(path=checks.EXPECTED_FILE):
+def write_expected(path=EXPECTED_FILE):
     torch.save(as_float32(public_expected()), path)
 
 
@@ -363,11 +369,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="?", type=Path, help="the folder of the kernel's results")
     parser.add_argument("figures", nargs="?", type=Path, help="the folder of the figures the notebook saved")
-    parser.add_argument("--write-expected", action="store_true", help=f"write {checks.EXPECTED_FILE.name}")
+    parser.add_argument("--write-expected", action="store_true", help=f"write {EXPECTED_FILE.name}")
     args = parser.parse_args(argv)
     if args.write_expected:
         write_expected()
-        print(f"wrote {checks.EXPECTED_FILE}")
+        print(f"wrote {EXPECTED_FILE}")
         return 0
     if args.results is None or args.figures is None:
         parser.error("give RESULTS_DIR and FIGURES_DIR, and the seed on standard input")

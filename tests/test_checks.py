@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaekit import checks
+from vaekit.checks.part import EXPECTED_FILE, PUBLIC_SEED, inputs_for
 from instructor import judge
 from instructor import grading_probe
 from tools.notebook_code import DEFINITION_CELLS, NOTEBOOK, ROOT, notebook_namespace
@@ -30,7 +31,7 @@ def graded(nb, part, folder):
     """Why grading fails the part of the namespace nb ("" if it passes): the probe's run on the seed's inputs,
     saved in folder and read back as grading does, then judged."""
     try:
-        results = grading_probe.run_part(part, nb, checks.inputs_for(part, SEED))
+        results = grading_probe.run_part(part, nb, inputs_for(checks.PARTS[part], SEED))
     except Exception as err:
         results = {"error": grading_probe.reason(err)}
     torch.save(results, folder / "results.pt")
@@ -243,9 +244,9 @@ def test_a_correct_sampler_passes_on_every_secret_seed_and_a_slightly_biased_one
 
     failed = {"correct": 0, "biased": 0}
     for seed in range(400):
-        inputs = checks.inputs_for(part, seed)
+        inputs = inputs_for(checks.PARTS[part], seed)
         for name, sampler in (("correct", correct), ("biased", biased)):
-            results = checks.PARTS[part][0](inputs, "cpu", sampler)
+            results = checks.PARTS[part].run(inputs, "cpu", sampler)
             failed[name] += bool(judge.judge(part, results, inputs, None))
     assert failed == {"correct": 0, "biased": 400}
 
@@ -259,9 +260,9 @@ def test_log_mean_exp(tmp_path):
 
 
 def test_the_stored_expected_values_are_the_references_on_the_public_inputs():
-    stored = torch.load(checks.EXPECTED_FILE, weights_only=True)
+    stored = torch.load(EXPECTED_FILE, weights_only=True)
     fresh = judge.public_expected()
-    assert set(stored) == set(fresh) == set(checks.STORED)
+    assert set(stored) == set(fresh) == {name for name, part in checks.PARTS.items() if part.stored}
 
     def same(a, b, where):
         if isinstance(b, dict):
@@ -277,10 +278,10 @@ def test_the_stored_expected_values_are_the_references_on_the_public_inputs():
 
 
 def test_a_secret_seed_draws_other_inputs():
-    for part in checks.PARTS:
-        public, secret = checks.inputs_for(part, checks.PUBLIC_SEED), checks.inputs_for(part, SEED)
-        assert str(public) == str(checks.inputs_for(part, checks.PUBLIC_SEED)), "the same seed, the same inputs"
-        assert not public or str(public) != str(secret), part
+    for name, part in checks.PARTS.items():
+        public, secret = inputs_for(part, PUBLIC_SEED), inputs_for(part, SEED)
+        assert str(public) == str(inputs_for(part, PUBLIC_SEED)), "the same seed, the same inputs"
+        assert not public or str(public) != str(secret), name
 
 
 # Mistakes students make, each with the words of its diagnosis: the notebook's check and grading's judge

@@ -1,0 +1,132 @@
+"""How a check compares what the student's code gave with what is right, and names the mistake.
+
+Every comparison raises AssertionError with a message that says what was
+expected, what was found and, where the numbers show it, what the mistake
+most likely is (diagnosis): a result that matches a known mistake of the
+part, or one off by a constant, by a factor, or only in some entries.
+Nothing here knows a formula of the model; the expected values come in.
+"""
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from vaekit.checks.part import DATA_DIM
+
+
+def expect(condition, message):
+    """Raise AssertionError(message) unless condition holds (unlike assert, never switched off)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def describe(found):
+    if isinstance(found, torch.Tensor):
+        return f"a {found.dtype} tensor of shape {tuple(found.shape)}"
+    return found if isinstance(found, str) else f"a {type(found).__name__}"
+
+
+def shape_diagnosis(found, expected):
+    """What a wrong shape most likely means, or ""."""
+    found, expected = tuple(found), tuple(expected)
+    if len(found) == len(expected) + 1 and found[:len(expected)] == expected:
+        return f": one value per entry of the last dimension ({found[-1]}); is a sum over it missing?"
+    if found == expected[::-1] and len(found) == 2:
+        return ": the transpose of the expected shape"
+    if not found and expected:
+        return ": one number where one value per row belongs; summed or averaged over the batch?"
+    return ""
+
+
+def expect_tensor(value, name, shape):
+    expect(isinstance(value, torch.Tensor), f"{name}: expected a tensor of shape {shape}, found {describe(value)}")
+    expect(tuple(value.shape) == tuple(shape), f"{name}: expected shape {tuple(shape)}, found {tuple(value.shape)}"
+                                               + shape_diagnosis(value.shape, shape))
+    if not bool(torch.isfinite(value).all()):
+        raise AssertionError(f"{name}: expected finite values, found " + (
+            "inf: did exp overflow (exp(1000) is inf)?" if bool(torch.isinf(value).any()) else "nan"))
+
+
+def max_difference(found, expected):
+    return (found.double() - expected.double()).abs().max().item()
+
+
+# Factors a result can be off by, and what each most likely means.
+FACTORS = {-1.0: "the sign is flipped", 1 / DATA_DIM: "a mean over the 784 pixels where a sum belongs?",
+           0.5: "a mean over the 2 latent dimensions where a sum belongs, or a factor 2 missing?",
+           2.0: "a factor 1/2 missing?"}
+
+
+def diagnosis(found, expected, atol, hints=None):
+    """What a wrong result most likely is, in the student's terms, from the numbers alone.
+
+    hints: {"mistakes": {what the mistake is: the result it gives}, "offsets": {what the mistake is: the
+    constant it adds}} for the part, where the references know the mistakes students make; then what
+    holds between found and expected: off by a constant, by a factor, or only in some entries.
+    """
+    hints = hints or {}
+    close = lambda a, b: bool(torch.allclose(a, b.double(), atol=atol, rtol=1e-4))  # noqa: E731
+    for text, result in hints.get("mistakes", {}).items():
+        if tuple(result.shape) == tuple(found.shape) and close(found, result):
+            return f"it matches {text}"
+    difference = found - expected
+    if bool((difference - difference.mean()).abs().max() <= atol):
+        offset = difference.mean().item()
+        named = next((text for text, value in hints.get("offsets", {}).items() if abs(offset - float(value)) < 1e-3),
+                     None)
+        if named or found.numel() > 1:
+            return f"it is off by the same {offset:+.4g} everywhere" + (f": {named}" if named else "")
+    if bool((expected.abs() > 1e-6).all()):
+        ratio = found / expected
+        mean_ratio = ratio.mean().item()
+        if found.numel() > 1 and bool((ratio - mean_ratio).abs().max() <= 1e-3 * abs(mean_ratio)):
+            named = next((text for factor, text in FACTORS.items() if abs(mean_ratio - factor) < 1e-3 * abs(factor)),
+                         None)
+            return f"it is {mean_ratio:.4g} times the expected value" + (f": {named}" if named else "")
+    bad = (difference.abs() > atol).flatten()
+    if int(bad.sum()) < bad.numel():
+        return f"only {int(bad.sum())} of {bad.numel()} values are off"
+    same_sign = (torch.sign(found) == torch.sign(expected)).double().mean().item()
+    return ("the signs are right, the sizes are not" if same_sign == 1 else
+            f"{same_sign:.0%} of the values have the expected sign")
+
+
+def expect_close(found, expected, what, atol, rtol=0.0, hints=None):
+    """found and expected agree within atol + rtol * |expected|, entry by entry; if not, say what the
+    difference most likely means (diagnosis, with the part's hints)."""
+    expect_tensor(found, what, expected.shape)
+    found, expected = found.double(), expected.double()
+    bad = (found - expected).abs() > atol + rtol * expected.abs()
+    expect(not bool(bad.any()),
+           f"{what}: expected the values of an independent computation within {atol:g}, found "
+           f"{int(bad.sum())} of {bad.numel()} values off (largest difference {max_difference(found, expected):.3g}); "
+           + diagnosis(found, expected, atol + rtol * expected.abs().max().item(), hints))
+
+
+def expect_png(path, size=None):
+    expect(Path(path).is_file(), f"expected the figure {Path(path).name}, found no such file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            expect(image.format == "PNG", f"{Path(path).name}: expected a PNG, found {image.format}")
+            if size is not None:
+                expect(image.size == size, f"{Path(path).name}: expected {size[0]} x {size[1]} pixels, "
+                                           f"found {image.size[0]} x {image.size[1]}")
+            return image.convert("L")
+    except OSError as err:
+        raise AssertionError(f"{Path(path).name}: expected a PNG image, found a file that cannot be read "
+                             f"({err})") from None
+
+
+def expect_binary_draws(samples, means, what):
+    """samples are 0/1 draws with P(1) = means: binary, impossible where means is 0 or 1, and the
+    number of ones within 5 standard deviations of its expectation."""
+    expect(bool(((samples == 0) | (samples == 1)).all()), f"{what}: expected binary values, 0 or 1")
+    means = means.double()
+    expect(not bool(((samples == 1) & (means == 0)).any() or ((samples == 0) & (means == 1)).any()),
+           f"{what}: expected no 1 where the mean is 0 and no 0 where it is 1")
+    spread = (means * (1 - means)).sum().sqrt().item()
+    surplus = (samples.double() - means).sum().item()
+    expect(abs(surplus) <= 5 * spread + 1e-6,
+           f"{what}: expected about {means.sum().item():.0f} ones (the sum of the means), found "
+           f"{samples.sum().item():.0f}; each pixel must be 1 with probability equal to its mean")
