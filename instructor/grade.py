@@ -12,14 +12,15 @@ which instructor/grade_batch.py and instructor/gradescope.py read. Each part's p
 are those of its check cell (nbgrader's metadata).
 
 The grade is decided in the grader's own process, never in the student's
-kernel. The graded notebook is a merge: every student cell, with its outputs
-removed, placed on the reference's cells by id, nbgrader's metadata, content or
-position (instructor/placement.py), so that a notebook saved by Colab, without cell
-ids, is graded as well; cells the student added stay where they were put. Each
-check cell that carries points is replaced by a probe (instructor/grading_probe.py)
-that runs the student's code on inputs drawn from a seed chosen secretly for
-this grading and saves the plain results; instructor/judge.py then compares them, in
-a process of the grader's, with its own float64 references on the same inputs.
+kernel. The graded notebook is a merge (instructor/merge.py): every student
+cell, with its outputs removed, placed on the reference's cells by id,
+nbgrader's metadata, content or position (instructor/placement.py), so that a
+notebook saved by Colab, without cell ids, is graded as well; cells the
+student added stay where they were put. Each check cell that carries points is
+replaced by a probe (instructor/grading_probe.py) that runs the student's code
+on inputs drawn from a seed chosen secretly for this grading and saves the
+plain results; instructor/judge.py then compares them, in a process of the
+grader's, with its own float64 references on the same inputs.
 The check cells without points (the data, the training run, the figures, the
 bounds: properties of given code) are the reference's, code and outputs, and
 must pass too for the submission to pass. What a student's cell does to the
@@ -48,46 +49,30 @@ import argparse
 import json
 import os
 import pwd
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import nbformat
 
 from instructor import submission as submissions
 from instructor.flags import flag_sources, report_lines
-from instructor.markers import handed_out, strip_solutions
+from instructor.layout import (PROBE_MODULES, ROOT, SUPPORT_MODULES, copy_files, default_reference, handout_helpers,
+                               is_check_cell, parts_of)
+from instructor.markers import handed_out
+from instructor.merge import merge, placement_notes, written_answers
+from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECK_TAG = "nbval-check-output"
-LEARNER_TAG = "learner-only"
-# The package the notebook imports besides the student's helpers.py, with the public checks' expected values.
-SUPPORT_MODULES = ("vaekit/__init__.py", "vaekit/mnist.py", "vaekit/checkpoints.py", "vaekit/evaluation.py",
-                   "vaekit/checks.py", "vaekit/files.py", "vaekit/checks_expected.pt")
-# The grader itself, as the Gradescope autograder ships it (the student edition does not).
-GRADER_FILES = ("instructor/__init__.py", "instructor/grade.py", "instructor/supervision.py", "instructor/flags.py",
-                "instructor/markers.py", "instructor/placement.py", "instructor/submission.py", "instructor/judge.py",
-                "instructor/grading_probe.py", "instructor/reference_model.py")
-# What the kernel imports when grading, beside the notebook's own modules.
-PROBE_MODULES = ("instructor/__init__.py", "instructor/grading_probe.py", "instructor/reference_model.py")
-# The visualizations run on the seed's weights from after the training run's check to after the figures' check.
-SEED_WEIGHTS_AFTER, TRAINED_WEIGHTS_AFTER = "check-training", "check-figures"
 JUDGE_TIMEOUT_S = 600  # the judge takes seconds; this is only for one that never ends
-ANSWER_TAG = "written-answer"
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
-NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
-ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
-ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
 
 
 class GradingFolderError(OSError):
@@ -99,172 +84,6 @@ def folder_error(err, where, hint):
     happened, advice = plain_reason(err)
     return GradingFolderError(f"cannot prepare the grading folder in {where}: {happened}. Nothing was "
                               f"graded and the submission is untouched; {advice}" + (f" {hint}" if hint else "") + ".")
-
-
-def default_reference():
-    return ROOT / "A3_VAE.ipynb"
-
-
-def copy_files(names, source, destination):
-    """Copy the files names (paths relative to source, in folders or not) to the same paths below destination."""
-    for name in names:
-        (Path(destination) / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(Path(source) / name, Path(destination) / name)
-
-
-def is_check_cell(cell):
-    return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
-
-
-def is_graded(cell):
-    """A check cell that carries points: grading replaces it by a probe."""
-    return is_check_cell(cell) and "part" in cell.get("metadata", {})
-
-
-def probe_cell(source, ref_id, part=None):
-    """A cell of the grader's in the merge: runs code of instructor/grading_probe.py, prints nothing compared."""
-    cell = nbformat.v4.new_code_cell(f"from instructor import grading_probe\n{source}", id=ref_id)
-    cell.metadata = {"tags": ["nbval-ignore-output"], "grader": True, **({"probe": part} if part else {})}
-    return cell
-
-
-def written_answers(placement):
-    """[(report line, (question, points), words)] per written question: these need a person, not a check."""
-    answers = []
-    for ref_cell in placement.reference.cells:
-        if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
-            continue
-        index = placement.index.get(ref_cell.id)
-        words = (len(placement.submission.cells[index].source.replace(NO_ANSWER, "").split())
-                 if index is not None else 0)
-        state = f"answered, {words} words" if words else "not answered"
-        name = ref_cell.metadata.get("part", ref_cell.id)
-        answers.append((f"hand  {name}: to be read by a person ({state})", (name, points_of(ref_cell)), words))
-    return answers
-
-
-def merge(reference, submission, placement=None):
-    """The notebook to grade: the reference's check cells, the student's other cells.
-
-    Cells are laid out in the reference's order, each student cell where
-    placement (instructor/placement.py) put it; a cell the student added goes after
-    the reference cell it followed in the submission. A reference code cell
-    that was not found is graded as empty.
-    """
-    placement = placement or Placement(reference, submission)
-    placed = {index: ref_id for ref_id, index in placement.index.items()}
-    reference_ids = {cell.id for cell in reference.cells}
-    added_after, previous = {}, None
-    for index, cell in enumerate(submission.cells):
-        if index in placed:
-            previous = placed[index]
-        else:
-            added_after.setdefault(previous, []).append(cell)
-
-    used_ids = set()
-
-    def added(cell):
-        """A copy of a cell the student added, with an id of its own (Colab's cells have none)."""
-        copy = nbformat.from_dict(cell)
-        if not copy.get("id") or copy.id in reference_ids or copy.id in used_ids:
-            copy.id = nbformat.v4.new_code_cell().id
-        used_ids.add(copy.id)
-        return copy
-
-    cells = [added(cell) for cell in added_after.get(None, [])]
-    for ref_cell in reference.cells:
-        index = placement.index.get(ref_cell.id)
-        if is_graded(ref_cell):
-            part = ref_cell.metadata["part"]
-            cell = probe_cell(f"grading_probe.report({part!r}, globals())", ref_cell.id, part)
-        elif is_check_cell(ref_cell):
-            cell = ref_cell
-        elif index is not None:
-            cell = nbformat.from_dict(submission.cells[index])
-            cell.id = ref_cell.id
-        else:
-            cell = nbformat.v4.new_code_cell("", id=ref_cell.id) if ref_cell.cell_type == "code" else ref_cell
-        cells.append(cell)
-        cells.extend(added(cell) for cell in added_after.get(ref_cell.id, []))
-        if ref_cell.id == SEED_WEIGHTS_AFTER:
-            cells.append(probe_cell("grading_probe.use_weights(globals())", "grading-seed-weights"))
-        elif ref_cell.id == TRAINED_WEIGHTS_AFTER:
-            cells.append(probe_cell("grading_probe.restore_weights()", "grading-trained-weights"))
-
-    merged = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells],
-                                      metadata=reference.metadata)
-    learner_only = {cell.id for cell in reference.cells if LEARNER_TAG in cell.metadata.get("tags", [])}
-    for cell in merged.cells:
-        if cell.cell_type == "code" and not is_check_cell(cell) and "grader" not in cell.metadata:
-            cell.outputs, cell.execution_count = [], None
-            # A student's tags must not skip or silence a cell; the reference's may skip what only
-            # a learner needs (figures and numbers that no check reads).
-            cell.metadata["tags"] = ["nbval-skip"] if cell.id in learner_only else []
-    return merged
-
-
-def placement_notes(reference, placement):
-    """Report lines: how the cells were placed when not all by id, and the student cells not found."""
-    notes = [placement.summary()] if placement.summary() else []
-    missing = [cell.metadata.get("part", cell.id) for cell in placement.unplaced()
-               if not is_check_cell(cell) and (cell.cell_type == "code"
-                                               or ANSWER_TAG in cell.metadata.get("tags", []))]
-    if missing:
-        notes.append(f"note  not found in the submission, graded as empty: {', '.join(missing)}")
-    return notes
-
-
-def failures_by_cell(junit_xml):
-    """{code cell number: reason} for every failed or erroring nbval cell, and every cell not run.
-
-    After a cell times out, nbval marks every later cell as an expected failure
-    (xfail) without running it: those count as failed, or a loop in one cell
-    would pass every check after it.
-    """
-    failed = {}
-    for case in ElementTree.parse(junit_xml).getroot().iter("testcase"):
-        if not case.get("name", "").startswith("Cell "):
-            continue
-        number = int(case.get("name").split()[1])
-        problem = case.find("failure")
-        if problem is None:
-            problem = case.find("error")
-        not_run = case.find("skipped")
-        if problem is not None:
-            failed[number] = reason(problem.get("message", ""), problem.text or "")
-        elif not_run is not None and "xfail" in not_run.get("type", ""):
-            failed[number] = f"not run: {not_run.get('message', 'an earlier cell failed')}"
-    return failed
-
-
-def reason(message, text):
-    """One line saying why a cell failed, from nbval's report.
-
-    For an output mismatch nbval shows pytest's diff of reference_output ==
-    test_output, indented by two spaces: lines starting "+ " are the
-    reference's, "- " the new run's.
-    """
-    text = ANSI_CODES.sub("", text or message)
-    lines = [line.rstrip() for line in text.splitlines()]
-    if "Cell outputs differ" in text:
-        got = next((line[4:] for line in lines if line.startswith("  - ")), None)
-        expected = next((line[4:] for line in lines if line.startswith("  + ")), None)
-        if got is None and expected is None:
-            return "printed something other than the reference"
-        return f"printed {got!r} where the reference printed {expected!r}"
-    errors = [line.strip() for line in lines if ERROR_LINE.match(line)]
-    if errors:
-        return errors[-1][:500]
-    return next((line.strip() for line in reversed(lines) if line.strip()), "failed")[:500]
-
-
-def points_of(cell):
-    return cell.metadata.get("nbgrader", {}).get("points", 0)
-
-
-def parts_of(reference):
-    """[(part name, points)] of the checks that carry points, in notebook order."""
-    return [(cell.metadata["part"], points_of(cell)) for cell in reference.cells if is_graded(cell)]
 
 
 def grade(submission_dir, reference_path, keep=None):
@@ -315,7 +134,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
             return outcome("unreadable notebook", reference, notes + [f"FAIL  notebook: {why}"], None, why)
         placement = Placement(reference, submission)
         merged = merge(reference, submission, placement)
-        notes += placement_notes(reference, placement)
+        notes += placement_notes(placement)
         if found.helpers is None:
             notes.append("note  no helpers.py in the submission: graded with the handout's, whose functions "
                          "raise NotImplementedError, so every part that uses them fails")
@@ -363,11 +182,6 @@ def submission_flags(reference, merged, helpers):
     if helpers is not None:
         sources.append(("helpers.py", Path(helpers).read_text(errors="replace"), handout_helpers()))
     return flag_sources(sources)
-
-
-def handout_helpers():
-    """The text of helpers.py as handed out (its functions raise NotImplementedError)."""
-    return strip_solutions((ROOT / "helpers.py").read_text(), "helpers.py")
 
 
 def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):

@@ -35,7 +35,8 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from instructor.grade import default_reference, grade_isolated, parts_of
+from instructor.grade import grade_isolated
+from instructor.layout import default_reference, parts_of
 from instructor.supervision import stop_gradings, stop_on_sigterm
 from vaekit.files import write_atomically
 

@@ -11,7 +11,7 @@ requirements, MNIST downloaded into ROOT/data) and run_autograder for
 each submission, in a container of its own.
 
 On Gradescope the autograder runs as root; setup.sh makes the user vae-student and
-run_autograder has grade.py run the student's code (nbval and its kernel) as that user,
+run_autograder has instructor/grade.py run the student's code (nbval and its kernel) as that user,
 with ROOT/source, ROOT/submission and ROOT/results private to root and MNIST in ROOT/data.
 
 `run` is what run_autograder calls: it grades the files in ROOT/submission
@@ -37,10 +37,9 @@ from pathlib import Path
 import nbformat
 
 from instructor.flags import describe
-from instructor.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated, outcome
+from instructor.grade import grade_isolated, outcome
+from instructor.layout import GRADER_FILES, ROOT, SUPPORT_MODULES
 from vaekit.files import write_atomically
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, from /autograder/source, when it builds the autograder image.

@@ -6,8 +6,10 @@ import pytest
 
 from tests.test_grading import OTHER_STYLES
 from instructor.flags import flag_sources
-from instructor.grade import handout_helpers, merge, submission_flags
+from instructor.grade import submission_flags
+from instructor.layout import handout_helpers
 from instructor.make_student import student_notebook
+from instructor.merge import merge
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "A3_VAE.ipynb"

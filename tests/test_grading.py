@@ -15,7 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.grade import grade, grade_result, is_graded, merge
+from instructor.grade import grade, grade_result
+from instructor.layout import is_graded
+from instructor.merge import merge
 from instructor.make_student import make_student
 from instructor.markers import BEGIN, END, MarkerError, strip_solutions
 from instructor.supervision import KERNEL_GONE_S, UNREAPED_S, kill_processes_of, run_watching_the_kernel

@@ -13,8 +13,9 @@ import nbformat
 import pytest
 
 from instructor import submission as submissions
-from instructor.grade import grade_result, merge, placement_notes
+from instructor.grade import grade_result
 from instructor.make_student import student_notebook
+from instructor.merge import merge, placement_notes
 from instructor.placement import Placement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ def test_a_student_notebook_with_answers_moved_deleted_and_duplicated_cells():
     duplicate_index = next(i for i, cell in enumerate(colab.cells)
                            if cell.source == duplicate.source and i != placement.index["check-log-prior"])
     assert duplicate_index not in placement.index.values()
-    notes = placement_notes(ref, placement)
+    notes = placement_notes(placement)
     assert notes[-1] == "note  not found in the submission, graded as empty: log-q"
 
     merged = merge(ref, colab, placement)

@@ -34,8 +34,10 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 import helpers
-from instructor.grade import GRADING_ENV, SUPPORT_MODULES, copy_files, is_graded, merge
+from instructor.grade import GRADING_ENV
+from instructor.layout import SUPPORT_MODULES, copy_files, is_graded
 from instructor.markers import strip_solutions
+from instructor.merge import merge
 from instructor.reference_model import build_networks, networks_from_checkpoint, reference_model
 from tools.memory import watch
 from tools.notebook_code import notebook_namespace
