@@ -7,9 +7,9 @@ SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
 under any name and at any depth (instructor/submission.py says how they are found;
 the report says what was taken). Exits 0 only if every check passes (2 if no
 single notebook is found), and prints one line per part: pass or fail, with
-the reason. With --json it prints one JSON object instead (see grade_result),
-which instructor/grade_batch.py and instructor/gradescope.py read. Each part's points
-are those of its check cell (nbgrader's metadata).
+the reason. With --json it prints one JSON object instead (a GradingResult,
+instructor/result.py), which instructor/grade_batch.py and instructor/gradescope.py
+read. Each part's points are those of its check cell (nbgrader's metadata).
 
 The grade is decided in the grader's own process, never in the student's
 kernel. The graded notebook is a merge (instructor/merge.py): every student
@@ -66,6 +66,7 @@ from instructor.markers import handed_out
 from instructor.merge import merge, placement_notes, written_answers
 from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
+from instructor.result import GradingResult, PartResult
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
@@ -89,23 +90,14 @@ def folder_error(err, where, hint):
 def grade(submission_dir, reference_path, keep=None):
     """Run the merged notebook under nbval; returns (all passed, report lines)."""
     result = grade_result(submission_dir, reference_path, keep)
-    return result["passed"], result["report"]
+    return result.passed, result.report
 
 
 def grade_result(submission_path, reference_path, keep=None, as_user=None):
-    """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns a dict that JSON
-    can hold:
+    """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns its
+    GradingResult (instructor/result.py), whose status is "graded", "missing file" or "several notebooks"
+    (no single notebook found), "unreadable notebook", or "crashed" (the kernel died, or nbval did not run).
 
-    status   "graded", "missing file" or "several notebooks" (no single notebook found),
-             "unreadable notebook", or "crashed" (the kernel died, or nbval did not run)
-    passed   True only if every check passed
-    report   the report's lines
-    notes    the report's lines on what was taken and how ("note  ..."), also at the top of report
-    flags    [{"where", "line", "code", "why"}]: the student's lines that reach for the grading
-             machinery (instructor/flags.py), also in report ("flag  ..."); they cost no points
-    parts    [{"name", "points", "max_points", "reason"}] for each part with points
-             (reason: "" when it passed)
-    answers  [{"name", "max_points", "words"}] for each written answer, to be read by a person
     as_user: run the student's code (nbval and its kernel) as this user, for a grader that runs as
              root (Gradescope's): it can then read nothing but its grading folder and what any user
              can (the Python environment, MNIST), not the grader's files nor the reference
@@ -121,7 +113,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         try:
             found = submissions.find(submission_path, scratch / "submission")
         except submissions.SubmissionError as err:
-            return outcome(err.status, reference, [f"FAIL  {err}"], None, str(err))
+            return not_graded(err.status, reference, str(err))
         except OSError as err:  # the folder cannot be read, or a zip cannot be unpacked into scratch
             if isinstance(err, FileNotFoundError):
                 raise
@@ -131,7 +123,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
             submission = nbformat.read(found.notebook, as_version=4)
         except Exception as err:  # nbformat raises several kinds for a broken file
             why = f"{found.notebook.name} cannot be read ({type(err).__name__}: {err})"
-            return outcome("unreadable notebook", reference, notes + [f"FAIL  notebook: {why}"], None, why)
+            return not_graded("unreadable notebook", reference, why, report=notes + [f"FAIL  notebook: {why}"])
         placement = Placement(reference, submission)
         merged = merge(reference, submission, placement)
         notes += placement_notes(placement)
@@ -145,10 +137,12 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
-            return outcome("crashed", reference, notes + [f"FAIL  {why}"], None, why, placement, flags)
+            return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
+                              flags=flags)
         if failed is None:
             why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
-            return outcome("crashed", reference, notes + [f"FAIL  {why}"], None, why, placement, flags)
+            return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
+                              flags=flags)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -169,9 +163,8 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
-    result = outcome("graded", reference, report, reasons, "", placement, flags)
-    result["passed"] = run.returncode == 0 and not failed and not reasons
-    return result
+    return grading_result("graded", reference, report, reasons, placement=placement, flags=flags,
+                          passed=run.returncode == 0 and not failed and not reasons)
 
 
 def submission_flags(reference, merged, helpers):
@@ -240,23 +233,29 @@ class JudgeError(RuntimeError):
     """The judge (the grader's own code) failed: nothing can be graded."""
 
 
-def outcome(status, reference, report, reasons, why, placement=None, flags=()):
-    """The result dict of grade_result.
+def grading_result(status, reference, report, reasons, placement=None, flags=(), passed=False):
+    """The GradingResult of a grading whose report lines are report.
 
-    reasons:   {part: why it failed} from a run of the notebook, or None when nothing ran
-    why:       what went wrong as a whole ("" if nothing), given for parts that earned nothing
-    placement: where the submission's cells were found (instructor/placement.py), once it was read
+    reasons:   {part: why it failed}; a part not in it passed and earns its points
+    placement: where the submission's cells were found (instructor/placement.py), once it was read:
+               the written answers are then listed for a person
     flags:     the lines that reach for the grading machinery (instructor/flags.py), for a person
     """
-    parts = []
-    for name, points in parts_of(reference):
-        reason = why if reasons is None else reasons.get(name, "")
-        parts.append({"name": name, "max_points": points, "points": 0 if reason else points, "reason": reason})
+    parts = [PartResult(name=name, max_points=points, points=0 if reasons.get(name) else points,
+                        reason=reasons.get(name, "")) for name, points in parts_of(reference)]
     answers = written_answers(placement) if placement is not None else []
-    return {"status": status, "passed": False, "parts": parts, "flags": list(flags),
-            "notes": [line for line in report if line.startswith("note")],
-            "report": report + [line for line, _, _ in answers],
-            "answers": [{"name": name, "max_points": points, "words": words} for _, (name, points), words in answers]}
+    return GradingResult(status=status, passed=passed, parts=parts, flags=list(flags),
+                         notes=[line for line in report if line.startswith("note")],
+                         report=report + [answer.report_line() for answer in answers], answers=answers)
+
+
+def not_graded(status, reference, why, report=None, placement=None, flags=()):
+    """The GradingResult of a submission that could not be graded as a whole: every part earns nothing, for why.
+
+    report: the report's lines (default: one, FAIL and why); placement and flags as for grading_result
+    """
+    return grading_result(status, reference, report or [f"FAIL  {why}"], {name: why for name, _ in parts_of(reference)},
+                          placement=placement, flags=flags)
 
 
 def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None):
@@ -266,7 +265,7 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
     fight over the cores; default: torch's own choice
     as_user: the user to run the student's code as (see grade_result)
 
-    returns grade_result's dict; its status is also "timed out" or "missing file" here, and
+    returns grade_result's GradingResult; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
     raises GradingStopped once stop_gradings() has been called
     """
@@ -274,8 +273,8 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
     command = [sys.executable, "-m", "instructor.grade", str(Path(submission_dir).resolve()), "--json",
                "--reference", str(Path(reference_path).resolve()), *(["--as-user", as_user] if as_user else [])]
 
-    def not_graded(status, why):
-        return outcome(status, nbformat.read(reference_path, as_version=4), [f"FAIL  {why}"], None, why)
+    def not_run(status, why):
+        return not_graded(status, nbformat.read(reference_path, as_version=4), why)
 
     # A grader killed here cannot clean up after itself: its temporary files go into a folder
     # of ours, removed whatever happens to the grader.
@@ -286,13 +285,13 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
         try:
             returncode, out, err = run_stoppable(command, timeout, env, cwd=ROOT, name=submission_dir)
         except subprocess.TimeoutExpired:
-            return not_graded("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
+            return not_run("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
     try:
-        return json.loads(out)
+        return GradingResult.from_json(out)
     except json.JSONDecodeError:
         if returncode == 2:  # no submission there at all
-            return not_graded("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
-        return not_graded("crashed", f"the grader stopped with exit code {returncode}: {err.strip()[-300:]}")
+            return not_run("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
+        return not_run("crashed", f"the grader stopped with exit code {returncode}: {err.strip()[-300:]}")
 
 
 def main(argv=None):
@@ -314,17 +313,16 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped
         parser.exit(130, f"{parser.prog}: interrupted; nothing was graded\n")
-    passed, report = result["passed"], result["report"]
+    passed, report = result.passed, result.report
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(result.to_json())
         return 0 if passed else 1
-    if result["status"] in NOT_FOUND:
+    if result.status in NOT_FOUND:
         parser.exit(2, f"{parser.prog}: error: " + "\n".join(line.split("  ", 1)[1] for line in report) + "\n")
     print("\n".join(report))
     n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
     n_failed = sum(line.startswith("FAIL") for line in report)
-    n_hand = sum(line.startswith("hand") for line in report)
-    n_flags = len(result["flags"])
+    n_hand, n_flags = len(result.answers), len(result.flags)
     print(f"\n{n_parts - n_failed} of {n_parts} checks pass: " + ("PASSED" if passed else "FAILED")
           + (f"; {n_hand} written answers to be read by a person" if n_hand else "")
           + (f"; {n_flags} lines flagged for a person to look at" if n_flags else ""))

@@ -31,6 +31,7 @@ GRADER_FILES = (
     "instructor/layout.py",
     "instructor/markers.py",
     "instructor/grade.py",
+    "instructor/result.py",
     "instructor/merge.py",
     "instructor/placement.py",
     "instructor/nbval_report.py",

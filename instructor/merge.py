@@ -12,6 +12,7 @@ import nbformat
 
 from instructor.layout import ANSWER_TAG, LEARNER_TAG, is_check_cell, is_graded, points_of
 from instructor.placement import Placement
+from instructor.result import AnswerResult
 
 # The visualizations run on the seed's weights from after the training run's check to after the figures' check.
 SEED_WEIGHTS_AFTER, TRAINED_WEIGHTS_AFTER = "check-training", "check-figures"
@@ -97,7 +98,7 @@ def placement_notes(placement):
 
 
 def written_answers(placement):
-    """[(report line, (question, points), words)] per written question: these need a person, not a check."""
+    """An AnswerResult per written question, in notebook order: these need a person, not a check."""
     answers = []
     for ref_cell in placement.reference.cells:
         if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
@@ -105,7 +106,6 @@ def written_answers(placement):
         index = placement.index.get(ref_cell.id)
         words = (len(placement.submission.cells[index].source.replace(NO_ANSWER, "").split())
                  if index is not None else 0)
-        state = f"answered, {words} words" if words else "not answered"
-        name = ref_cell.metadata.get("part", ref_cell.id)
-        answers.append((f"hand  {name}: to be read by a person ({state})", (name, points_of(ref_cell)), words))
+        answers.append(AnswerResult(name=ref_cell.metadata.get("part", ref_cell.id), max_points=points_of(ref_cell),
+                                    words=words))
     return answers

@@ -336,11 +336,11 @@ def test_a_spoof_scores_nothing_and_is_flagged(student_dir, tmp_path, spoof):
     shutil.copytree(student_dir, folder)
     nbformat.write(notebook, folder / "A3_VAE.ipynb")
     result = grade_result(folder, SOLUTION_NOTEBOOK)
-    assert result["status"] == "graded" and not result["passed"]
-    assert f"cell {spoof_cell.id!r} raised" not in "\n".join(result["report"])  # the spoof itself ran
-    scored = {part["name"]: part["points"] for part in result["parts"] if part["points"]}
-    assert scored == {}, "\n".join(result["report"])
-    assert result["flags"], "\n".join(result["report"])
+    assert result.status == "graded" and not result.passed
+    assert f"cell {spoof_cell.id!r} raised" not in "\n".join(result.report)  # the spoof itself ran
+    scored = {part.name: part.points for part in result.parts if part.points}
+    assert scored == {}, "\n".join(result.report)
+    assert result.flags, "\n".join(result.report)
 
 
 OTHER_STYLES = [

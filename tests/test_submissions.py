@@ -238,9 +238,9 @@ def test_grade_result_of_an_unusable_submission_says_why_and_scores_nothing(tmp_
     two = handed_in(tmp_path / "two")
     shutil.copy(SOLUTION, two / "A3_VAE (1).ipynb")
     result = grade_result(two, SOLUTION)
-    assert result["status"] == "several notebooks" and not result["passed"]
-    assert all(part["points"] == 0 and "2 notebooks" in part["reason"] for part in result["parts"])
-    assert result["report"][0].startswith("FAIL  2 notebooks in the submission (A3_VAE (1).ipynb, A3_VAE.ipynb)")
+    assert result.status == "several notebooks" and not result.passed
+    assert all(part.points == 0 and "2 notebooks" in part.reason for part in result.parts)
+    assert result.report[0].startswith("FAIL  2 notebooks in the submission (A3_VAE (1).ipynb, A3_VAE.ipynb)")
 
 
 def test_a_notebook_given_alone_is_taken_with_the_helpers_beside_it(tmp_path):
