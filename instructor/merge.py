@@ -4,9 +4,8 @@ Every student cell, with its outputs removed, is placed on the reference's cells
 (instructor/placement.py) so that a notebook saved without cell ids is graded as well;
 cells the student added stay where they were put. Each check cell that carries points
 becomes a probe (instructor/grading_probe.py) that saves the results of the student's
-code; the check cells without points are the reference's, code and outputs. Section 5's
-visualizations run on the seed's weights, put in after SEED_WEIGHTS_AFTER and taken out
-after TRAINED_WEIGHTS_AFTER, so that their results are judged on those.
+code; the check cells without points are the reference's, code and outputs. Cells the
+reference tags learner-only are skipped.
 """
 import nbformat
 

@@ -33,7 +33,7 @@ class AnswerResult:
 class GradingResult:
     """One submission's grading."""
     # "graded"; "missing file" or "several notebooks" (no single notebook found); "unreadable notebook";
-    # "crashed" (the kernel died, nbval did not run, or the grader itself died); "timed out"
+    # "crashed" (the kernel died, nbval did not run, or the grader itself did not finish); "timed out"
     status: str
     passed: bool  # True only if every check passed
     parts: list[PartResult]  # each part with points, in notebook order
@@ -41,7 +41,9 @@ class GradingResult:
     # (instructor/flags.py), also in report ("flag  ..."); they cost no points
     flags: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the report's lines on what was taken and how ("note  ...")
-    report: list[str]  # the report's lines: notes and flags, a pass or FAIL line per check, a hand line per answer
+    # the report's lines as printed: notes and flags, a pass or FAIL line per check (then the cells outside the
+    # checks that raised), a hand line per written answer
+    report: list[str]
     answers: list[AnswerResult]  # to be read by a person
 
     @property
@@ -56,6 +58,6 @@ class GradingResult:
     def from_json(cls, text):
         """The result that to_json wrote. A batch's results from before the grader flagged lines or took
         notes have neither key: they read as none."""
-        fields = json.loads(text)
-        return cls(**{**fields, "parts": [PartResult(**part) for part in fields["parts"]],
-                      "answers": [AnswerResult(**answer) for answer in fields["answers"]]})
+        data = json.loads(text)
+        return cls(**{**data, "parts": [PartResult(**part) for part in data["parts"]],
+                      "answers": [AnswerResult(**answer) for answer in data["answers"]]})
