@@ -7,19 +7,20 @@ SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
 under any name and at any depth (instructor/submission.py says how they are found;
 the report says what was taken). Exits 0 only if every check passes (2 if no
 single notebook is found), and prints one line per part: pass or fail, with
-the reason. With --json it prints one JSON object instead (see grade_result),
-which instructor/grade_batch.py and instructor/gradescope.py read. Each part's points
-are those of its check cell (nbgrader's metadata).
+the reason. With --json it prints one JSON object instead (a GradingResult,
+instructor/result.py), which instructor/grade_batch.py and instructor/gradescope.py
+read. Each part's points are those of its check cell (nbgrader's metadata).
 
 The grade is decided in the grader's own process, never in the student's
-kernel. The graded notebook is a merge: every student cell, with its outputs
-removed, placed on the reference's cells by id, nbgrader's metadata, content or
-position (instructor/placement.py), so that a notebook saved by Colab, without cell
-ids, is graded as well; cells the student added stay where they were put. Each
-check cell that carries points is replaced by a probe (instructor/grading_probe.py)
-that runs the student's code on inputs drawn from a seed chosen secretly for
-this grading and saves the plain results; instructor/judge.py then compares them, in
-a process of the grader's, with its own float64 references on the same inputs.
+kernel. The graded notebook is a merge (instructor/merge.py): every student
+cell, with its outputs removed, placed on the reference's cells by id,
+nbgrader's metadata, content or position (instructor/placement.py), so that a
+notebook saved by Colab, without cell ids, is graded as well; cells the
+student added stay where they were put. Each check cell that carries points is
+replaced by a probe (instructor/grading_probe.py) that runs the student's code
+on inputs drawn from a seed chosen secretly for this grading and saves the
+plain results; instructor/judge.py then compares them, in a process of the
+grader's, with its own float64 references on the same inputs.
 The check cells without points (the data, the training run, the figures, the
 bounds: properties of given code) are the reference's, code and outputs, and
 must pass too for the submission to pass. What a student's cell does to the
@@ -48,46 +49,31 @@ import argparse
 import json
 import os
 import pwd
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import nbformat
 
 from instructor import submission as submissions
 from instructor.flags import flag_sources, report_lines
-from instructor.markers import handed_out, strip_solutions
+from instructor.layout import (PROBE_MODULES, ROOT, SUPPORT_MODULES, copy_files, default_reference, handout_helpers,
+                               is_check_cell, parts_of)
+from instructor.markers import handed_out
+from instructor.merge import merge, placement_notes, written_answers
+from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
+from instructor.result import GradingResult, PartResult
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECK_TAG = "nbval-check-output"
-LEARNER_TAG = "learner-only"
-# The package the notebook imports besides the student's helpers.py, with the public checks' expected values.
-SUPPORT_MODULES = tuple(sorted(str(path.relative_to(ROOT)) for path in (ROOT / "vaekit").rglob("*")
-                              if path.suffix in (".py", ".pt")))
-# The grader itself, as the Gradescope autograder ships it (the student edition does not).
-GRADER_FILES = ("instructor/__init__.py", "instructor/grade.py", "instructor/supervision.py", "instructor/flags.py",
-                "instructor/markers.py", "instructor/placement.py", "instructor/submission.py", "instructor/judge.py",
-                "instructor/grading_probe.py", "instructor/reference_model.py")
-# What the kernel imports when grading, beside the notebook's own modules.
-PROBE_MODULES = ("instructor/__init__.py", "instructor/grading_probe.py", "instructor/reference_model.py")
-# The visualizations run on the seed's weights from after the training run's check to after the figures' check.
-SEED_WEIGHTS_AFTER, TRAINED_WEIGHTS_AFTER = "check-training", "check-figures"
 JUDGE_TIMEOUT_S = 600  # the judge takes seconds; this is only for one that never ends
-ANSWER_TAG = "written-answer"
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
-NO_ANSWER = "YOUR ANSWER HERE"
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
-ANSI_CODES = re.compile(r"(?:#x1B|\x1b)\[[0-9;]*m")  # colours, escaped or not in the XML
-ERROR_LINE = re.compile(r"\s*[\w.]*(Error|Exception|Interrupt)\b.*:")
 
 
 class GradingFolderError(OSError):
@@ -101,192 +87,17 @@ def folder_error(err, where, hint):
                               f"graded and the submission is untouched; {advice}" + (f" {hint}" if hint else "") + ".")
 
 
-def default_reference():
-    return ROOT / "A3_VAE.ipynb"
-
-
-def copy_files(names, source, destination):
-    """Copy the files names (paths relative to source, in folders or not) to the same paths below destination."""
-    for name in names:
-        (Path(destination) / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(Path(source) / name, Path(destination) / name)
-
-
-def is_check_cell(cell):
-    return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
-
-
-def is_graded(cell):
-    """A check cell that carries points: grading replaces it by a probe."""
-    return is_check_cell(cell) and "part" in cell.get("metadata", {})
-
-
-def probe_cell(source, ref_id, part=None):
-    """A cell of the grader's in the merge: runs code of instructor/grading_probe.py, prints nothing compared."""
-    cell = nbformat.v4.new_code_cell(f"from instructor import grading_probe\n{source}", id=ref_id)
-    cell.metadata = {"tags": ["nbval-ignore-output"], "grader": True, **({"probe": part} if part else {})}
-    return cell
-
-
-def written_answers(placement):
-    """[(report line, (question, points), words)] per written question: these need a person, not a check."""
-    answers = []
-    for ref_cell in placement.reference.cells:
-        if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
-            continue
-        index = placement.index.get(ref_cell.id)
-        words = (len(placement.submission.cells[index].source.replace(NO_ANSWER, "").split())
-                 if index is not None else 0)
-        state = f"answered, {words} words" if words else "not answered"
-        name = ref_cell.metadata.get("part", ref_cell.id)
-        answers.append((f"hand  {name}: to be read by a person ({state})", (name, points_of(ref_cell)), words))
-    return answers
-
-
-def merge(reference, submission, placement=None):
-    """The notebook to grade: the reference's check cells, the student's other cells.
-
-    Cells are laid out in the reference's order, each student cell where
-    placement (instructor/placement.py) put it; a cell the student added goes after
-    the reference cell it followed in the submission. A reference code cell
-    that was not found is graded as empty.
-    """
-    placement = placement or Placement(reference, submission)
-    placed = {index: ref_id for ref_id, index in placement.index.items()}
-    reference_ids = {cell.id for cell in reference.cells}
-    added_after, previous = {}, None
-    for index, cell in enumerate(submission.cells):
-        if index in placed:
-            previous = placed[index]
-        else:
-            added_after.setdefault(previous, []).append(cell)
-
-    used_ids = set()
-
-    def added(cell):
-        """A copy of a cell the student added, with an id of its own (Colab's cells have none)."""
-        copy = nbformat.from_dict(cell)
-        if not copy.get("id") or copy.id in reference_ids or copy.id in used_ids:
-            copy.id = nbformat.v4.new_code_cell().id
-        used_ids.add(copy.id)
-        return copy
-
-    cells = [added(cell) for cell in added_after.get(None, [])]
-    for ref_cell in reference.cells:
-        index = placement.index.get(ref_cell.id)
-        if is_graded(ref_cell):
-            part = ref_cell.metadata["part"]
-            cell = probe_cell(f"grading_probe.report({part!r}, globals())", ref_cell.id, part)
-        elif is_check_cell(ref_cell):
-            cell = ref_cell
-        elif index is not None:
-            cell = nbformat.from_dict(submission.cells[index])
-            cell.id = ref_cell.id
-        else:
-            cell = nbformat.v4.new_code_cell("", id=ref_cell.id) if ref_cell.cell_type == "code" else ref_cell
-        cells.append(cell)
-        cells.extend(added(cell) for cell in added_after.get(ref_cell.id, []))
-        if ref_cell.id == SEED_WEIGHTS_AFTER:
-            cells.append(probe_cell("grading_probe.use_weights(globals())", "grading-seed-weights"))
-        elif ref_cell.id == TRAINED_WEIGHTS_AFTER:
-            cells.append(probe_cell("grading_probe.restore_weights()", "grading-trained-weights"))
-
-    merged = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells],
-                                      metadata=reference.metadata)
-    learner_only = {cell.id for cell in reference.cells if LEARNER_TAG in cell.metadata.get("tags", [])}
-    for cell in merged.cells:
-        if cell.cell_type == "code" and not is_check_cell(cell) and "grader" not in cell.metadata:
-            cell.outputs, cell.execution_count = [], None
-            # A student's tags must not skip or silence a cell; the reference's may skip what only
-            # a learner needs (figures and numbers that no check reads).
-            cell.metadata["tags"] = ["nbval-skip"] if cell.id in learner_only else []
-    return merged
-
-
-def placement_notes(reference, placement):
-    """Report lines: how the cells were placed when not all by id, and the student cells not found."""
-    notes = [placement.summary()] if placement.summary() else []
-    missing = [cell.metadata.get("part", cell.id) for cell in placement.unplaced()
-               if not is_check_cell(cell) and (cell.cell_type == "code"
-                                               or ANSWER_TAG in cell.metadata.get("tags", []))]
-    if missing:
-        notes.append(f"note  not found in the submission, graded as empty: {', '.join(missing)}")
-    return notes
-
-
-def failures_by_cell(junit_xml):
-    """{code cell number: reason} for every failed or erroring nbval cell, and every cell not run.
-
-    After a cell times out, nbval marks every later cell as an expected failure
-    (xfail) without running it: those count as failed, or a loop in one cell
-    would pass every check after it.
-    """
-    failed = {}
-    for case in ElementTree.parse(junit_xml).getroot().iter("testcase"):
-        if not case.get("name", "").startswith("Cell "):
-            continue
-        number = int(case.get("name").split()[1])
-        problem = case.find("failure")
-        if problem is None:
-            problem = case.find("error")
-        not_run = case.find("skipped")
-        if problem is not None:
-            failed[number] = reason(problem.get("message", ""), problem.text or "")
-        elif not_run is not None and "xfail" in not_run.get("type", ""):
-            failed[number] = f"not run: {not_run.get('message', 'an earlier cell failed')}"
-    return failed
-
-
-def reason(message, text):
-    """One line saying why a cell failed, from nbval's report.
-
-    For an output mismatch nbval shows pytest's diff of reference_output ==
-    test_output, indented by two spaces: lines starting "+ " are the
-    reference's, "- " the new run's.
-    """
-    text = ANSI_CODES.sub("", text or message)
-    lines = [line.rstrip() for line in text.splitlines()]
-    if "Cell outputs differ" in text:
-        got = next((line[4:] for line in lines if line.startswith("  - ")), None)
-        expected = next((line[4:] for line in lines if line.startswith("  + ")), None)
-        if got is None and expected is None:
-            return "printed something other than the reference"
-        return f"printed {got!r} where the reference printed {expected!r}"
-    errors = [line.strip() for line in lines if ERROR_LINE.match(line)]
-    if errors:
-        return errors[-1][:500]
-    return next((line.strip() for line in reversed(lines) if line.strip()), "failed")[:500]
-
-
-def points_of(cell):
-    return cell.metadata.get("nbgrader", {}).get("points", 0)
-
-
-def parts_of(reference):
-    """[(part name, points)] of the checks that carry points, in notebook order."""
-    return [(cell.metadata["part"], points_of(cell)) for cell in reference.cells if is_graded(cell)]
-
-
 def grade(submission_dir, reference_path, keep=None):
     """Run the merged notebook under nbval; returns (all passed, report lines)."""
     result = grade_result(submission_dir, reference_path, keep)
-    return result["passed"], result["report"]
+    return result.passed, result.report
 
 
 def grade_result(submission_path, reference_path, keep=None, as_user=None):
-    """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns a dict that JSON
-    can hold:
+    """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns its
+    GradingResult (instructor/result.py), whose status is "graded", "missing file" or "several notebooks"
+    (no single notebook found), "unreadable notebook", or "crashed" (the kernel died, or nbval did not run).
 
-    status   "graded", "missing file" or "several notebooks" (no single notebook found),
-             "unreadable notebook", or "crashed" (the kernel died, or nbval did not run)
-    passed   True only if every check passed
-    report   the report's lines
-    notes    the report's lines on what was taken and how ("note  ..."), also at the top of report
-    flags    [{"where", "line", "code", "why"}]: the student's lines that reach for the grading
-             machinery (instructor/flags.py), also in report ("flag  ..."); they cost no points
-    parts    [{"name", "points", "max_points", "reason"}] for each part with points
-             (reason: "" when it passed)
-    answers  [{"name", "max_points", "words"}] for each written answer, to be read by a person
     as_user: run the student's code (nbval and its kernel) as this user, for a grader that runs as
              root (Gradescope's): it can then read nothing but its grading folder and what any user
              can (the Python environment, MNIST), not the grader's files nor the reference
@@ -302,7 +113,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         try:
             found = submissions.find(submission_path, scratch / "submission")
         except submissions.SubmissionError as err:
-            return outcome(err.status, reference, [f"FAIL  {err}"], None, str(err))
+            return not_graded(err.status, reference, str(err))
         except OSError as err:  # the folder cannot be read, or a zip cannot be unpacked into scratch
             if isinstance(err, FileNotFoundError):
                 raise
@@ -312,10 +123,10 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
             submission = nbformat.read(found.notebook, as_version=4)
         except Exception as err:  # nbformat raises several kinds for a broken file
             why = f"{found.notebook.name} cannot be read ({type(err).__name__}: {err})"
-            return outcome("unreadable notebook", reference, notes + [f"FAIL  notebook: {why}"], None, why)
+            return not_graded("unreadable notebook", reference, why, report=notes + [f"FAIL  notebook: {why}"])
         placement = Placement(reference, submission)
         merged = merge(reference, submission, placement)
-        notes += placement_notes(reference, placement)
+        notes += placement_notes(placement)
         if found.helpers is None:
             notes.append("note  no helpers.py in the submission: graded with the handout's, whose functions "
                          "raise NotImplementedError, so every part that uses them fails")
@@ -326,10 +137,12 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
-            return outcome("crashed", reference, notes + [f"FAIL  {why}"], None, why, placement, flags)
+            return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
+                              flags=flags)
         if failed is None:
             why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
-            return outcome("crashed", reference, notes + [f"FAIL  {why}"], None, why, placement, flags)
+            return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
+                              flags=flags)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -350,9 +163,8 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
-    result = outcome("graded", reference, report, reasons, "", placement, flags)
-    result["passed"] = run.returncode == 0 and not failed and not reasons
-    return result
+    return grading_result("graded", reference, report, reasons, placement=placement, flags=flags,
+                          passed=run.returncode == 0 and not failed and not reasons)
 
 
 def submission_flags(reference, merged, helpers):
@@ -363,11 +175,6 @@ def submission_flags(reference, merged, helpers):
     if helpers is not None:
         sources.append(("helpers.py", Path(helpers).read_text(errors="replace"), handout_helpers()))
     return flag_sources(sources)
-
-
-def handout_helpers():
-    """The text of helpers.py as handed out (its functions raise NotImplementedError)."""
-    return strip_solutions((ROOT / "helpers.py").read_text(), "helpers.py")
 
 
 def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
@@ -426,23 +233,29 @@ class JudgeError(RuntimeError):
     """The judge (the grader's own code) failed: nothing can be graded."""
 
 
-def outcome(status, reference, report, reasons, why, placement=None, flags=()):
-    """The result dict of grade_result.
+def grading_result(status, reference, report, reasons, placement=None, flags=(), passed=False):
+    """The GradingResult of a grading whose report lines are report.
 
-    reasons:   {part: why it failed} from a run of the notebook, or None when nothing ran
-    why:       what went wrong as a whole ("" if nothing), given for parts that earned nothing
-    placement: where the submission's cells were found (instructor/placement.py), once it was read
+    reasons:   {part: why it failed}; a part not in it passed and earns its points
+    placement: where the submission's cells were found (instructor/placement.py), once it was read:
+               the written answers are then listed for a person
     flags:     the lines that reach for the grading machinery (instructor/flags.py), for a person
     """
-    parts = []
-    for name, points in parts_of(reference):
-        reason = why if reasons is None else reasons.get(name, "")
-        parts.append({"name": name, "max_points": points, "points": 0 if reason else points, "reason": reason})
+    parts = [PartResult(name=name, max_points=points, points=0 if reasons.get(name) else points,
+                        reason=reasons.get(name, "")) for name, points in parts_of(reference)]
     answers = written_answers(placement) if placement is not None else []
-    return {"status": status, "passed": False, "parts": parts, "flags": list(flags),
-            "notes": [line for line in report if line.startswith("note")],
-            "report": report + [line for line, _, _ in answers],
-            "answers": [{"name": name, "max_points": points, "words": words} for _, (name, points), words in answers]}
+    return GradingResult(status=status, passed=passed, parts=parts, flags=list(flags),
+                         notes=[line for line in report if line.startswith("note")],
+                         report=report + [answer.report_line() for answer in answers], answers=answers)
+
+
+def not_graded(status, reference, why, report=None, placement=None, flags=()):
+    """The GradingResult of a submission that could not be graded as a whole: every part earns nothing, for why.
+
+    report: the report's lines (default: one, FAIL and why); placement and flags as for grading_result
+    """
+    return grading_result(status, reference, report or [f"FAIL  {why}"], {name: why for name, _ in parts_of(reference)},
+                          placement=placement, flags=flags)
 
 
 def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None):
@@ -452,7 +265,7 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
     fight over the cores; default: torch's own choice
     as_user: the user to run the student's code as (see grade_result)
 
-    returns grade_result's dict; its status is also "timed out" or "missing file" here, and
+    returns grade_result's GradingResult; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
     raises GradingStopped once stop_gradings() has been called
     """
@@ -460,8 +273,8 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
     command = [sys.executable, "-m", "instructor.grade", str(Path(submission_dir).resolve()), "--json",
                "--reference", str(Path(reference_path).resolve()), *(["--as-user", as_user] if as_user else [])]
 
-    def not_graded(status, why):
-        return outcome(status, nbformat.read(reference_path, as_version=4), [f"FAIL  {why}"], None, why)
+    def not_run(status, why):
+        return not_graded(status, nbformat.read(reference_path, as_version=4), why)
 
     # A grader killed here cannot clean up after itself: its temporary files go into a folder
     # of ours, removed whatever happens to the grader.
@@ -472,13 +285,13 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
         try:
             returncode, out, err = run_stoppable(command, timeout, env, cwd=ROOT, name=submission_dir)
         except subprocess.TimeoutExpired:
-            return not_graded("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
+            return not_run("timed out", f"grading took longer than {timeout:g} s and was stopped (an endless loop?)")
     try:
-        return json.loads(out)
+        return GradingResult.from_json(out)
     except json.JSONDecodeError:
         if returncode == 2:  # no submission there at all
-            return not_graded("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
-        return not_graded("crashed", f"the grader stopped with exit code {returncode}: {err.strip()[-300:]}")
+            return not_run("missing file", err.strip().splitlines()[-1] if err.strip() else "a file is missing")
+        return not_run("crashed", f"the grader stopped with exit code {returncode}: {err.strip()[-300:]}")
 
 
 def main(argv=None):
@@ -500,17 +313,16 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped
         parser.exit(130, f"{parser.prog}: interrupted; nothing was graded\n")
-    passed, report = result["passed"], result["report"]
+    passed, report = result.passed, result.report
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(result.to_json())
         return 0 if passed else 1
-    if result["status"] in NOT_FOUND:
+    if result.status in NOT_FOUND:
         parser.exit(2, f"{parser.prog}: error: " + "\n".join(line.split("  ", 1)[1] for line in report) + "\n")
     print("\n".join(report))
     n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
     n_failed = sum(line.startswith("FAIL") for line in report)
-    n_hand = sum(line.startswith("hand") for line in report)
-    n_flags = len(result["flags"])
+    n_hand, n_flags = len(result.answers), len(result.flags)
     print(f"\n{n_parts - n_failed} of {n_parts} checks pass: " + ("PASSED" if passed else "FAILED")
           + (f"; {n_hand} written answers to be read by a person" if n_hand else "")
           + (f"; {n_flags} lines flagged for a person to look at" if n_flags else ""))

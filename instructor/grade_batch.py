@@ -13,7 +13,7 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
                          (what was graded when it was not A3_VAE.ipynb with its cell ids) and
                          flags (lines that reach for the grading machinery, for a person to read)
     reports/NAME.txt     the report for that student, with the reason of every failure
-    results/NAME.json    the full result, from which a rerun knows what is graded already
+    results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already
 
 Status is one of: graded, timed out, crashed, unreadable notebook, missing file,
 several notebooks.
@@ -26,7 +26,6 @@ points and the reports say whether each was answered.
 import argparse
 import csv
 import io
-import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -35,11 +34,11 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from instructor.grade import default_reference, grade_isolated, parts_of
+from instructor.grade import grade_isolated
+from instructor.layout import default_reference, parts_of
+from instructor.result import GradingResult
 from instructor.supervision import stop_gradings, stop_on_sigterm
 from vaekit.files import write_atomically
-
-ROOT = Path(__file__).resolve().parents[1]
 
 STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file", "several notebooks")
 
@@ -51,11 +50,19 @@ def write_text(path, text, what):
 def grade_student(student, path, out_dir, reference, timeout, threads):
     """Grade one student's folder or zip and store its report and result; returns the result."""
     result = grade_isolated(path, reference, timeout, threads)
-    header = f"{student}: {result['status']}, {sum(p['points'] for p in result['parts'])} points\n\n"
-    write_text(out_dir / "reports" / f"{student}.txt", header + "\n".join(result["report"]) + "\n",
-               "the report")
-    write_text(out_dir / "results" / f"{student}.json", json.dumps(result, indent=1), "the result")
+    header = f"{student}: {result.status}, {result.points} points\n\n"
+    write_text(out_dir / "reports" / f"{student}.txt", header + "\n".join(result.report) + "\n", "the report")
+    write_text(result_file(out_dir, student), result.to_json(), "the result")
     return result
+
+
+def result_file(out_dir, student):
+    return out_dir / "results" / f"{student}.json"
+
+
+def stored_result(out_dir, student):
+    """The GradingResult that grade_student stored for student."""
+    return GradingResult.from_json(result_file(out_dir, student).read_text())
 
 
 def submissions_in(folder):
@@ -80,14 +87,13 @@ def gradebook(students, out_dir, reference):
     writer.writerow(["student", "status", *(f"{name} ({points})" for name, points in parts),
                      f"total ({sum(points for _, points in parts)})", "written answers given", "notes", "flags"])
     for student in students:
-        result = json.loads((out_dir / "results" / f"{student}.json").read_text())
-        earned = {part["name"]: part["points"] for part in result["parts"]}
-        answered = sum(answer["words"] > 0 for answer in result["answers"])
-        writer.writerow([student, result["status"], *(earned.get(name, 0) for name, _ in parts),
-                         sum(earned.values()), answered,
-                         "; ".join(line[len("note  "):] for line in result.get("notes", [])),
-                         "; ".join(f"{flag['where']}, line {flag['line']}: {flag['why']}"
-                                   for flag in result.get("flags", []))])
+        result = stored_result(out_dir, student)
+        earned = {part.name: part.points for part in result.parts}
+        answered = sum(answer.words > 0 for answer in result.answers)
+        writer.writerow([student, result.status, *(earned.get(name, 0) for name, _ in parts),
+                         result.points, answered,
+                         "; ".join(line[len("note  "):] for line in result.notes),
+                         "; ".join(f"{flag['where']}, line {flag['line']}: {flag['why']}" for flag in result.flags)])
     write_text(out_dir / "gradebook.csv", buffer.getvalue(), "the gradebook")
 
 
@@ -111,7 +117,7 @@ def main(argv=None):
     except ValueError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     students = sorted(paths)
-    todo = [s for s in students if args.regrade or not (out_dir / "results" / f"{s}.json").is_file()]
+    todo = [s for s in students if args.regrade or not result_file(out_dir, s).is_file()]
     print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
 
     stop_on_sigterm()
@@ -134,7 +140,7 @@ def main(argv=None):
     gradebook(students, out_dir, reference)
     counts = {status: 0 for status in STATUSES}
     for student in students:
-        counts[json.loads((out_dir / "results" / f"{student}.json").read_text())["status"]] += 1
+        counts[stored_result(out_dir, student).status] += 1
     print(f"gradebook: {out_dir / 'gradebook.csv'}; reports in {out_dir / 'reports'}")
     print(", ".join(f"{n} {status}" for status, n in counts.items() if n))
     return 0

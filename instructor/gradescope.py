@@ -11,7 +11,7 @@ requirements, MNIST downloaded into ROOT/data) and run_autograder for
 each submission, in a container of its own.
 
 On Gradescope the autograder runs as root; setup.sh makes the user vae-student and
-run_autograder has grade.py run the student's code (nbval and its kernel) as that user,
+run_autograder has instructor/grade.py run the student's code (nbval and its kernel) as that user,
 with ROOT/source, ROOT/submission and ROOT/results private to root and MNIST in ROOT/data.
 
 `run` is what run_autograder calls: it grades the files in ROOT/submission
@@ -37,10 +37,9 @@ from pathlib import Path
 import nbformat
 
 from instructor.flags import describe
-from instructor.grade import GRADER_FILES, SUPPORT_MODULES, grade_isolated, outcome
+from instructor.grade import grade_isolated, not_graded
+from instructor.layout import GRADER_FILES, ROOT, SUPPORT_MODULES
 from vaekit.files import write_atomically
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, from /autograder/source, when it builds the autograder image.
@@ -89,21 +88,19 @@ def make(out_zip):
 
 
 def results_json(result, seconds):
-    """Gradescope's results.json for a grade_result dict."""
-    tests = [{"name": part["name"], "score": part["points"], "max_score": part["max_points"],
-              "output": part["reason"] or "passed", "visibility": "visible"} for part in result["parts"]]
-    status = result["status"]
-    notes = [line[len("note  "):] for line in result.get("notes", [])]
-    failure = next((line[len("FAIL  "):] for line in result["report"] if line.startswith("FAIL")), "")
-    summary = "Graded." if status == "graded" else f"Not graded as a whole ({status}): {failure}"
-    if result["answers"]:
-        summary += f" The {len(result['answers'])} written answers are graded by hand."
+    """Gradescope's results.json for a GradingResult."""
+    tests = [{"name": part.name, "score": part.points, "max_score": part.max_points,
+              "output": part.reason or "passed", "visibility": "visible"} for part in result.parts]
+    notes = [line[len("note  "):] for line in result.notes]
+    failure = next((line[len("FAIL  "):] for line in result.report if line.startswith("FAIL")), "")
+    summary = "Graded." if result.status == "graded" else f"Not graded as a whole ({result.status}): {failure}"
+    if result.answers:
+        summary += f" The {len(result.answers)} written answers are graded by hand."
     output = "\n".join([summary, *notes])
-    if result.get("flags"):  # for the instructor only: hidden from the student
+    if result.flags:  # for the instructor only: hidden from the student
         tests.append({"name": "flags for a person (no points)", "score": 0, "max_score": 0, "visibility": "hidden",
-                      "output": "\n".join(describe(flag) for flag in result["flags"])})
-    return {"score": sum(part["points"] for part in result["parts"]), "execution_time": round(seconds, 1),
-            "output": output, "tests": tests}
+                      "output": "\n".join(describe(flag) for flag in result.flags)})
+    return {"score": result.points, "execution_time": round(seconds, 1), "output": output, "tests": tests}
 
 
 def run(root, timeout, as_user=None):
@@ -118,9 +115,8 @@ def run(root, timeout, as_user=None):
         try:
             pwd.getpwnam(as_user)
         except KeyError:
-            why = f"the user {as_user} does not exist; setup.sh makes it"
-            result = outcome("crashed", nbformat.read(root / "source" / "A3_VAE.ipynb", as_version=4),
-                             [f"FAIL  {why}"], None, why)
+            result = not_graded("crashed", nbformat.read(root / "source" / "A3_VAE.ipynb", as_version=4),
+                                f"the user {as_user} does not exist; setup.sh makes it")
             return write_results(root, results_json(result, time.monotonic() - start))
         for folder in ("source", "submission", "results"):
             (root / folder).chmod(0o700)

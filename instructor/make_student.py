@@ -17,9 +17,9 @@ other output is removed, and no figure or trained model is copied, so no part
 of an answer leaks. Cell ids are kept: grading matches cells by id. An unclosed,
 stray or nested marker is an error, and then nothing is written.
 
-OUT_DIR receives the notebook, helpers.py, the modules the notebook imports
-(with vaekit/checks_expected.pt, the values the notebook's checks compare with),
-requirements.txt and a short README. Students check their work by running the
+OUT_DIR receives the notebook, helpers.py, the package the notebook imports
+(all of vaekit/, with vaekit/checks_expected.pt, the values the notebook's checks
+compare with: instructor/layout.py), requirements.txt and a short README. Students check their work by running the
 notebook, or all of it with ``pytest --nbval``. The grader is not handed out:
 its references (instructor/judge.py) are the answers, and instructors grade with
 this repository's instructor/grade.py.
@@ -32,10 +32,9 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.grade import SUPPORT_MODULES, copy_files, is_check_cell
-from instructor.markers import MarkerError, handed_out, strip_solutions
+from instructor.layout import ROOT, SUPPORT_MODULES, copy_files, handout_helpers, is_check_cell
+from instructor.markers import MarkerError, handed_out
 
-ROOT = Path(__file__).resolve().parents[1]
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 
@@ -83,7 +82,7 @@ def make_student(out_dir, solution_dir=ROOT):
     # Build everything first, so a marker error leaves nothing half-written.
     notebook = student_notebook(nbformat.read(solution_dir / "A3_VAE.ipynb", as_version=4))
     nbformat.validate(notebook)
-    helpers = strip_solutions((solution_dir / "helpers.py").read_text(), "helpers.py")
+    helpers = handout_helpers(solution_dir)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))

@@ -1,4 +1,5 @@
 """Lines that reach for the grading machinery are flagged, with their cell; correct code in any style is not."""
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -6,8 +7,11 @@ import pytest
 
 from tests.test_grading import OTHER_STYLES
 from instructor.flags import flag_sources
-from instructor.grade import handout_helpers, merge, submission_flags
+from instructor.grade import submission_flags
+from instructor.layout import handout_helpers
 from instructor.make_student import student_notebook
+from instructor.merge import merge
+from instructor.result import GradingResult, PartResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "A3_VAE.ipynb"
@@ -91,11 +95,12 @@ def test_code_that_does_not_parse_is_said_so():
 def test_gradescope_shows_the_flags_to_the_instructor_only():
     from instructor.gradescope import results_json
     flag = {"where": "cell 'elbo'", "line": 2, "code": "torch.exp = abs", "why": "changes torch.exp"}
-    result = {"status": "graded", "parts": [{"name": "elbo and loss", "points": 4, "max_points": 4, "reason": ""}],
-              "report": ["pass  elbo and loss"], "notes": [], "answers": [], "flags": [flag]}
+    result = GradingResult(status="graded", passed=True,
+                           parts=[PartResult(name="elbo and loss", points=4, max_points=4, reason="")],
+                           report=["pass  elbo and loss"], notes=[], answers=[], flags=[flag])
     results = results_json(result, 1.0)
     hidden = [test for test in results["tests"] if test["visibility"] == "hidden"]
     assert hidden == [{"name": "flags for a person (no points)", "score": 0, "max_score": 0, "visibility": "hidden",
                        "output": "cell 'elbo', line 2: torch.exp = abs  (changes torch.exp)"}]
     assert results["score"] == 4 and "torch.exp" not in results["output"]
-    assert [test["visibility"] for test in results_json({**result, "flags": []}, 1.0)["tests"]] == ["visible"]
+    assert [test["visibility"] for test in results_json(replace(result, flags=[]), 1.0)["tests"]] == ["visible"]

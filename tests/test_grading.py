@@ -15,7 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.grade import grade, grade_result, is_graded, merge
+from instructor.grade import grade, grade_result
+from instructor.layout import is_graded
+from instructor.merge import merge
 from instructor.make_student import make_student
 from instructor.markers import BEGIN, END, MarkerError, strip_solutions
 from instructor.supervision import KERNEL_GONE_S, UNREAPED_S, kill_processes_of, run_watching_the_kernel
@@ -334,11 +336,11 @@ def test_a_spoof_scores_nothing_and_is_flagged(student_dir, tmp_path, spoof):
     shutil.copytree(student_dir, folder)
     nbformat.write(notebook, folder / "A3_VAE.ipynb")
     result = grade_result(folder, SOLUTION_NOTEBOOK)
-    assert result["status"] == "graded" and not result["passed"]
-    assert f"cell {spoof_cell.id!r} raised" not in "\n".join(result["report"])  # the spoof itself ran
-    scored = {part["name"]: part["points"] for part in result["parts"] if part["points"]}
-    assert scored == {}, "\n".join(result["report"])
-    assert result["flags"], "\n".join(result["report"])
+    assert result.status == "graded" and not result.passed
+    assert f"cell {spoof_cell.id!r} raised" not in "\n".join(result.report)  # the spoof itself ran
+    scored = {part.name: part.points for part in result.parts if part.points}
+    assert scored == {}, "\n".join(result.report)
+    assert result.flags, "\n".join(result.report)
 
 
 OTHER_STYLES = [

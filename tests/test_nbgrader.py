@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.grade import SUPPORT_MODULES, copy_files
+from instructor.layout import SUPPORT_MODULES, copy_files
 from instructor.make_student import make_student
 
 pytest.importorskip("nbgrader", reason="nbgrader is in requirements-test.txt; install it to run these tests")

@@ -17,7 +17,7 @@ import nbclient
 import nbformat
 
 from vaekit.mnist import mnist_root
-from instructor.grade import SUPPORT_MODULES, copy_files, is_check_cell
+from instructor.layout import SUPPORT_MODULES, copy_files, is_check_cell
 from instructor.make_student import make_student
 from instructor.markers import BEGIN, END
 

@@ -13,8 +13,9 @@ import nbformat
 import pytest
 
 from instructor import submission as submissions
-from instructor.grade import grade_result, merge, placement_notes
+from instructor.grade import grade_result
 from instructor.make_student import student_notebook
+from instructor.merge import merge, placement_notes
 from instructor.placement import Placement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ def test_a_student_notebook_with_answers_moved_deleted_and_duplicated_cells():
     duplicate_index = next(i for i, cell in enumerate(colab.cells)
                            if cell.source == duplicate.source and i != placement.index["check-log-prior"])
     assert duplicate_index not in placement.index.values()
-    notes = placement_notes(ref, placement)
+    notes = placement_notes(placement)
     assert notes[-1] == "note  not found in the submission, graded as empty: log-q"
 
     merged = merge(ref, colab, placement)
@@ -237,9 +238,9 @@ def test_grade_result_of_an_unusable_submission_says_why_and_scores_nothing(tmp_
     two = handed_in(tmp_path / "two")
     shutil.copy(SOLUTION, two / "A3_VAE (1).ipynb")
     result = grade_result(two, SOLUTION)
-    assert result["status"] == "several notebooks" and not result["passed"]
-    assert all(part["points"] == 0 and "2 notebooks" in part["reason"] for part in result["parts"])
-    assert result["report"][0].startswith("FAIL  2 notebooks in the submission (A3_VAE (1).ipynb, A3_VAE.ipynb)")
+    assert result.status == "several notebooks" and not result.passed
+    assert all(part.points == 0 and "2 notebooks" in part.reason for part in result.parts)
+    assert result.report[0].startswith("FAIL  2 notebooks in the submission (A3_VAE (1).ipynb, A3_VAE.ipynb)")
 
 
 def test_a_notebook_given_alone_is_taken_with_the_helpers_beside_it(tmp_path):

@@ -34,12 +34,14 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 import helpers
-from vaekit import arguments
-from instructor.grade import GRADING_ENV, SUPPORT_MODULES, copy_files, is_graded, merge
+from instructor.grade import GRADING_ENV
+from instructor.layout import SUPPORT_MODULES, copy_files, is_graded
 from instructor.markers import strip_solutions
+from instructor.merge import merge
 from instructor.reference_model import build_networks, networks_from_checkpoint, reference_model
 from tools.memory import watch
 from tools.notebook_code import notebook_namespace
+from vaekit import arguments
 from vaekit.checkpoints import load_checkpoint, save_checkpoint, training_state
 from vaekit.evaluation import (GRID_HALF_WIDTH, GRID_POINTS, WIDTH_PER_SPACING, exact_log_marginal,
                                importance_bounds)
