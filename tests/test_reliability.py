@@ -23,11 +23,12 @@ import io, sys, time
 from pathlib import Path
 import torch
 from tools.notebook_code import notebook_namespace
+from vaekit import training
 
 mode, path, markers = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 nb = notebook_namespace()
 config = {**nb["CONFIG"], "n_epochs": int(sys.argv[4])}
-real_save_checkpoint, real_torch_save = nb["save_checkpoint"], torch.save
+real_save_checkpoint, real_torch_save = training.save_checkpoint, torch.save
 
 def save_and_pause(checkpoint_path, state):
     """Between epochs: save, leave a marker, and wait a moment to be killed."""
@@ -47,9 +48,9 @@ def half_write_then_hang(obj, f):
     time.sleep(600)
 
 if mode == "pause":
-    nb["save_checkpoint"] = save_and_pause
+    training.save_checkpoint = save_and_pause
 elif mode == "hang":
-    nb["save_checkpoint"] = save_and_pause
+    training.save_checkpoint = save_and_pause
     torch.save = half_write_then_hang
 torch.manual_seed(0)
 nb["train"](nb["encoder"], nb["decoder"], nb["x_train"][:2000], config, path, show_progress=False)
