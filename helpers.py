@@ -1,8 +1,16 @@
 """Densities and samplers for the VAE, written out from elementary tensor operations.
 
-The assignment forbids probabilistic-modelling libraries (torch's
-distributions module, its binary cross-entropy losses, its Bernoulli and
-normal samplers), so every log density and every sampler lives here.
+The rules (the assignment's): no probabilistic-modelling library. Every log
+density and every sampler is written here from tensor operations.
+
+    Allowed:  tensor arithmetic and reductions (torch.exp, torch.log, .sum(), @, ...),
+              torch.randn and torch.rand for the random draws,
+              F.softplus, F.logsigmoid, torch.logaddexp and torch.logsumexp.
+    Not allowed: torch.distributions; F.binary_cross_entropy,
+              F.binary_cross_entropy_with_logits and nn.BCELoss / nn.BCEWithLogitsLoss;
+              torch.bernoulli and torch.normal (and the tensor methods
+              .bernoulli_() and .normal_()); any other library's density or
+              sampler (scipy.stats, numpy.random).
 
 Conventions: batch first. ``x`` is ``(B, D)`` with pixels in {0, 1}, ``z`` is
 ``(B, K)`` (K = 2 in the notebook). Densities return one value per example,
@@ -10,10 +18,8 @@ shape ``(B,)``, except :func:`bernoulli_log_density`, which is per pixel so
 that the caller decides what to sum over.
 
 Each function first checks its arguments (vaekit/arguments.py): bad input
-raises ``TypeError`` or ``ValueError`` naming the argument. Infinite
-arguments never give NaN: where a density has an exact limit it is returned,
-where it has none the call raises ``ValueError``. A NaN argument (other than
-``x``) gives NaN.
+raises ``TypeError`` or ``ValueError`` naming the argument. Each docstring has
+a worked example; run them all with ``python -m pytest --doctest-modules helpers.py``.
 """
 import math
 
@@ -34,13 +40,14 @@ def bernoulli_log_density(x, logits):
     """Log Ber(x | sigmoid(logits)), element by element.
 
     Computed from the logits y = log(mu / (1 - mu)), never from mu, so that
-    value and gradient are exact for every finite y. Infinite logits give the
-    exact limits: 0 for the certain outcome, -inf for the impossible one
-    (never NaN).
+    value and gradient are exact for every finite y (at y = +-1e4 too).
 
     x:      (B, D) binary pixels (0. or 1.)
-    logits: (B, D) Bernoulli logits, finite or +-inf
+    logits: (B, D) finite Bernoulli logits
     returns (B, D) log probabilities
+
+    >>> bernoulli_log_density(torch.tensor([[1., 0., 1., 0.]]), torch.tensor([[0., 0., 2., 2.]]))
+    tensor([[-0.6931, -0.6931, -0.1269, -2.1269]])
     """
     check_bernoulli_arguments(x, logits)
     ### BEGIN SOLUTION
@@ -54,16 +61,22 @@ def bernoulli_log_density(x, logits):
 def bernoulli_log_likelihood_table(x, logits):
     """log p(x_i | logits_j) summed over pixels, for every image i and every row j.
 
-    Summed over pixels, the log density is linear in x, so one matrix product
-    can give the log likelihood of every image under every logit vector, e.g.
+    The log likelihood of every image under every logit vector at once, e.g.
     under every point of a latent grid decoded once.
 
-    The matrix product needs finite logits (inf - inf has no value), so
-    infinite logits are refused; bernoulli_log_density takes them.
-
     x:      (B, D) binary pixels
-    logits: (G, D) finite Bernoulli logits
+    logits: (G, D) finite Bernoulli logits (infinite ones are refused)
     returns (B, G)
+
+    >>> bernoulli_log_likelihood_table(torch.tensor([[1., 0.], [0., 1.]]),
+    ...                                torch.tensor([[0., 0.], [2., -2.], [1., 1.]]))
+    tensor([[-1.3863, -0.2539, -1.6265],
+            [-1.3863, -4.2539, -1.6265]])
+
+    Hints:
+        Summed over pixels, the log density is linear in x. Which matrix product
+        of a (B, D) and a (D, G) tensor gives a (B, G) table?
+        F.softplus(y) is log(1 + e^y), exact for large y.
     """
     check_table_arguments(x, logits)
     ### BEGIN SOLUTION
@@ -75,8 +88,11 @@ def bernoulli_log_likelihood_table(x, logits):
 def std_normal_log_density(z):
     """Log N(z | 0, I), summed over the latent dimensions.
 
-    z: (B, K), finite or +-inf (a point at infinity has log density -inf)
+    z: (B, K) finite
     returns (B,)
+
+    >>> std_normal_log_density(torch.tensor([[0., 0.], [1., 0.]]))
+    tensor([-1.8379, -2.3379])
     """
     check_codes(z)
     ### BEGIN SOLUTION
@@ -87,9 +103,13 @@ def std_normal_log_density(z):
 def diag_gaussian_log_density(z, mu, log_sigma):
     """Log N(z | mu, diag(exp(log_sigma))^2), summed over latent dimensions.
 
-    z:             (B, K), finite or +-inf (log density -inf there)
+    z:             (B, K) finite
     mu, log_sigma: (B, K), not infinite (ValueError otherwise)
     returns (B,)
+
+    >>> diag_gaussian_log_density(torch.tensor([[1., 0.], [2., 0.]]), torch.tensor([[1., 0.], [0., 0.]]),
+    ...                           torch.tensor([[0., 0.], [0.6931, 0.]]))
+    tensor([-1.8379, -3.0310])
     """
     check_gaussian_arguments(mu, log_sigma, z)
     ### BEGIN SOLUTION
@@ -112,6 +132,11 @@ def sample_diag_gaussian(mu, log_sigma, generator=None):
     mu, log_sigma: (B, K), not infinite (ValueError otherwise)
     generator: optional torch.Generator on the same device, for fixed noise
     returns z: (B, K)
+
+    With a tiny standard deviation, z is mu:
+
+    >>> sample_diag_gaussian(torch.tensor([[5., -5.]]), torch.tensor([[-20., -20.]]))
+    tensor([[ 5., -5.]])
     """
     check_gaussian_arguments(mu, log_sigma)
     ### BEGIN SOLUTION
@@ -126,6 +151,11 @@ def sample_bernoulli(probs, generator=None):
     probs: (B, D) in [0, 1]
     generator: optional torch.Generator on the same device
     returns x: (B, D) of 0. and 1., same dtype as probs
+
+    Where the probability is 0 or 1, the draw is certain:
+
+    >>> sample_bernoulli(torch.tensor([[0., 1., 0., 1.]]))
+    tensor([[0., 1., 0., 1.]])
     """
     check_probabilities(probs)
     ### BEGIN SOLUTION
@@ -140,10 +170,17 @@ def sample_bernoulli(probs, generator=None):
 # ---------------------------------------------------------------------------
 
 def log_mean_exp(a, dim):
-    """log(mean(exp(a), dim)), also where exp(a) overflows.
+    """log(mean(exp(a), dim)), also where exp(a) overflows (exp(1000) is inf in float32).
 
     a: any floating tensor with at least one entry along ``dim``
     returns a with ``dim`` removed
+
+    >>> log_mean_exp(torch.tensor([[0., 2.], [1000., 1000.]]), dim=1)
+    tensor([   1.4338, 1000.0000])
+
+    Hints:
+        torch.logsumexp computes log(sum(exp(a))) without overflow. How far is
+        the log of a mean from the log of a sum?
     """
     check_log_mean_exp_arguments(a, dim)
     ### BEGIN SOLUTION

@@ -12,15 +12,15 @@ markers:
 In a markdown cell (the answers to the written questions) the block becomes
 ``YOUR ANSWER HERE``, so no answer text is kept.
 
-Check cells (tagged nbval-check-output) keep their reference outputs; every
-other output is removed, and no figure or trained model is copied, so no part
-of an answer leaks. Cell ids are kept: grading matches cells by id. An unclosed,
-stray or nested marker is an error, and then nothing is written.
+Every output is removed (a check shows its result only once it has run), and
+no figure or trained model is copied, so no part of an answer leaks. Cell ids
+are kept: grading matches cells by id. An unclosed, stray or nested marker is
+an error, and then nothing is written.
 
 OUT_DIR receives the notebook, helpers.py, the package the notebook imports
 (all of vaekit/, with vaekit/checks_expected.pt, the values the notebook's checks
 compare with: instructor/layout.py), requirements.txt and a short README. Students check their work by running the
-notebook, or all of it with ``pytest --nbval``. The grader is not handed out:
+notebook, or all of it with ``pytest --nbval-lax``. The grader is not handed out:
 its references (instructor/judge.py) are the answers, and instructors grade with
 this repository's instructor/grade.py.
 """
@@ -32,32 +32,67 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.layout import ROOT, SUPPORT_MODULES, copy_files, handout_helpers, is_check_cell
+from instructor.layout import ROOT, SUPPORT_MODULES, copy_files, handout_helpers
 from instructor.markers import MarkerError, handed_out
 
 STUDENT_README = """\
 # Assignment 3: variational autoencoders
 
 Fill in every `# YOUR CODE HERE` in `A3_VAE.ipynb` and `helpers.py` and answer
-the three questions (`YOUR ANSWER HERE`). The check cell after each part says
-`ok` when it passes, or what it expected and what it found. To run every cell
-and every check at once:
+the three questions (`YOUR ANSWER HERE`). Set up once:
 
 ```bash
 python -m venv .venv && .venv/bin/pip install -r requirements.txt
-VAE_EPOCHS=2 VAE_EVAL_IMAGES=200 .venv/bin/python -m pytest --nbval --nbval-current-env A3_VAE.ipynb
 ```
 
-(2 epochs of training and 200 test digits in section 6: the checks do not depend on either.)
+## The rules
 
-Fix the first failure first: later parts use earlier ones. Each `# TODO` cell
-says what it must leave behind (names and shapes) for its check; how you plot
-is up to you. The written answers are read by a person. To train the full
-model, run the notebook top to bottom without `VAE_EPOCHS`.
+No probabilistic-modelling library: you write every log density and sampler
+yourself, in `helpers.py`, from tensor operations.
+
+- Allowed: tensor arithmetic and reductions (`torch.exp`, `torch.log`,
+  `.sum()`, `@`, ...), `torch.randn` and `torch.rand` for the random draws,
+  `F.softplus`, `F.logsigmoid`, `torch.logaddexp` and `torch.logsumexp`;
+  layers, the optimizer and plotting from PyTorch and matplotlib.
+- Not allowed: `torch.distributions`; `F.binary_cross_entropy`,
+  `F.binary_cross_entropy_with_logits`, `nn.BCELoss` and `nn.BCEWithLogitsLoss`;
+  `torch.bernoulli` and `torch.normal` (and the tensor methods `.bernoulli_()`
+  and `.normal_()`); any other library's density or sampler (`scipy.stats`,
+  `numpy.random`).
+
+Lines that use what is not allowed, reach for the checks or the grader, or
+patch a library are flagged for your instructor to read.
+
+## Trying your work
+
+Each function you write has a worked example in its docstring (`>>>`): a
+small input and the value to expect, or a shape or a relation you can check
+by hand. It fails with `NotImplementedError` until you have written the stub.
+
+```bash
+.venv/bin/python -m pytest --doctest-modules helpers.py
+```
+
+runs the examples of `helpers.py`; in the notebook, a cell with
+`import doctest; doctest.testmod()` runs those of the functions you defined
+there.
+
+The check cell after each part says `ok` when it passes, or what it expected,
+what it found and what the mistake most likely is. Fix the first failure
+first: later parts use earlier ones. Each `# TODO` cell says what it must
+leave behind (names and shapes) for its check; how you plot is up to you. To
+run every cell and every check at once:
+
+```bash
+VAE_EPOCHS=2 VAE_EVAL_IMAGES=200 .venv/bin/python -m pytest --nbval-lax --nbval-current-env A3_VAE.ipynb
+```
+
+(2 epochs of training and 200 test digits in section 6: the checks do not
+depend on either.) To train the full model, run the notebook top to bottom
+without `VAE_EPOCHS`. The written answers are read by a person.
 
 Grading runs your code on other inputs than these checks and compares the
-results outside your notebook; lines that reach for the checks or the grader,
-or patch a library, are flagged for your instructor to read.
+results outside your notebook.
 """
 
 
@@ -68,7 +103,7 @@ def student_notebook(solution):
     for cell in notebook.cells:
         if cell.cell_type in ("markdown", "code"):
             cell.source = handed_out(cell.source, cell.cell_type, f"cell {cell.id!r}")
-        if cell.cell_type == "code" and not is_check_cell(cell):
+        if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
     return notebook

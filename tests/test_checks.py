@@ -184,6 +184,15 @@ def test_other_bernoulli_formulas_pass(density, tmp_path):
            tmp_path)
 
 
+def test_infinite_logits_are_outside_the_contract(tmp_path):
+    # bernoulli_log_density promises exact values and gradients for every finite logit (the checks try
+    # +-1e4), not at +-inf: the lesson's own x y - log(1 + e^y) is NaN at y = +inf, and it passes both.
+    lesson_formula = GOOD_BERNOULLI[1]
+    assert torch.isnan(lesson_formula(torch.ones(1, 1), torch.full((1, 1), math.inf))).all()
+    helper("helpers.bernoulli_log_density", "bernoulli_log_density", lesson_formula,
+           checks.check_bernoulli_log_density, tmp_path)
+
+
 @pytest.mark.parametrize("density, words", BAD_BERNOULLI)
 def test_wrong_bernoulli_densities_fail(density, words, tmp_path):
     helper("helpers.bernoulli_log_density", "bernoulli_log_density", density, checks.check_bernoulli_log_density,

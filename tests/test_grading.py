@@ -104,20 +104,15 @@ def test_the_written_answers_are_stubs_in_the_student_edition(student_dir):
         assert student[cell.id].source.strip() == "YOUR ANSWER HERE"
 
 
-def test_student_edition_keeps_ids_and_check_outputs_only(student_dir):
+def test_student_edition_keeps_ids_and_no_outputs(student_dir):
+    # A check says "ok" only once it has run: no cell of the handout holds an output, check cells included.
     solution = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
     student = nbformat.read(student_dir / "A3_VAE.ipynb", as_version=4)
     assert [c.id for c in student.cells] == [c.id for c in solution.cells]
-    for sol, stu in zip(solution.cells, student.cells):
-        if stu.cell_type != "code":
-            continue
-        if "nbval-check-output" in stu.metadata.get("tags", []):
-            assert stu.outputs == sol.outputs and stu.execution_count is not None
-        else:
-            assert stu.outputs == [] and stu.execution_count is None
+    code = [cell for cell in student.cells if cell.cell_type == "code"]
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+    assert sum("nbval-check-output" in cell.metadata.get("tags", []) for cell in code) > 20
     assert not any((student_dir / d).exists() for d in ("figures", "models"))
-    assert not [kind for cell in student.cells if cell.cell_type == "code" for output in cell.outputs
-                for kind in output.get("data", {}) if kind.startswith("image/")]
     # The one picture handed out is the model's diagram, attached to the introduction.
     assert [list(cell.attachments) for cell in student.cells if cell.get("attachments")] == [["model.png"]]
     assert (student_dir / "vaekit/checks_expected.pt").is_file()
@@ -200,7 +195,7 @@ def test_make_student_command_line(tmp_path):
     wrong = subprocess.run([sys.executable, "-c", check.format("0")], cwd=tmp_path / "ed",
                            capture_output=True, text=True)
     assert wrong.returncode == 1 and "AssertionError: log_mean_exp(a, dim=1): expected" in wrong.stderr
-    assert ("VAE_EPOCHS=2 VAE_EVAL_IMAGES=200 .venv/bin/python -m pytest --nbval --nbval-current-env A3_VAE.ipynb"
+    assert ("VAE_EPOCHS=2 VAE_EVAL_IMAGES=200 .venv/bin/python -m pytest --nbval-lax --nbval-current-env A3_VAE.ipynb"
             in (tmp_path / "ed" / "README.md").read_text())
 
 

@@ -1,10 +1,11 @@
 """The notebook end to end under nbval, training from scratch (shortened).
 
 The committed notebook is checked by nbval as it stands (it loads the
-committed model); this test runs a completed student edition, as a student
-runs it, that really trains, in a scratch folder, so its checkpoint and
-figures do not touch the committed ones. Its check cells must print what the
-full run printed: they depend on nothing that varies with the number of
+committed model); this test runs a completed student edition with the command
+the student edition's README gives, that really trains, in a scratch folder,
+so its checkpoint and figures do not touch the committed ones. The handout
+holds no outputs; here its check cells get the full run's outputs back, and
+must print them again: they depend on nothing that varies with the number of
 epochs, the number of test images evaluated, the machine or the thread count.
 """
 import base64
@@ -36,12 +37,15 @@ def notebook_in(folder, **settings):
 
 
 def completed_student_edition(folder):
-    """The student edition in folder, every stub and answer filled in as the solution has it."""
+    """The student edition in folder, every stub and answer filled in as the solution has it, and its
+    check cells holding the outputs of the full run."""
     make_student(folder)
     solution = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
     notebook = nbformat.read(folder / "A3_VAE.ipynb", as_version=4)
     for mine, given in zip(notebook.cells, solution.cells):
-        if not is_check_cell(mine):  # the check cells stay as handed out
+        if is_check_cell(mine):  # the check cells stay as handed out, with the full run's outputs
+            mine.outputs, mine.execution_count = given.outputs, given.execution_count
+        else:
             mine.source = "\n".join(line for line in given.source.split("\n") if line.strip() not in (BEGIN, END))
     nbformat.write(notebook, folder / "A3_VAE.ipynb")
     helpers = (ROOT / "helpers.py").read_text().split("\n")
@@ -55,7 +59,7 @@ def test_a_completed_student_edition_trains_from_scratch_and_passes_its_checks(t
     env.update(MNIST_ROOT=str(mnist_root().resolve()), VAE_EPOCHS="2", VAE_EVAL_IMAGES="200")
     # The command the student edition's README gives (tests/test_grading.py checks that it does).
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
          "-q", "A3_VAE.ipynb"],
         cwd=edition, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
