@@ -12,7 +12,9 @@ its cell:
 - assigning, setting or deleting an attribute of an imported module or of
   anything imported (``torch.allclose = ...``, ``setattr(checks, ...)``);
 - naming a path outside the submission's folder (absolute, ``~`` or ``../``),
-  the grader's files (``/autograder``, ``instructor/``) or the reference notebook.
+  the grader's files (``/autograder``, ``instructor/``) or the reference notebook;
+- using what the assignment's rules forbid (FORBIDDEN: a library's density or
+  sampler), which the rules in helpers.py and the student README list.
 
 Only the student's own lines count: a line that the handed-out version of the
 same cell (or of helpers.py) holds is given code. The lines are read with
@@ -25,6 +27,16 @@ GRADING_MODULES = {"checks", "grading_probe", "judge", "instructor", "nbval", "p
 HIDDEN_MODULES = {"builtins", "__builtins__"}
 SUSPECT_PATH = re.compile(r"^(/|~|\.\./)|/autograder|(^|/)(instructor|tools)/|reference\.ipynb")
 MUTATORS = {"setattr", "delattr"}
+# What the assignment forbids, as code names it (a module, or the name of a function or method) and as
+# the rules handed to students name it (helpers.py's docstring, the student README).
+FORBIDDEN = {"torch.distributions": "torch.distributions", "scipy.stats": "scipy.stats",
+             "numpy.random": "numpy.random", "binary_cross_entropy": "F.binary_cross_entropy",
+             "binary_cross_entropy_with_logits": "F.binary_cross_entropy_with_logits",
+             "BCELoss": "nn.BCELoss", "BCEWithLogitsLoss": "nn.BCEWithLogitsLoss",
+             "bernoulli": "torch.bernoulli", "bernoulli_": ".bernoulli_()",
+             "normal": "torch.normal", "normal_": ".normal_()"}
+FORBIDDEN_MODULES = tuple(name for name in FORBIDDEN if "." in name)
+FORBIDDEN_NAMES = {name for name in FORBIDDEN if "." not in name}
 
 
 def code_lines(source):
@@ -70,6 +82,27 @@ def assigned(targets):
             yield target.value
 
 
+def dotted(node, imported):
+    """The dotted name of an attribute chain, its first name as imported (np.random.normal ->
+    numpy.random.normal), or None if it does not start from a name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([imported.get(node.id, node.id), *reversed(parts)])
+
+
+def forbidden(name):
+    """What the rules call name (a dotted name) if they forbid it, else None."""
+    for module in FORBIDDEN_MODULES:
+        if name == module or name.startswith(module + "."):
+            return FORBIDDEN[module]
+    last = name.split(".")[-1]
+    return FORBIDDEN[last] if last in FORBIDDEN_NAMES else None
+
+
 def findings(tree, imported):
     """[(line number, why)] for one parsed cell, a line once; imported: the names bound by imports anywhere."""
     found = []
@@ -80,13 +113,18 @@ def findings(tree, imported):
                        else [f"{node.module}.{alias.name}" for alias in node.names if node.module])
             for module in modules:
                 top = module.split(".")[0]
+                if forbidden(module):
+                    found.append((node.lineno, f"imports {forbidden(module)}, which the assignment forbids"))
                 if GRADING_MODULES & set(module.split(".")):
                     found.append((node.lineno, f"imports {module}, part of the grading"))
                 elif top in HIDDEN_MODULES:
                     found.append((node.lineno, f"imports {module}"))
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.value.id == "sys" and node.attr == "modules":
+        elif isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id == "sys" and node.attr == "modules":
                 found.append((node.lineno, "uses sys.modules"))
+            rule = forbidden(dotted(node, imported) or node.attr)
+            if rule:
+                found.append((node.lineno, f"uses {rule}, which the assignment forbids"))
         elif isinstance(node, ast.Name) and node.id in HIDDEN_MODULES:
             found.append((node.lineno, f"uses {node.id}"))
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):

@@ -6,10 +6,10 @@ import nbformat
 import pytest
 
 from tests.test_grading import OTHER_STYLES
-from instructor.flags import flag_sources
+from instructor.flags import FORBIDDEN, flag_sources
 from instructor.grade import submission_flags
 from instructor.layout import handout_helpers
-from instructor.make_student import student_notebook
+from instructor.make_student import make_student, student_notebook
 from instructor.merge import merge
 from instructor.result import GradingResult, PartResult
 
@@ -104,3 +104,42 @@ def test_gradescope_shows_the_flags_to_the_instructor_only():
                        "output": "cell 'elbo', line 2: torch.exp = abs  (changes torch.exp)"}]
     assert results["score"] == 4 and "torch.exp" not in results["output"]
     assert [test["visibility"] for test in results_json(replace(result, flags=[]), 1.0)["tests"]] == ["visible"]
+
+
+# The assignment's rule: no library density or sampler. Each way of reaching for one is flagged; the
+# functions the rules allow are not.
+FORBIDDEN_USES = {
+    "from torch.distributions import Normal": "imports torch.distributions",
+    "import torch.distributions as D\nq = D.Normal(mu, sigma)": "imports torch.distributions",
+    "z = torch.distributions.Normal(mu, sigma).rsample()": "uses torch.distributions",
+    "from torch.nn.functional import binary_cross_entropy_with_logits as bce":
+        "imports F.binary_cross_entropy_with_logits",
+    "value = -F.binary_cross_entropy_with_logits(y, x, reduction='none')": "uses F.binary_cross_entropy_with_logits",
+    "value = -F.binary_cross_entropy(torch.sigmoid(y), x)": "uses F.binary_cross_entropy",
+    "criterion = torch.nn.BCEWithLogitsLoss()": "uses nn.BCEWithLogitsLoss",
+    "x = torch.bernoulli(p)": "uses torch.bernoulli",
+    "x = torch.empty_like(p).bernoulli_(p)": "uses .bernoulli_()",
+    "eps = torch.normal(0.0, 1.0, size=(3, 2))": "uses torch.normal",
+    "eps = torch.empty(3, 2).normal_()": "uses .normal_()",
+    "import numpy as np\neps = np.random.normal(size=(3, 2))": "uses numpy.random",
+    "from scipy import stats\nvalue = stats.norm.logpdf(z)": "imports scipy.stats",
+}
+
+
+@pytest.mark.parametrize("source", list(FORBIDDEN_USES))
+def test_what_the_rules_forbid_is_flagged(source):
+    flags = flag_sources([("cell 'x'", source, "")])
+    assert any(flag["why"].startswith(FORBIDDEN_USES[source]) for flag in flags), flags
+
+
+def test_what_the_rules_allow_is_not_flagged():
+    allowed = ("eps = torch.randn(3, 2, generator=g)\nu = torch.rand(3, 784)\n"
+               "a = F.softplus(y) + F.logsigmoid(y) + torch.logaddexp(y, y) + torch.logsumexp(y, 1)")
+    assert flag_sources([("cell 'x'", allowed, "")]) == []
+
+
+def test_the_rules_handed_to_students_name_everything_the_flags_forbid(tmp_path):
+    make_student(tmp_path / "ed")
+    for where in ("helpers.py", "README.md"):
+        text = (tmp_path / "ed" / where).read_text()
+        assert [rule for rule in FORBIDDEN.values() if rule not in text] == [], where
