@@ -21,7 +21,7 @@ from vaekit.arguments import check_binary
 
 IWAE_KS = (1, 10, 100, 1000, 5000)
 ELBO_DRAWS = 100
-# The grid the convergence study in the notebook settles on (docs/results.md); an image
+# The grid the convergence study in the notebook settles on (section 6.1); an image
 # whose posterior puts more than EDGE_SHARE of its mass on the grid's border is
 # summed again on a wider square.
 GRID_HALF_WIDTH = 6.0
@@ -30,8 +30,7 @@ EDGE_SHARE = 1e-7
 # An image whose posterior is narrower than this many grid spacings is summed
 # again on a finer grid. The rectangle rule's relative error on a Gaussian of
 # width sigma is about 2 exp(-2 pi^2 sigma^2 / h^2) per direction: 0.014 at
-# sigma = 0.5 h, 0.0016 at 0.6 h. The benchmark measures both rules' errors and
-# times on 600 test digits (docs/speed.md): 0.6 is more exact and costs more.
+# sigma = 0.5 h, 0.0016 at 0.6 h: 0.6 is more exact and costs more.
 WIDTH_PER_SPACING = 0.5
 
 
