@@ -3,19 +3,25 @@
 The rules (the assignment's): no probabilistic-modelling library. Every log
 density and every sampler is written here from tensor operations.
 
-    Allowed:  tensor arithmetic and reductions (torch.exp, torch.log, .sum(), @, ...),
-              torch.randn and torch.rand for the random draws,
-              F.softplus, F.logsigmoid, torch.logaddexp and torch.logsumexp.
+    Allowed:  tensor arithmetic and reductions (torch.exp, torch.log, torch.sigmoid,
+              .sum(), @, ...) and shape operations (view, reshape, permute, stack, flip,
+              linspace, meshgrid, ...); torch.randn, torch.rand (and their _like forms)
+              for the random draws, torch.randint and torch.randperm to pick digits;
+              F.softplus, F.logsigmoid, torch.logaddexp and torch.logsumexp; layers,
+              the optimizer, NumPy and PIL arrays for images, matplotlib; in the
+              notebook's TODO cells, your own functions, and of vaekit only
+              save_figure and save_image.
     Not allowed: torch.distributions; F.binary_cross_entropy,
               F.binary_cross_entropy_with_logits and nn.BCELoss / nn.BCEWithLogitsLoss;
-              torch.bernoulli and torch.normal (and the tensor methods
-              .bernoulli_() and .normal_()); any other library's density or
-              sampler (scipy.stats, numpy.random).
+              F.gaussian_nll_loss, nn.GaussianNLLLoss, F.kl_div and nn.KLDivLoss;
+              torch.bernoulli, torch.normal, torch.multinomial and torch.poisson
+              (and the tensor methods .bernoulli_(), .normal_() and .uniform_());
+              any other library's density or sampler (scipy.stats, numpy.random).
 
 Conventions: batch first. ``x`` is ``(B, D)`` with pixels in {0, 1}, ``z`` is
 ``(B, K)`` (K = 2 in the notebook). Densities return one value per example,
 shape ``(B,)``, except :func:`bernoulli_log_density`, which is per pixel so
-that the caller decides what to sum over.
+that the caller decides what to sum over, and the table, ``(B, G)``.
 
 Each function first checks its arguments (vaekit/arguments.py): bad input
 raises ``TypeError`` or ``ValueError`` naming the argument. Each docstring has
@@ -40,7 +46,7 @@ def bernoulli_log_density(x, logits):
     """Log Ber(x | sigmoid(logits)), element by element.
 
     Computed from the logits y = log(mu / (1 - mu)), never from mu, so that
-    value and gradient are exact for every finite y (at y = +-1e4 too).
+    value and gradient are finite and accurate for every finite y, however large.
 
     x:      (B, D) binary pixels (0. or 1.)
     logits: (B, D) finite Bernoulli logits
@@ -75,8 +81,8 @@ def bernoulli_log_likelihood_table(x, logits):
 
     Hints:
         Summed over pixels, the log density is linear in x. Which matrix product
-        of a (B, D) and a (D, G) tensor gives a (B, G) table?
-        F.softplus(y) is log(1 + e^y), exact for large y.
+        of a (B, D) and a (D, G) tensor gives a (B, G) table? What is left of the
+        density that does not depend on x, and what shape should its sum take?
     """
     check_table_arguments(x, logits)
     ### BEGIN SOLUTION
@@ -124,19 +130,25 @@ def diag_gaussian_log_density(z, mu, log_sigma):
 # ---------------------------------------------------------------------------
 
 def sample_diag_gaussian(mu, log_sigma, generator=None):
-    """Draw z ~ N(mu, diag(exp(log_sigma))^2) by reparameterization.
+    """Draw z ~ N(mu, diag(exp(log_sigma))^2) by reparameterization (section 3 of the notebook).
 
-    z = mu + exp(log_sigma) * eps with eps ~ N(0, I) drawn independently of
-    the parameters, so gradients flow from z back to mu and log_sigma.
+    z is a differentiable function of mu, log_sigma and noise eps ~ N(0, I)
+    drawn independently of them, so gradients flow from z back to mu and
+    log_sigma.
 
     mu, log_sigma: (B, K), not infinite (ValueError otherwise)
     generator: optional torch.Generator on the same device, for fixed noise
     returns z: (B, K)
 
-    With a tiny standard deviation, z is mu:
+    With a tiny standard deviation, z is mu; with the same seed, the same draw:
 
     >>> sample_diag_gaussian(torch.tensor([[5., -5.]]), torch.tensor([[-20., -20.]]))
     tensor([[ 5., -5.]])
+    >>> mu, log_sigma = torch.zeros(3, 2), torch.zeros(3, 2)
+    >>> first = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator().manual_seed(7))
+    >>> again = sample_diag_gaussian(mu, log_sigma, generator=torch.Generator().manual_seed(7))
+    >>> first.shape, bool(torch.equal(first, again))
+    (torch.Size([3, 2]), True)
     """
     check_gaussian_arguments(mu, log_sigma)
     ### BEGIN SOLUTION
@@ -175,8 +187,8 @@ def log_mean_exp(a, dim):
     a: any floating tensor with at least one entry along ``dim``
     returns a with ``dim`` removed
 
-    >>> log_mean_exp(torch.tensor([[0., 2.], [1000., 1000.]]), dim=1)
-    tensor([   1.4338, 1000.0000])
+    >>> log_mean_exp(torch.tensor([[0., 2., 4.], [1000., 1000., 1000.]]), dim=1)
+    tensor([   3.0443, 1000.0000])
 
     Hints:
         torch.logsumexp computes log(sum(exp(a))) without overflow. How far is

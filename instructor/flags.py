@@ -33,8 +33,11 @@ FORBIDDEN = {"torch.distributions": "torch.distributions", "scipy.stats": "scipy
              "numpy.random": "numpy.random", "binary_cross_entropy": "F.binary_cross_entropy",
              "binary_cross_entropy_with_logits": "F.binary_cross_entropy_with_logits",
              "BCELoss": "nn.BCELoss", "BCEWithLogitsLoss": "nn.BCEWithLogitsLoss",
+             "gaussian_nll_loss": "F.gaussian_nll_loss", "GaussianNLLLoss": "nn.GaussianNLLLoss",
+             "kl_div": "F.kl_div", "KLDivLoss": "nn.KLDivLoss",
              "bernoulli": "torch.bernoulli", "bernoulli_": ".bernoulli_()",
-             "normal": "torch.normal", "normal_": ".normal_()"}
+             "normal": "torch.normal", "normal_": ".normal_()", "uniform_": ".uniform_()",
+             "multinomial": "torch.multinomial", "poisson": "torch.poisson"}
 FORBIDDEN_MODULES = tuple(name for name in FORBIDDEN if "." in name)
 FORBIDDEN_NAMES = {name for name in FORBIDDEN if "." not in name}
 

@@ -1,7 +1,7 @@
 """What the student's kernel runs when grading: the student's code on secret inputs, nothing judged.
 
-instructor/grade.py copies this module into the grading folder and puts, in place of
-each check cell that carries points,
+instructor/grade.py copies this module into the grading folder, and instructor/merge.py
+puts, in place of each check cell that carries points,
 
     from instructor import grading_probe; grading_probe.report(PART, globals())
 

@@ -45,27 +45,37 @@ the three questions (`YOUR ANSWER HERE`). Set up once:
 python -m venv .venv && .venv/bin/pip install -r requirements.txt
 ```
 
+MNIST is downloaded into `data/` the first time the notebook loads it; without
+internet, set `MNIST_ROOT` to a folder that holds `MNIST/raw/` with the four
+uncompressed `*-ubyte` files.
+
 ## The rules
 
 No probabilistic-modelling library: you write every log density and sampler
 yourself, in `helpers.py`, from tensor operations.
 
 - Allowed: tensor arithmetic and reductions (`torch.exp`, `torch.log`,
-  `.sum()`, `@`, ...), `torch.randn` and `torch.rand` for the random draws,
-  `F.softplus`, `F.logsigmoid`, `torch.logaddexp` and `torch.logsumexp`;
-  layers, the optimizer and plotting from PyTorch and matplotlib.
+  `torch.sigmoid`, `.sum()`, `@`, ...) and shape operations (`view`,
+  `reshape`, `permute`, `stack`, `flip`, `linspace`, `meshgrid`, ...);
+  `torch.randn` and `torch.rand` (and their `_like` forms) for the random
+  draws, `torch.randint` and `torch.randperm` to pick digits; `F.softplus`,
+  `F.logsigmoid`, `torch.logaddexp` and `torch.logsumexp`; layers, the
+  optimizer, NumPy and PIL for images, matplotlib. In the notebook's TODO
+  cells, use your own functions, and of `vaekit` only `save_figure` and
+  `save_image`.
 - Not allowed: `torch.distributions`; `F.binary_cross_entropy`,
   `F.binary_cross_entropy_with_logits`, `nn.BCELoss` and `nn.BCEWithLogitsLoss`;
-  `torch.bernoulli` and `torch.normal` (and the tensor methods `.bernoulli_()`
-  and `.normal_()`); any other library's density or sampler (`scipy.stats`,
-  `numpy.random`).
+  `F.gaussian_nll_loss`, `nn.GaussianNLLLoss`, `F.kl_div` and `nn.KLDivLoss`;
+  `torch.bernoulli`, `torch.normal`, `torch.multinomial` and `torch.poisson`
+  (and the tensor methods `.bernoulli_()`, `.normal_()` and `.uniform_()`);
+  any other library's density or sampler (`scipy.stats`, `numpy.random`).
 
 Lines that use what is not allowed, reach for the checks or the grader, or
 patch a library are flagged for your instructor to read.
 
 ## Trying your work
 
-Each function you write has a worked example in its docstring (`>>>`): a
+Each function you write, the training function aside, has a worked example in its docstring (`>>>`): a
 small input and the value to expect, or a shape or a relation you can check
 by hand. It fails with `NotImplementedError` until you have written the stub.
 

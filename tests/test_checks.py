@@ -312,7 +312,7 @@ DIAGNOSED = {
     "x flipped": ("helpers.bernoulli_log_density", "bernoulli_log_density",
                   lambda x, y: GOOD_BERNOULLI[0](1 - x, y), "x and 1 - x swapped"),
     "no softplus in the table": ("helpers.bernoulli_log_likelihood_table", "bernoulli_log_likelihood_table",
-                                 lambda x, y: x @ y.T, "softplus"),
+                                 lambda x, y: x @ y.T, "does not depend on x"),
     "log-sum-exp for log-mean-exp": ("helpers.log_mean_exp", "log_mean_exp", lambda a, dim: torch.logsumexp(a, dim),
                                      r"- log\(n\) missing"),
     "log-mean-exp that overflows": ("helpers.log_mean_exp", "log_mean_exp",
@@ -368,7 +368,7 @@ NOTEBOOK_DIAGNOSED = {
                                         "    return bernoulli_log_density(x, decoder(z)).mean(1) + log_prior(z)",
                                         "averaged over the 784 pixels"),
     "log_prior without the 1/2": ("log_prior", "def log_prior(z):\n    return -(z ** 2).sum(1) - math.log(2 * math.pi)",
-                                  "without the 1/2"),
+                                  "with |z|\\^2 not halved"),
     "log_q's constant left out": ("log_q", "def log_q(z, mu, log_sigma):\n"
                                   "    return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma).sum(1)",
                                   "normalising constant"),
@@ -468,6 +468,13 @@ def elbo(x):
 def loss(x):
     return elbo(x)
 """, "loss\\(x\\): expected"),
+    "the KL term in closed form": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    kl = (0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1) - log_sigma).sum(1)
+    return (log_likelihood(x, z) - kl).mean()
+""", "elbo\\(x\\): expected.*the KL in closed form"),
 }
 
 

@@ -140,6 +140,6 @@ def test_what_the_rules_allow_is_not_flagged():
 
 def test_the_rules_handed_to_students_name_everything_the_flags_forbid(tmp_path):
     make_student(tmp_path / "ed")
-    for where in ("helpers.py", "README.md"):
-        text = (tmp_path / "ed" / where).read_text()
+    for where in (tmp_path / "ed" / "helpers.py", tmp_path / "ed" / "README.md", ROOT / "README.md"):
+        text = where.read_text()
         assert [rule for rule in FORBIDDEN.values() if rule not in text] == [], where

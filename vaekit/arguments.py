@@ -5,8 +5,8 @@ raises ``TypeError`` (not a tensor, not floating point) or ``ValueError``
 (wrong shape, empty, mismatched batch, a pixel other than 0 or 1, an infinite
 Gaussian parameter) with a message that names the argument and says what was
 expected. NaN is let through (except in ``x``, which must be binary): that is
-how a diverged training run reaches train(), which stops it and names the
-epoch.
+how a diverged training run reaches the training run's end of epoch
+(vaekit/training.py), which stops it and names the epoch.
 """
 import torch
 
@@ -66,8 +66,7 @@ def check_table_arguments(x, logits):
         raise ValueError(f"x and logits must have the same number of pixels: "
                          f"{tuple(x.shape)} vs {tuple(logits.shape)}")
     if torch.isinf(logits).any():
-        raise ValueError("logits must be finite for the table, got inf (bernoulli_log_density "
-                         "takes infinite logits)")
+        raise ValueError("logits must be finite for the table, got inf")
 
 
 def check_codes(z):

@@ -1,4 +1,4 @@
-"""Binarized MNIST as one tensor, for the notebook, the tools and the tests.
+"""Binarized MNIST as one tensor, for the notebook.
 
 The raw files are checked (header, size, labels), read once, scaled to [0, 1]
 (pixel / 255) and binarized with ``> 0.5``; ``torchvision.datasets.MNIST``

@@ -24,8 +24,9 @@ def check_bounds(bounds, log_px):
     report([f"ELBO <= IWAE_{ks[-1]} <= exact log p(x), on average: ok", "IWAE_k rises with k, on average: ok"])
 
 
-def check_posterior(log_posterior_on_grid, latent_grid, model, x, half_width):
-    """The exact posterior of a few digits integrates to 1 on the grid."""
+def check_posterior(model, x, half_width):
+    """The exact posterior of a few digits integrates to 1 on the grid (vaekit/evaluation.py's)."""
+    from vaekit.evaluation import latent_grid, log_posterior_on_grid  # here: the checks import no helpers.py
     with torch.no_grad():
         z_grid, log_cell = latent_grid(half_width, 241, device=x.device)
         mass = (log_posterior_on_grid(model, x, z_grid, log_cell).exp().sum(1) * math.exp(log_cell)).cpu()

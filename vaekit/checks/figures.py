@@ -190,7 +190,7 @@ def compare_lattice(inputs, results, expected, figure):
     expect(worst <= 2.5 / 255, f"{Path(figure).name}: expected the lattice image's means as grey levels (0 black, "
                                f"255 white), found pixels {worst * 255:.0f} grey levels away")
     return [f"lattice_image: {tuple(image.shape)}, the decoder's means tiled with z_1 to the right and z_2 "
-            "upwards: ok", f"{Path(figure).name}: {saved.size[0]} x {saved.size[1]} greyscale pixels, the same image: ok"]
+            "upwards: ok", f"{Path(figure).name}: {saved.size[0]} x {saved.size[1]} pixels, the same image: ok"]
 
 
 LATTICE = Part("lattice (5.4)", ("lattice_image",), no_inputs, run_lattice, compare_lattice, "latent_lattice.png",

@@ -6,8 +6,8 @@ student's code on them, and how the results are compared. Its check runs in
 three steps, so that the same code serves a student's run of the notebook and
 a grading:
 
-1. draw_inputs: the inputs, drawn on the CPU from a seed (PUBLIC_SEED in the
-   notebook; a secret one for each grading).
+1. draw_inputs: the inputs, drawn on the CPU from a seed (PUBLIC_SEED for the
+   notebook's checks; a secret one for each grading).
 2. run(inputs, device, *the notebook's objects named by takes): calls the
    student's functions and networks and returns plain results (tensors,
    numbers, strings). When grading, this is all that runs in the student's
