@@ -624,6 +624,11 @@ VIZ_MISTAKES = {
     "samples thresholded, not drawn": ("prior-samples",
                                        "torch.stack([sample_bernoulli(prior_means) for _ in range(3)], dim=1)",
                                        "(prior_means > 0.5).float().unsqueeze(1).repeat(1, 3, 1)", "prior_samples"),
+    "reconstructions thresholded, not drawn": ("reconstructions",
+                                               "recon_samples = sample_bernoulli(recon_means.view(8, DATA_DIM))"
+                                               ".view(4, 2, DATA_DIM)",
+                                               "recon_samples = (recon_means > 0.5).float()",
+                                               "recon_samples.*thresholded rather than drawn"),
     "codes are the means, not draws": ("reconstructions",
                                        "torch.stack([sample_diag_gaussian(mu_four, log_sigma_four) for _ in range(2)], dim=1)",
                                        "torch.stack([mu_four, mu_four], dim=1)", "z_four"),

@@ -119,8 +119,10 @@ def expect_png(path, size=None):
 
 
 def expect_binary_draws(samples, means, what):
-    """samples are 0/1 draws with P(1) = means: binary, impossible where means is 0 or 1, and the
-    number of ones within 5 standard deviations of its expectation."""
+    """samples are 0/1 draws with P(1) = means: binary, impossible where means is 0 or 1, the number
+    of ones within 5 standard deviations of its expectation, and so is the number of pixels that took
+    their less likely value (1 where the mean is below 1/2, 0 where it is above), which a threshold
+    instead of a draw never gives."""
     expect(bool(((samples == 0) | (samples == 1)).all()), f"{what}: expected binary values, 0 or 1")
     means = means.double()
     expect(not bool(((samples == 1) & (means == 0)).any() or ((samples == 0) & (means == 1)).any()),
@@ -130,3 +132,10 @@ def expect_binary_draws(samples, means, what):
     expect(abs(surplus) <= 5 * spread + 1e-6,
            f"{what}: expected about {means.sum().item():.0f} ones (the sum of the means), found "
            f"{samples.sum().item():.0f}; each pixel must be 1 with probability equal to its mean")
+    unlikely = torch.minimum(means, 1 - means)  # the probability of a pixel's less likely value
+    expected = unlikely.sum().item()
+    found = ((samples.double() - means).abs() > 0.5).sum().item()
+    expect(abs(found - expected) <= 5 * (unlikely * (1 - unlikely)).sum().sqrt().item() + 1e-6,
+           f"{what}: expected about {expected:.0f} pixels at their less likely value (a pixel of mean 0.3 is 1 "
+           f"three times in ten), found {found:.0f}" + ("; are the means thresholded rather than drawn from?"
+                                                        if found == 0 else ""))
