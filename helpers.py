@@ -5,12 +5,13 @@ density and every sampler is written here from tensor operations.
 
     Allowed:  tensor arithmetic and reductions (torch.exp, torch.log, torch.sigmoid,
               .sum(), @, ...) and shape operations (view, reshape, permute, stack, flip,
-              linspace, meshgrid, ...); torch.randn, torch.rand (and their _like forms)
-              for the random draws, torch.randint and torch.randperm to pick digits;
-              F.softplus, F.logsigmoid, torch.logaddexp and torch.logsumexp; layers,
-              the optimizer, NumPy and PIL arrays for images, matplotlib; in the
-              notebook's TODO cells, your own functions, and of vaekit only
-              save_figure and save_image.
+              linspace, meshgrid, ...); torch.randn and torch.rand for the random
+              draws, torch.randint and torch.randperm to pick digits; F.softplus,
+              F.logsigmoid, torch.logaddexp and torch.logsumexp; layers, the
+              optimizer, NumPy and PIL for images, matplotlib and torchvision for
+              pictures; in the notebook's TODO cells, your own functions, and of
+              vaekit only what the cells already use (save_figure, save_image, and
+              the TrainingRun in train).
     Not allowed: torch.distributions; F.binary_cross_entropy,
               F.binary_cross_entropy_with_logits and nn.BCELoss / nn.BCEWithLogitsLoss;
               F.gaussian_nll_loss, nn.GaussianNLLLoss, F.kl_div and nn.KLDivLoss;
@@ -23,9 +24,11 @@ Conventions: batch first. ``x`` is ``(B, D)`` with pixels in {0, 1}, ``z`` is
 shape ``(B,)``, except :func:`bernoulli_log_density`, which is per pixel so
 that the caller decides what to sum over, and the table, ``(B, G)``.
 
-Each function first checks its arguments (vaekit/arguments.py): bad input
-raises ``TypeError`` or ``ValueError`` naming the argument. Each docstring has
-a worked example; run them all with ``python -m pytest --doctest-modules helpers.py``.
+Each function first checks its arguments (vaekit/arguments.py): a wrong type,
+shape or value that its docstring says it refuses raises ``TypeError`` or
+``ValueError`` naming the argument. Each docstring has a worked example; run
+them all with ``python -m pytest --doctest-modules helpers.py``. After editing
+this file, restart the notebook's kernel: Python imports a module once.
 """
 import math
 
@@ -45,12 +48,12 @@ LOG_2PI = math.log(2.0 * math.pi)
 def bernoulli_log_density(x, logits):
     """Log Ber(x | sigmoid(logits)), element by element.
 
-    Computed from the logits y = log(mu / (1 - mu)), never from mu, so that
-    value and gradient are finite and accurate for every finite y, however large.
+    Computed from the logits y = log(mu / (1 - mu)), never from mu (question 1
+    in the notebook asks why).
 
     x:      (B, D) binary pixels (0. or 1.)
-    logits: (B, D) finite Bernoulli logits
-    returns (B, D) log probabilities
+    logits: (B, D) Bernoulli logits, finite and of any size
+    returns (B, D) log probabilities, accurate and with finite gradients at every finite logit
 
     >>> bernoulli_log_density(torch.tensor([[1., 0., 1., 0.]]), torch.tensor([[0., 0., 2., 2.]]))
     tensor([[-0.6931, -0.6931, -0.1269, -2.1269]])

@@ -57,12 +57,13 @@ yourself, in `helpers.py`, from tensor operations.
 - Allowed: tensor arithmetic and reductions (`torch.exp`, `torch.log`,
   `torch.sigmoid`, `.sum()`, `@`, ...) and shape operations (`view`,
   `reshape`, `permute`, `stack`, `flip`, `linspace`, `meshgrid`, ...);
-  `torch.randn` and `torch.rand` (and their `_like` forms) for the random
-  draws, `torch.randint` and `torch.randperm` to pick digits; `F.softplus`,
-  `F.logsigmoid`, `torch.logaddexp` and `torch.logsumexp`; layers, the
-  optimizer, NumPy and PIL for images, matplotlib. In the notebook's TODO
-  cells, use your own functions, and of `vaekit` only `save_figure` and
-  `save_image`.
+  `torch.randn` and `torch.rand` for the random draws, `torch.randint` and
+  `torch.randperm` to pick digits; `F.softplus`, `F.logsigmoid`,
+  `torch.logaddexp` and `torch.logsumexp`; layers, the optimizer, NumPy and
+  PIL for images, matplotlib and torchvision for pictures. In the notebook's
+  TODO cells, use your own functions, and of `vaekit` only what the cells
+  already use (`save_figure`, `save_image`, and the `TrainingRun` in
+  `train`).
 - Not allowed: `torch.distributions`; `F.binary_cross_entropy`,
   `F.binary_cross_entropy_with_logits`, `nn.BCELoss` and `nn.BCEWithLogitsLoss`;
   `F.gaussian_nll_loss`, `nn.GaussianNLLLoss`, `F.kl_div` and `nn.KLDivLoss`;
@@ -85,7 +86,8 @@ by hand. It fails with `NotImplementedError` until you have written the stub.
 
 runs the examples of `helpers.py`; in the notebook, a cell with
 `import doctest; doctest.testmod()` runs those of the functions you defined
-there.
+there. After editing `helpers.py`, restart the notebook's kernel (Python
+imports a module once), then run the cells again.
 
 The check cell after each part says `ok` when it passes, or what it expected,
 what it found and what the mistake most likely is. Fix the first failure

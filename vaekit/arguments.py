@@ -4,7 +4,8 @@ Each function of helpers.py starts with one call into this module. A check
 raises ``TypeError`` (not a tensor, not floating point) or ``ValueError``
 (wrong shape, empty, mismatched batch, a pixel other than 0 or 1, an infinite
 Gaussian parameter) with a message that names the argument and says what was
-expected. NaN is let through (except in ``x``, which must be binary): that is
+expected. NaN is let through (except in ``x``, which must be binary, and in
+``probs``, which must lie in [0, 1]): that is
 how a diverged training run reaches the training run's end of epoch
 (vaekit/training.py), which stops it and names the epoch.
 """
@@ -97,7 +98,8 @@ def check_probabilities(probs):
 def check_log_mean_exp_arguments(a, dim):
     """log_mean_exp(a, dim): a floating tensor with at least one entry along dim."""
     if not isinstance(a, torch.Tensor) or not a.is_floating_point():
-        raise TypeError(f"a must be a floating-point torch.Tensor, got {type(a).__name__}")
+        got = f"a tensor of dtype {a.dtype}" if isinstance(a, torch.Tensor) else type(a).__name__
+        raise TypeError(f"a must be a floating-point torch.Tensor, got {got}")
     if not -a.dim() <= dim < a.dim():
         raise ValueError(f"dim must index one of a's {a.dim()} dimensions, got {dim}")
     if a.shape[dim] == 0:

@@ -17,8 +17,8 @@ a grading:
    returns the lines that say what passed.
 
 A check that passes prints only lines that cannot drift across machines,
-thread counts or CPU/GPU, so the notebook's saved outputs are the reference
-that nbval compares with.
+thread counts or CPU/GPU, so the solution notebook's saved outputs are the
+reference that nbval compares with.
 """
 import functools
 import hashlib
