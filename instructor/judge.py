@@ -197,7 +197,16 @@ def density_mistakes(i):
                                                                       + log_sigma.double().sum(1),
                          "the standard normal density of z: mu and log_sigma unused?": std_normal64(z),
                          "the density itself, not its log": gaussian64(z, mu, log_sigma).exp()},
-            "offsets": CONSTANT_MISSING}
+            "offsets": constant_mistakes(z)}
+
+
+def constant_mistakes(z):
+    """What a wrong normalising constant adds to a log density of z (B, K): none, half of it, or one that
+    counts the batch where the latent dimension belongs."""
+    batch, k = z.shape
+    return {**CONSTANT_MISSING,
+            "the normalising constant counts the batch size, z.shape[0], where the latent dimension, z.shape[1], "
+            "belongs?": (k - batch) / 2 * LOG_2PI}
 
 
 def normal_mistakes(i):
@@ -205,7 +214,7 @@ def normal_mistakes(i):
     z = i["z"].double()
     return {"mistakes": {"the log density with |z|^2 not halved": std_normal64(z) - 0.5 * (z ** 2).sum(1),
                          "the density itself, not its log": std_normal64(z).exp()},
-            "offsets": CONSTANT_MISSING}
+            "offsets": constant_mistakes(z)}
 
 
 def likelihood_mistakes(x, logits):

@@ -298,6 +298,12 @@ def test_a_secret_seed_draws_other_inputs():
 DIAGNOSED = {
     "no normalising constant": ("helpers.std_normal_log_density", "std_normal_log_density",
                                 lambda z: -0.5 * (z ** 2).sum(1), "normalising constant"),
+    "the batch size in the constant": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                       lambda z: -0.5 * (z ** 2).sum(1) - 0.5 * z.shape[0] * math.log(2 * math.pi),
+                                       "counts the batch size"),
+    "log of sigmoid": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                       lambda x, y: x * torch.log(torch.sigmoid(y)) + (1 - x) * torch.log(1 - torch.sigmoid(y)),
+                       r"values are off, all where \|logits\| > 6"),
     "a mean over the latent dimensions": ("helpers.std_normal_log_density", "std_normal_log_density",
                                           lambda z: (-0.5 * z ** 2 - 0.5 * math.log(2 * math.pi)).mean(1),
                                           "mean over the 2 latent dimensions"),
@@ -374,6 +380,11 @@ NOTEBOOK_DIAGNOSED = {
                                   "normalising constant"),
     "mu and log_sigma swapped in encode": ("encoder", "def encode(x):\n    out = encoder(x)\n    return out[:, 2:], out[:, :2]",
                                            "matches log_sigma, the last two outputs"),
+    "every other output in encode": ("encoder", "def encode(x):\n    out = encoder(x)\n    return out[:, ::2], out[:, 1::2]",
+                                     "every other output"),
+    "the batch size in log_q's constant": ("log_q", "def log_q(z, mu, log_sigma):\n"
+                                           "    return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma).sum(1) "
+                                           "- 0.5 * z.shape[0] * math.log(2 * math.pi)", "counts the batch size"),
 }
 
 
@@ -616,6 +627,8 @@ VIZ_MISTAKES = {
                                            "another order"),
     "scatter of log sigma": ("scatter", "mu_train, _ = encode(x_train)", "_, mu_train = encode(x_train)",
                              "mu_train.*log_sigma, not its mu"),
+    "scatter of sampled codes": ("scatter", "mu_train, _ = encode(x_train)",
+                                 "mu_train = sample_diag_gaussian(*encode(x_train))", "mu_train.*codes drawn from q"),
     "prior means at the wrong temperature": ("prior-samples", "prior_means = torch.sigmoid(decoder(z_prior))",
                                              "prior_means = torch.sigmoid(decoder(z_prior) / 2)", "prior_means"),
     "samples of one code repeated": ("prior-samples",

@@ -61,8 +61,9 @@ def diagnosis(found, expected, atol, hints=None):
     """What a wrong result most likely is, in the student's terms, from the numbers alone.
 
     hints: {"mistakes": {what the mistake is: the result it gives}, "offsets": {what the mistake is: the
-    constant it adds}} for the part, where the references know the mistakes students make; then what
-    holds between found and expected: off by a constant, by a factor, or only in some entries.
+    constant it adds}, "where": {where, in words: a mask of found's shape}} for the part, where the
+    references know the mistakes students make; then what holds between found and expected: off by a
+    constant, by a factor, or only in some entries (all of them in one place the hints name).
     """
     hints = hints or {}
     close = lambda a, b: bool(torch.allclose(a, b.double(), atol=atol, rtol=1e-4))  # noqa: E731
@@ -85,7 +86,9 @@ def diagnosis(found, expected, atol, hints=None):
             return f"it is {mean_ratio:.4g} times the expected value" + (f": {named}" if named else "")
     bad = (difference.abs() > atol).flatten()
     if int(bad.sum()) < bad.numel():
-        return f"only {int(bad.sum())} of {bad.numel()} values are off"
+        place = next((text for text, mask in hints.get("where", {}).items()
+                      if not bool((bad & ~mask.flatten()).any())), None)
+        return f"only {int(bad.sum())} of {bad.numel()} values are off" + (f", all {place}" if place else "")
     same_sign = (torch.sign(found) == torch.sign(expected)).double().mean().item()
     return ("the signs are right, the sizes are not" if same_sign == 1 else
             f"{same_sign:.0%} of the values have the expected sign")

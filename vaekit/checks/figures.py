@@ -41,6 +41,11 @@ def compare_scatter(inputs, results, expected, figure):
         expect(not bool((nearest <= 1e-4).all()),
                "mu_train: expected the encoder means of the training digits in x_train's order; it holds the "
                "right means in another order (shuffled, or sorted?): keep x_train's order")
+    # Codes drawn from q instead of its means: (found - mu) / sigma is standard normal.
+    noise = (found.double() - expected["mu"].double()) / expected["log_sigma"].double().exp()
+    expect(not (abs(noise.mean().item()) < 0.2 and abs(noise.std().item() - 1) < 0.2),
+           "mu_train: expected the encoder means of the training digits, found codes drawn from q(z | x) around "
+           "them (mu + sigma * noise): the means are wanted, not samples")
     expect_close(found, expected["mu"], "mu_train, the encoder means of the training digits (in x_train's order)",
                  atol=1e-4, hints={"mistakes": {"the encoder's log_sigma, not its mu": expected["log_sigma"]}})
     expect_png(figure)
