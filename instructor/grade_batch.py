@@ -11,7 +11,8 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
     gradebook.csv        one row per student: status, the points of each part, total, notes
                          (what was graded when it was not A3_VAE.ipynb with its cell ids) and
-                         flags (lines that reach for the grading machinery, for a person to read)
+                         flags (lines that reach for the grading machinery or use what the
+                         rules forbid, for a person to read)
     reports/NAME.txt     the report for that student, with the reason of every failure
     results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already
 

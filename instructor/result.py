@@ -38,7 +38,7 @@ class GradingResult:
     passed: bool  # True only if every check passed
     parts: list[PartResult]  # each part with points, in notebook order
     # {"where", "line", "code", "why"} for each of the student's lines that reach for the grading machinery
-    # (instructor/flags.py), also in report ("flag  ..."); they cost no points
+    # or use what the rules forbid (instructor/flags.py), also in report ("flag  ..."); they cost no points
     flags: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the report's lines on what was taken and how ("note  ...")
     # the report's lines as printed: notes and flags, a pass or FAIL line per check (then the cells outside the

@@ -1,5 +1,5 @@
 """A failing check, in a real Jupyter kernel and under pytest --nbval, shows the student's line and the
-whole message, and no frame of the checks (vaekit/)."""
+whole message, and no frame of the checks (vaekit/checks/, vaekit/arguments.py)."""
 import re
 import shutil
 import subprocess

@@ -85,6 +85,16 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(nb, tmp_path, monkeyp
     assert all(torch.isfinite(t).all() for t in kept["decoder"].values())
 
 
+def test_nan_in_the_first_epoch_says_nothing_was_saved(nb, tmp_path, monkeypatch):
+    x, config = fresh_run(nb, n_epochs=2)
+    real_loss = nb["loss"]
+    monkeypatch.setitem(nb, "loss", lambda batch: real_loss(batch) * float("nan"))
+    path = tmp_path / "c.pt"
+    with pytest.raises(FloatingPointError, match="in epoch 1; training stopped, and no epoch of this run was saved"):
+        nb["train"](nb["encoder"], nb["decoder"], x, config, path)
+    assert not path.exists()
+
+
 def test_a_grey_pixel_anywhere_in_x_train_is_refused_before_the_first_step(nb, tmp_path, monkeypatch):
     # train() checks all of x_train once before it trains: a grey pixel in any row, in the first
     # batch or in the last, stops it before a step is taken and before a checkpoint is written.

@@ -51,17 +51,17 @@ from vaekit.mnist import mnist_root
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def adam(encoder, decoder, config, fused=None):
-    """Adam over both networks: None for PyTorch's default for the device, as train() makes it."""
-    return torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"], fused=fused)
+def adam(encoder, decoder, config):
+    """Adam over both networks, as train() makes it."""
+    return torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config["lr"])
 
 
-def networks(config, initial_weights, device, fused):
+def networks(config, initial_weights, device):
     """Fresh networks holding ``initial_weights`` ({"encoder": state_dict, "decoder": ...}), and adam()."""
     encoder, decoder = (net.to(device) for net in build_networks(config))
     encoder.load_state_dict(initial_weights["encoder"])
     decoder.load_state_dict(initial_weights["decoder"])
-    return encoder, decoder, adam(encoder, decoder, config, fused)
+    return encoder, decoder, adam(encoder, decoder, config)
 
 
 def bare_loss(encoder, decoder, x):
@@ -95,9 +95,9 @@ def adam_step(encoder, decoder, optimizer, x, loss):
     optimizer.step()
 
 
-def run_bare(x_train, config, initial_weights, n_epochs, loss=bare_loss, fused=None):
+def run_bare(x_train, config, initial_weights, n_epochs, loss=bare_loss):
     """A bare loop of Adam steps on ``loss`` over shuffled batches of x_train, from ``initial_weights``."""
-    encoder, decoder, optimizer = networks(config, initial_weights, x_train.device, fused)
+    encoder, decoder, optimizer = networks(config, initial_weights, x_train.device)
     n, batch_size = len(x_train), config["batch_size"]
     with checks_replaced(no_check):
         for _ in range(n_epochs):
@@ -107,7 +107,7 @@ def run_bare(x_train, config, initial_weights, n_epochs, loss=bare_loss, fused=N
 
 
 def run_dataloader(config, initial_weights, device, n_epochs):
-    encoder, decoder, optimizer = networks(config, initial_weights, device, fused=None)
+    encoder, decoder, optimizer = networks(config, initial_weights, device)
     dataset = datasets.MNIST(root=str(mnist_root()), train=True, transform=transforms.ToTensor())
     loader = DataLoader(dataset, batch_size=config["batch_size"], shuffle=True)
     for _ in range(n_epochs):

@@ -72,8 +72,10 @@ class TrainingRun:
         """Record the epoch's mean loss and save the checkpoint; stop if the loss is not finite."""
         if not math.isfinite(mean_loss):
             epoch = len(self.history)
+            kept = (f"{self.checkpoint_path} still holds epoch {epoch}" if epoch
+                    else "no epoch of this run was saved")
             raise FloatingPointError(f"the training loss became {mean_loss} in epoch {epoch + 1}; training "
-                                     f"stopped, and {self.checkpoint_path} still holds epoch {epoch}")
+                                     f"stopped, and {kept}")
         self.history.append(mean_loss)
         save_checkpoint(self.checkpoint_path, training_state(self.config, self.history, self.encoder,
                                                              self.decoder, self.optimizer, self.shuffle_rng))

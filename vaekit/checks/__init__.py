@@ -22,7 +22,9 @@ random or uses the trained networks, what the student's own functions give
 once their checks have passed. No check holds a formula that a TODO asks
 for, with one exception by design: check_elbo composes the ELBO, joint
 density minus log q at the codes elbo drew, from the student's own
-joint_log_density and log_q, to compare elbo's value and gradients with them.
+joint_log_density and log_q, to compare elbo's value and gradients with them
+(and computes the KL term in closed form, which no TODO asks for, to name an
+ELBO written with it).
 
 In IPython (Jupyter) a failing check shows the student's line and the
 message, not the checks' own frames (tracebacks.py).

@@ -130,15 +130,17 @@ def expect_binary_draws(samples, means, what):
     means = means.double()
     expect(not bool(((samples == 1) & (means == 0)).any() or ((samples == 0) & (means == 1)).any()),
            f"{what}: expected no 1 where the mean is 0 and no 0 where it is 1")
+    unlikely = torch.minimum(means, 1 - means)  # the probability of a pixel's less likely value
+    expected = unlikely.sum().item()
+    found = ((samples.double() - means).abs() > 0.5).sum().item()
+    unlikely_spread = (unlikely * (1 - unlikely)).sum().sqrt().item()
+    thresholded = ("; are the means thresholded rather than drawn from?"
+                   if found == 0 and expected > 5 * unlikely_spread else "")
     spread = (means * (1 - means)).sum().sqrt().item()
     surplus = (samples.double() - means).sum().item()
     expect(abs(surplus) <= 5 * spread + 1e-6,
            f"{what}: expected about {means.sum().item():.0f} ones (the sum of the means), found "
-           f"{samples.sum().item():.0f}; each pixel must be 1 with probability equal to its mean")
-    unlikely = torch.minimum(means, 1 - means)  # the probability of a pixel's less likely value
-    expected = unlikely.sum().item()
-    found = ((samples.double() - means).abs() > 0.5).sum().item()
-    expect(abs(found - expected) <= 5 * (unlikely * (1 - unlikely)).sum().sqrt().item() + 1e-6,
+           f"{samples.sum().item():.0f}; each pixel must be 1 with probability equal to its mean" + thresholded)
+    expect(abs(found - expected) <= 5 * unlikely_spread + 1e-6,
            f"{what}: expected about {expected:.0f} pixels at their less likely value (a pixel of mean 0.3 is 1 "
-           f"three times in ten), found {found:.0f}" + ("; are the means thresholded rather than drawn from?"
-                                                        if found == 0 else ""))
+           f"three times in ten), found {found:.0f}" + thresholded)

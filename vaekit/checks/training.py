@@ -98,7 +98,7 @@ def compare_elbo(inputs, results, expected, figure=None):
     repeated."""
     elbo_codes(inputs, results)
     estimate, wanted = results["estimate"].item(), expected["estimate"]
-    terms = expected["terms"]  # the batch means of log p(x | z), log p(z) and log q(z | x) at the codes drawn
+    terms = expected["terms"]  # log p(x | z), log p(z), log q(z | x) at the codes drawn and the KL: batch means
     mistakes = {"log p(x | z) - log q(z | x): is log p(z) missing?": terms[0] - terms[2],
                 "log p(x, z) alone: is - log q(z | x) missing?": terms[0] + terms[1],
                 "log p(x, z) - log p(z): the prior in place of q?": terms[0],
