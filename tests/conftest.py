@@ -1,8 +1,11 @@
-"""The suite's share of the cores, and fixtures shared by the tests of what happens when writing fails."""
+"""The suite's share of the cores, the student edition the tests read, and fixtures shared by the tests
+of what happens when writing fails."""
 import os
 import subprocess
 
 import pytest
+
+from instructor.make_student import make_student
 
 
 def pytest_configure(config):
@@ -16,6 +19,14 @@ def pytest_configure(config):
     workers = getattr(config.option, "numprocesses", None)
     if workers and "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    """The student edition, written once for a test module by instructor/make_student.py."""
+    out = tmp_path_factory.mktemp("edition") / "student"
+    make_student(out)
+    return out
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import nbformat
 import pytest
 
 import helpers
-from instructor.make_student import make_student
 from tools.notebook_code import NOTEBOOK, notebook_namespace
 
 HELPERS = ("bernoulli_log_density", "bernoulli_log_likelihood_table", "std_normal_log_density",
@@ -43,15 +42,8 @@ def test_every_notebook_function_has_an_example_that_the_solution_passes(nb, nam
     assert attempted >= 1 and not failures, failures
 
 
-@pytest.fixture(scope="module")
-def edition(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("edition") / "student"
-    make_student(folder)
-    return folder
-
-
-def test_in_the_student_edition_each_helper_example_stops_at_its_stub(edition):
-    spec = importlib.util.spec_from_file_location("student_helpers", edition / "helpers.py")
+def test_in_the_student_edition_each_helper_example_stops_at_its_stub(student_dir):
+    spec = importlib.util.spec_from_file_location("student_helpers", student_dir / "helpers.py")
     student_helpers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(student_helpers)
     for name in HELPERS:
@@ -59,10 +51,10 @@ def test_in_the_student_edition_each_helper_example_stops_at_its_stub(edition):
         assert attempted >= 1 and "NotImplementedError" in failures, (name, failures)
 
 
-def test_in_the_student_edition_each_notebook_example_stops_at_its_stub(nb, edition):
+def test_in_the_student_edition_each_notebook_example_stops_at_its_stub(nb, student_dir):
     # Each function's cell as handed out, run over the solution's namespace: the cell itself stops at
     # a stub (the encoder's module comes before encode), or the function's example does.
-    cells = {cell.id: cell.source for cell in nbformat.read(edition / NOTEBOOK.name, as_version=4).cells}
+    cells = {cell.id: cell.source for cell in nbformat.read(student_dir / NOTEBOOK.name, as_version=4).cells}
     for name, cell_id in NOTEBOOK_FUNCTIONS.items():
         namespace = dict(nb)
         try:

@@ -9,7 +9,7 @@ from tests.test_grading import OTHER_STYLES
 from instructor.flags import FORBIDDEN, flag_sources
 from instructor.grade import submission_flags
 from instructor.layout import handout_helpers
-from instructor.make_student import make_student, student_notebook
+from instructor.make_student import student_notebook
 from instructor.merge import merge
 from instructor.result import GradingResult, PartResult
 
@@ -138,8 +138,7 @@ def test_what_the_rules_allow_is_not_flagged():
     assert flag_sources([("cell 'x'", allowed, "")]) == []
 
 
-def test_the_rules_handed_to_students_name_everything_the_flags_forbid(tmp_path):
-    make_student(tmp_path / "ed")
-    for where in (tmp_path / "ed" / "helpers.py", tmp_path / "ed" / "README.md", ROOT / "README.md"):
+def test_the_rules_handed_to_students_name_everything_the_flags_forbid(student_dir):
+    for where in (student_dir / "helpers.py", student_dir / "README.md", ROOT / "README.md"):
         text = where.read_text()
         assert [rule for rule in FORBIDDEN.values() if rule not in text] == [], where

@@ -43,13 +43,6 @@ def notebook_code(path):
     return "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
 
 
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("edition") / "student"
-    make_student(out)
-    return out
-
-
 def submission_from_solution(folder, notebook_edit=None, helpers_edit=None):
     """A submission folder: the solution, with at most one (old, new) replacement
     planted in the notebook's code and one in helpers.py."""

@@ -4,9 +4,7 @@ import re
 from pathlib import Path
 
 import nbformat
-import pytest
 
-from instructor.make_student import make_student
 
 ROOT = Path(__file__).resolve().parents[1]
 # A path: folders and a file name with an extension, or folders alone ("vaekit/checks/").
@@ -20,42 +18,35 @@ WRITTEN = ("figures/", "models/", "data/", "MNIST/raw/", "check.pt", "epochs.pt"
 MOVED = ("log(0) = -inf once sigmoid rounds", "a penalty for straying from the prior", "distance from the prior")
 
 
-@pytest.fixture(scope="module")
-def edition(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("edition") / "student"
-    make_student(folder)
-    return folder
-
-
-def texts(edition):
+def texts(student_dir):
     """{where: text} of every file and cell of the edition a student reads."""
-    found = {str(p.relative_to(edition)): p.read_text() for p in edition.rglob("*")
+    found = {str(p.relative_to(student_dir)): p.read_text() for p in student_dir.rglob("*")
              if p.is_file() and p.suffix in (".py", ".md", ".txt")}
-    for cell in nbformat.read(edition / "A3_VAE.ipynb", as_version=4).cells:
+    for cell in nbformat.read(student_dir / "A3_VAE.ipynb", as_version=4).cells:
         found[f"cell {cell.id!r}"] = cell.source
     return found
 
 
-def exists(edition, where, name):
+def exists(student_dir, where, name):
     """Whether a path that the text at where names is in the edition: from its top, or from the folder
     of where or one above it (checks_expected.pt, named in vaekit/checks/, is in vaekit/)."""
-    folder = edition / where if not where.startswith("cell ") else edition
-    bases = [edition, *[parent for parent in folder.parents if edition in (parent, *parent.parents)]]
+    folder = student_dir / where if not where.startswith("cell ") else student_dir
+    bases = [student_dir, *[parent for parent in folder.parents if student_dir in (parent, *parent.parents)]]
     return any((base / name).exists() for base in bases)
 
 
-def test_every_path_and_module_the_edition_names_is_in_it(edition):
+def test_every_path_and_module_the_edition_names_is_in_it(student_dir):
     missing = []
-    for where, text in texts(edition).items():
+    for where, text in texts(student_dir).items():
         for match in PATH.finditer(text):
             name = match.group(1) or match.group(2)
-            if not name.startswith(WRITTEN) and not name.endswith(WRITTEN) and not exists(edition, where, name):
+            if not name.startswith(WRITTEN) and not name.endswith(WRITTEN) and not exists(student_dir, where, name):
                 missing.append((where, name))
         for match in MODULE.finditer(text):
             module = match.group(1).replace(".", "/")
-            if not (exists(edition, "", module + ".py") or exists(edition, "", module)):
+            if not (exists(student_dir, "", module + ".py") or exists(student_dir, "", module)):
                 missing.append((where, match.group(1)))
-        helpers = (edition / "helpers.py").read_text()
+        helpers = (student_dir / "helpers.py").read_text()
         missing += [(where, f"helpers.{name}") for name in FUNCTION.findall(text)
                     if name != "py" and f"def {name}(" not in helpers]
     assert missing == []
@@ -67,12 +58,12 @@ def sentences(text):
     return [" ".join(s.split()).lower() for s in re.split(r"(?<=[.:;?!])\s+", plain) if len(s.split()) >= 6]
 
 
-def test_the_edition_answers_no_written_question(edition):
+def test_the_edition_answers_no_written_question(student_dir):
     solution = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
     answers = [s for cell in solution.cells if "written-answer" in cell.metadata.get("tags", [])
                for s in sentences(cell.source)]
     assert len(answers) > 10
-    handout = {where: " ".join(text.split()).lower() for where, text in texts(edition).items()}
+    handout = {where: " ".join(text.split()).lower() for where, text in texts(student_dir).items()}
     leaked = [(where, sentence) for sentence in answers for where, text in handout.items() if sentence in text]
     assert leaked == []
     moved = [(where, phrase) for phrase in MOVED for where, text in handout.items() if phrase.lower() in text]
