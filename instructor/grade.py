@@ -66,7 +66,7 @@ from instructor.markers import handed_out
 from instructor.merge import merge, placement_notes, written_answers
 from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
-from instructor.result import GradingResult, PartResult
+from instructor.result import GradingResult, PartResult, diagnosis_id
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
@@ -146,24 +146,30 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    report, reasons = list(notes), {}
+    report, reasons, diagnoses = list(notes), {}, {}
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
+    unfinished = {"reason": "no results were saved for this part (the grading cell did not finish)",
+                  "diagnosis": "not-finished"}
     for number, cell in enumerate(code_cells):
         part = cell.metadata.get("probe")
         if part is not None:  # judged by instructor/judge.py; a probe that did not finish saved nothing
-            why = failed.get(number) or verdicts.get(part, "no results were saved for this part (the grading "
-                                                            "cell did not finish)")
+            verdict = ({"reason": failed[number], "diagnosis": "grading-cell-failed"} if number in failed
+                       else verdicts.get(part, unfinished))
+            why, diagnosis = verdict["reason"], verdict["diagnosis"]
+            if why and "/" not in diagnosis:
+                diagnosis = diagnosis_id(part, diagnosis)
         elif is_check_cell(cell):
-            part, why = f"notebook check {cell.id!r}", failed.get(number, "")
+            part, why, diagnosis = f"notebook check {cell.id!r}", failed.get(number, ""), ""
         else:
             continue
-        report.append(f"FAIL  {part}: {why}" if why else f"pass  {part}")
+        report.append(f"FAIL  {part}: {why} [{diagnosis}]" if why and diagnosis else
+                      f"FAIL  {part}: {why}" if why else f"pass  {part}")
         if why:
-            reasons[part] = why
+            reasons[part], diagnoses[part] = why, diagnosis
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
-    return grading_result("graded", reference, report, reasons, placement=placement, flags=flags,
+    return grading_result("graded", reference, report, reasons, diagnoses, placement=placement, flags=flags,
                           passed=run.returncode == 0 and not failed and not reasons)
 
 
@@ -233,16 +239,18 @@ class JudgeError(RuntimeError):
     """The judge (the grader's own code) failed: nothing can be graded."""
 
 
-def grading_result(status, reference, report, reasons, placement=None, flags=(), passed=False):
+def grading_result(status, reference, report, reasons, diagnoses, placement=None, flags=(), passed=False):
     """The GradingResult of a grading whose report lines are report.
 
     reasons:   {part: why it failed}; a part not in it passed and earns its points
+    diagnoses: {part: the identifier of why it failed (instructor/result.py's diagnosis_id)}
     placement: where the submission's cells were found (instructor/placement.py), once it was read:
                the written answers are then listed for a person
     flags:     the lines that reach for the grading machinery (instructor/flags.py), for a person
     """
     parts = [PartResult(name=name, max_points=points, points=0 if reasons.get(name) else points,
-                        reason=reasons.get(name, "")) for name, points in parts_of(reference)]
+                        reason=reasons.get(name, ""), diagnosis=diagnoses.get(name, "") if reasons.get(name) else "")
+             for name, points in parts_of(reference)]
     answers = written_answers(placement) if placement is not None else []
     return GradingResult(status=status, passed=passed, parts=parts, flags=list(flags),
                          notes=[line for line in report if line.startswith("note")],
@@ -250,11 +258,14 @@ def grading_result(status, reference, report, reasons, placement=None, flags=(),
 
 
 def not_graded(status, reference, why, report=None, placement=None, flags=()):
-    """The GradingResult of a submission that could not be graded as a whole: every part earns nothing, for why.
+    """The GradingResult of a submission that could not be graded as a whole: every part earns nothing, for why,
+    with the status as its diagnosis (e.g. "train/timed-out").
 
     report: the report's lines (default: one, FAIL and why); placement and flags as for grading_result
     """
-    return grading_result(status, reference, report or [f"FAIL  {why}"], {name: why for name, _ in parts_of(reference)},
+    names = [name for name, _ in parts_of(reference)]
+    return grading_result(status, reference, report or [f"FAIL  {why}"], dict.fromkeys(names, why),
+                          {name: diagnosis_id(name, status.replace(" ", "-")) for name in names},
                           placement=placement, flags=flags)
 
 

@@ -9,7 +9,8 @@ in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
 stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
-    gradebook.csv        one row per student: status, the points of each part, total, notes
+    gradebook.csv        one row per student: status, the points of each part, total, the
+                         identifier of why each failed part failed (diagnoses, e.g. log_q/missing-constant), notes
                          (what was graded when it was not A3_VAE.ipynb with its cell ids) and
                          flags (lines that reach for the grading machinery or use what the
                          rules forbid, for a person to read)
@@ -86,13 +87,14 @@ def gradebook(students, out_dir, reference):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student", "status", *(f"{name} ({points})" for name, points in parts),
-                     f"total ({sum(points for _, points in parts)})", "written answers given", "notes", "flags"])
+                     f"total ({sum(points for _, points in parts)})", "written answers given", "diagnoses", "notes",
+                     "flags"])
     for student in students:
         result = stored_result(out_dir, student)
         earned = {part.name: part.points for part in result.parts}
         answered = sum(answer.words > 0 for answer in result.answers)
         writer.writerow([student, result.status, *(earned.get(name, 0) for name, _ in parts),
-                         result.points, answered,
+                         result.points, answered, "; ".join(part.diagnosis for part in result.parts if part.diagnosis),
                          "; ".join(line[len("note  "):] for line in result.notes),
                          "; ".join(f"{flag['where']}, line {flag['line']}: {flag['why']}" for flag in result.flags)])
     write_text(out_dir / "gradebook.csv", buffer.getvalue(), "the gradebook")

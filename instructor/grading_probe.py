@@ -44,6 +44,12 @@ def reason(err):
     return text.strip().splitlines()[0][:500] if text.strip() else type(err).__name__
 
 
+def failed(err):
+    """The results of a part whose run raised err: its reason, and its cause (vaekit/checks/compare.py): the
+    check's own where a check inside the run failed, else what was raised (e.g. raised-NotImplementedError)."""
+    return {"error": reason(err), "cause": getattr(err, "cause", None) or f"raised-{type(err).__name__}"}
+
+
 def result_file(folder, part):
     """Where a grading saves a part's results (here) and reads them (instructor/judge.py)."""
     return Path(folder) / f"{list(PARTS).index(part)}.pt"
@@ -83,12 +89,12 @@ def save(name, results):
 def report(name, namespace):
     """Run the part called name on the secret inputs and save what it gave (or the error it raised)."""
     if PARTS[name].visualization and "error" in TRAINED:  # the seed's weights could not be put in place
-        save(name, {"error": TRAINED["error"]})
+        save(name, TRAINED["error"])
         return
     try:
         results = run_part(name, namespace, inputs_for(PARTS[name], seed()))
     except Exception as err:  # the student's code failed: that is the part's reason
-        results = {"error": reason(err)}
+        results = failed(err)
     save(name, results)
 
 
@@ -98,7 +104,8 @@ def use_weights(namespace, seed_value=None):
     weights = seed_weights(seed() if seed_value is None else seed_value)
     missing = [name for name in ("encoder", "decoder") if name not in namespace]
     if missing:
-        TRAINED["error"] = f"{', '.join(missing)} is not defined (the cell that defines it did not run, or failed)"
+        TRAINED["error"] = failed(NameError(f"{', '.join(missing)} is not defined (the cell that defines it did not "
+                                            "run, or failed)"))
         return
     try:
         layers = [TwoLayers(namespace.get(name), name, sizes)
@@ -106,7 +113,7 @@ def use_weights(namespace, seed_value=None):
         TRAINED["weights"] = Weights([(layers[0], weights["encoder"]), (layers[1], weights["decoder"])])
         TRAINED["weights"].put()
     except Exception as err:
-        TRAINED["error"] = reason(err)
+        TRAINED["error"] = failed(err)
 
 
 def restore_weights():

@@ -1,6 +1,6 @@
 """The grader's references: what each part should give, computed in float64 from the formulas.
 
-    python -m instructor.judge RESULTS_DIR FIGURES_DIR < SEED      (prints {part: reason} as JSON)
+    python -m instructor.judge RESULTS_DIR FIGURES_DIR < SEED      (prints {part: {reason, diagnosis}} as JSON)
     python -m instructor.judge --write-expected                     (writes vaekit/checks_expected.pt)
 
 When grading, the student's kernel only runs each part's run on inputs drawn from a
@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from instructor import grading_probe
+from instructor.result import diagnosis_id
 from vaekit.checks import PARTS
 from vaekit.checks.compare import describe, expect, expect_tensor
 from vaekit.checks.figures import LATTICE_LAYOUTS, lattice_codes, scatter_rows
@@ -145,10 +146,10 @@ def expected_train(inputs, results, data):
     x_batches = [b for b in results["batches"] if isinstance(b, torch.Tensor)]
     rows = {tuple(row.tolist()) for row in inputs["x"].bool()}
     expect(len(x_batches) == TRAIN_STEPS
-                  and all(tuple(b.shape) == (BATCH_SIZE, DATA_DIM) for b in x_batches)
-                  and all(tuple(row.tolist()) in rows for b in x_batches for row in b.bool()),
-                  f"train: expected {TRAIN_STEPS} mini-batches of {BATCH_SIZE} rows of x_train, "
-                  f"found batches of shapes {[describe(b) for b in results['batches']]}")
+           and all(tuple(b.shape) == (BATCH_SIZE, DATA_DIM) for b in x_batches)
+           and all(tuple(row.tolist()) in rows for b in x_batches for row in b.bool()),
+           f"train: expected {TRAIN_STEPS} mini-batches of {BATCH_SIZE} rows of x_train, "
+           f"found batches of shapes {[describe(b) for b in results['batches']]}", "not-training-batches")
     after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], LEARNING_RATE)
     mean = sum(losses) / len(losses)
     return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean)}
@@ -190,13 +191,15 @@ def stored(reference):
 def density_mistakes(i):
     """The diagnoses of a Gaussian log density of z, mu, log_sigma (diag_gaussian_log_density, log_q)."""
     z, mu, log_sigma = i["z"], i["mu"], i["log_sigma"]
-    return {"mistakes": {"the density with mu and log_sigma swapped": gaussian64(z, log_sigma, mu),
-                         "exp(log_sigma) used as the variance, where it is the standard deviation":
-                             gaussian64(z, mu, log_sigma / 2),
-                         "the density without its - log sigma term": gaussian64(z, mu, log_sigma)
-                                                                      + log_sigma.double().sum(1),
-                         "the standard normal density of z: mu and log_sigma unused?": std_normal64(z),
-                         "the density itself, not its log": gaussian64(z, mu, log_sigma).exp()},
+    return {"mistakes": {("mu-log-sigma-swapped", "the density with mu and log_sigma swapped"):
+                             gaussian64(z, log_sigma, mu),
+                         ("sigma-as-variance", "exp(log_sigma) used as the variance, where it is the standard "
+                                               "deviation"): gaussian64(z, mu, log_sigma / 2),
+                         ("log-sigma-term-missing", "the density without its - log sigma term"):
+                             gaussian64(z, mu, log_sigma) + log_sigma.double().sum(1),
+                         ("standard-normal", "the standard normal density of z: mu and log_sigma unused?"):
+                             std_normal64(z),
+                         ("density-not-log", "the density itself, not its log"): gaussian64(z, mu, log_sigma).exp()},
             "offsets": constant_mistakes(z)}
 
 
@@ -205,35 +208,38 @@ def constant_mistakes(z):
     counts the batch where the latent dimension belongs."""
     batch, k = z.shape
     return {**CONSTANT_MISSING,
-            "the normalising constant counts the batch size, z.shape[0], where the latent dimension, z.shape[1], "
-            "belongs?": (k - batch) / 2 * LOG_2PI}
+            ("constant-counts-batch", "the normalising constant counts the batch size, z.shape[0], where the "
+                                      "latent dimension, z.shape[1], belongs?"): (k - batch) / 2 * LOG_2PI}
 
 
 def normal_mistakes(i):
     """The diagnoses of log N(z | 0, I) (std_normal_log_density, log_prior)."""
     z = i["z"].double()
-    return {"mistakes": {"the log density with |z|^2 not halved": std_normal64(z) - 0.5 * (z ** 2).sum(1),
-                         "the density itself, not its log": std_normal64(z).exp()},
+    return {"mistakes": {("square-not-halved", "the log density with |z|^2 not halved"):
+                             std_normal64(z) - 0.5 * (z ** 2).sum(1),
+                         ("density-not-log", "the density itself, not its log"): std_normal64(z).exp()},
             "offsets": constant_mistakes(z)}
 
 
 def likelihood_mistakes(x, logits):
     """The diagnoses of a log likelihood summed over pixels, log p(x | logits)."""
-    return {"the log likelihood of sigmoid(decoder(z)) as logits: probabilities passed where logits belong?":
+    return {("probabilities-as-logits", "the log likelihood of sigmoid(decoder(z)) as logits: probabilities "
+                                        "passed where logits belong?"):
             bernoulli64(x, torch.sigmoid(logits.double())).sum(1),
-            "the log likelihood of 1 - x: x and 1 - x swapped?": bernoulli64(1 - x, logits).sum(1)}
+            ("x-swapped", "the log likelihood of 1 - x: x and 1 - x swapped?"): bernoulli64(1 - x, logits).sum(1)}
 
 
 def joint_expected(i):
     logits = forward64(i["decoder"], i["z"])
     likelihood, prior = bernoulli64(i["x"], logits).sum(1), std_normal64(i["z"])
     return {"out": likelihood + prior,
-            "mistakes": {"log p(x | z) - log p(z): the prior subtracted where the joint adds it?": likelihood - prior,
-                         "log p(x | z) alone: is log p(z) missing?": likelihood,
-                         "log p(x | z) averaged over the 784 pixels, + log p(z): a mean where a sum belongs?":
-                             likelihood / DATA_DIM + prior,
-                         "log p(z) alone: is log p(x | z) missing?": prior,
-                         **{text: value + prior for text, value in likelihood_mistakes(i["x"], logits).items()}}}
+            "mistakes": {("prior-subtracted", "log p(x | z) - log p(z): the prior subtracted where the joint adds "
+                                              "it?"): likelihood - prior,
+                         ("prior-missing", "log p(x | z) alone: is log p(z) missing?"): likelihood,
+                         ("mean-over-pixels", "log p(x | z) averaged over the 784 pixels, + log p(z): a mean where a "
+                                              "sum belongs?"): likelihood / DATA_DIM + prior,
+                         ("likelihood-missing", "log p(z) alone: is log p(x | z) missing?"): prior,
+                         **{key: value + prior for key, value in likelihood_mistakes(i["x"], logits).items()}}}
 
 
 def likelihood_expected(i):
@@ -244,32 +250,36 @@ def likelihood_expected(i):
 def bernoulli_expected(i):
     x, y = i["x"].double(), i["logits"].double()
     return {"out": bernoulli64(x, y),
-            "mistakes": {"log Ber(x | sigmoid(y)) at y = sigmoid(logits): probabilities passed where logits belong?":
-                         bernoulli64(x, torch.sigmoid(y)),
-                         "the log density of 1 - x: x and 1 - x swapped?": bernoulli64(1 - x, y),
-                         "log sigmoid(y) where x = 1 and 0 where x = 0: is the (1 - x) term missing?":
-                             bernoulli64(x, y) * x,
-                         "the probability itself, not its log": bernoulli64(x, y).exp()}}
+            "mistakes": {("probabilities-as-logits", "log Ber(x | sigmoid(y)) at y = sigmoid(logits): "
+                                                     "probabilities passed where logits belong?"):
+                             bernoulli64(x, torch.sigmoid(y)),
+                         ("x-swapped", "the log density of 1 - x: x and 1 - x swapped?"): bernoulli64(1 - x, y),
+                         ("one-minus-x-term-missing", "log sigmoid(y) where x = 1 and 0 where x = 0: is the (1 - x) "
+                                                      "term missing?"): bernoulli64(x, y) * x,
+                         ("density-not-log", "the probability itself, not its log"): bernoulli64(x, y).exp()}}
 
 
 def table_expected(i):
     x, y = i["x"].double(), i["logits"].double()
     out = torch.stack([bernoulli64(row.expand_as(y), y).sum(1) for row in x])
-    return {"out": out, "mistakes": {"the table without the part of the log density that does not depend on x: "
-                                     "is a term missing?": x @ y.T}}
+    return {"out": out, "mistakes": {("term-missing", "the table without the part of the log density that does not "
+                                                      "depend on x: is a term missing?"): x @ y.T}}
 
 
 def log_mean_exp_expected(i):
     values = i["values"].double()
     n = values.shape[1]
-    missing_log_n = {f"log({n}) = log(n): is the - log(n) missing (a log-sum-exp, not a log-mean-exp)?": math.log(n)}
+    missing_log_n = {("log-n-missing", f"log({n}) = log(n): is the - log(n) missing (a log-sum-exp, not a "
+                                        "log-mean-exp)?"): math.log(n)}
     return {"out": torch.logsumexp(values, 1) - math.log(n), "by_column": torch.logsumexp(values[:1], 1) - math.log(n),
-            "mistakes": {"the mean of a, not log(mean(exp(a)))": values.mean(1)}, "offsets": missing_log_n}
+            "mistakes": {("plain-mean", "the mean of a, not log(mean(exp(a)))"): values.mean(1)},
+            "offsets": missing_log_n}
 
 
 # What -(K / 2) log(2 pi) adds to a log density of K = 2 dimensions, and its half.
-CONSTANT_MISSING = {"log(2 pi): is the normalising constant missing?": LOG_2PI,
-                    "log(2 pi) / 2: the normalising constant of one dimension only?": LOG_2PI / 2}
+CONSTANT_MISSING = {("missing-constant", "log(2 pi): is the normalising constant missing?"): LOG_2PI,
+                    ("constant-of-one-dimension", "log(2 pi) / 2: the normalising constant of one dimension only?"):
+                        LOG_2PI / 2}
 EXPECTED = {
     "helpers.bernoulli_log_density": stored(bernoulli_expected),
     "helpers.std_normal_log_density": stored(lambda i: {"out": std_normal64(i["z"]), **normal_mistakes(i),
@@ -303,18 +313,20 @@ def part_inputs(name, seed):
 
 
 def judge(name, results, inputs, figures, data=None):
-    """Why the part called name fails ("" if it passes), from the kernel's results on inputs."""
+    """Why the part called name fails, and the identifier of that cause (instructor/result.py's
+    diagnosis_id), from the kernel's results on inputs; ("", "") if it passes."""
     if results.get("error"):
-        return results["error"]
+        return str(results["error"]), diagnosis_id(name, results.get("cause"))
     part = PARTS[name]
     try:
         expected = EXPECTED[name](inputs, results, data or Data())
         part.compare(inputs, results, expected, Path(figures) / part.figure if part.figure else None)
     except AssertionError as err:
-        return str(err)
+        return str(err), diagnosis_id(name, getattr(err, "cause", None))
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
-        return f"the results reported for this part are not what the check expects ({type(err).__name__}: {err})"
-    return ""
+        return (f"the results reported for this part are not what the check expects ({type(err).__name__}: {err})",
+                diagnosis_id(name, "unexpected-results"))
+    return "", ""
 
 
 def judge_here(name, namespace):
@@ -329,7 +341,7 @@ def judge_here(name, namespace):
     else:
         inputs = inputs_for(PARTS[name], secrets.randbits(62))
     results = grading_probe.run_part(name, namespace, inputs)
-    why = judge(name, results, inputs, namespace.get("FIGURES", "figures"))
+    why, _ = judge(name, results, inputs, namespace.get("FIGURES", "figures"))
     expect(not why, why)
 
 
@@ -338,23 +350,27 @@ def read_results(path):
     path = Path(path)
     if not path.is_file():
         return None
+    unreadable = "unreadable-results"
     if path.stat().st_size > MAX_RESULT_BYTES:
-        return {"error": f"the results saved for this part are too large to read ({path.stat().st_size} bytes)"}
+        return {"error": f"the results saved for this part are too large to read ({path.stat().st_size} bytes)",
+                "cause": unreadable}
     try:
         results = torch.load(path, weights_only=True)
     except Exception as err:  # a damaged file, or one holding objects weights_only does not allow
-        return {"error": f"the results saved for this part cannot be read ({type(err).__name__})"}
-    return results if isinstance(results, dict) else {"error": "the results saved for this part are not a dict"}
+        return {"error": f"the results saved for this part cannot be read ({type(err).__name__})", "cause": unreadable}
+    return results if isinstance(results, dict) else {"error": "the results saved for this part are not a dict",
+                                                      "cause": unreadable}
 
 
 def judge_all(results_dir, figures, seed):
-    """{part: reason} for every part of PARTS whose results are in results_dir ("" if it passed);
-    a part with no results there is left out."""
+    """{part: {"reason", "diagnosis"}} (judge's pair, "" and "" if it passed) for every part of PARTS whose
+    results are in results_dir; a part with no results there is left out."""
     data, verdicts = Data(), {}
     for part in PARTS:
         results = read_results(grading_probe.result_file(results_dir, part))
         if results is not None:
-            verdicts[part] = judge(part, results, part_inputs(part, seed), figures, data)
+            reason, diagnosis = judge(part, results, part_inputs(part, seed), figures, data)
+            verdicts[part] = {"reason": reason, "diagnosis": diagnosis}
     return verdicts
 
 

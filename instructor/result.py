@@ -5,7 +5,19 @@ back by instructor/grade_batch.py and instructor/gradescope.py: its keys are the
 below, in their order, with each part and each written answer an object of its own fields.
 """
 import json
+import re
 from dataclasses import asdict, dataclass, field
+
+CAUSE = re.compile(r"[a-z][A-Za-z0-9-]{0,60}")  # what a cause looks like: "missing-constant", "raised-ValueError"
+
+
+def diagnosis_id(part, cause):
+    """The stable identifier of why part failed, e.g. "log_q/missing-constant": the part's name without
+    "helpers." or a section number, spaces as _, then the cause (vaekit/checks/compare.py), the same for
+    every student whose part failed for it, whatever the numbers in their reasons. A cause that does not
+    look like one (the student's kernel can save anything) reads "unnamed"."""
+    name = re.sub(r" \(\d\.\d\)$", "", part.removeprefix("helpers.")).replace(" ", "_")
+    return f"{name}/{cause if isinstance(cause, str) and CAUSE.fullmatch(cause) else 'unnamed'}"
 
 
 @dataclass(kw_only=True)
@@ -15,6 +27,7 @@ class PartResult:
     max_points: int
     points: int  # max_points if it passed, else 0
     reason: str  # why it failed; "" when it passed
+    diagnosis: str = ""  # the reason's identifier (diagnosis_id); "" when it passed, and in results from before it
 
 
 @dataclass(kw_only=True)

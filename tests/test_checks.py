@@ -27,16 +27,17 @@ from tools.notebook_code import DEFINITION_CELLS, NOTEBOOK, ROOT, notebook_names
 SEED = 20261202  # any seed but the public one
 
 
-def graded(nb, part, folder):
+def graded(nb, part, folder, diagnosis=False, seed=SEED):
     """Why grading fails the part of the namespace nb ("" if it passes): the probe's run on the seed's inputs,
-    saved in folder and read back as grading does, then judged."""
+    saved in folder and read back as grading does, then judged. diagnosis: the pair (reason, its identifier)."""
     try:
-        results = grading_probe.run_part(part, nb, inputs_for(checks.PARTS[part], SEED))
+        results = grading_probe.run_part(part, nb, inputs_for(checks.PARTS[part], seed))
     except Exception as err:
-        results = {"error": grading_probe.reason(err)}
+        results = grading_probe.failed(err)
     torch.save(results, folder / "results.pt")
-    return judge.judge(part, judge.read_results(folder / "results.pt"), judge.part_inputs(part, SEED),
-                       nb.get("FIGURES", folder))
+    verdict = judge.judge(part, judge.read_results(folder / "results.pt"), judge.part_inputs(part, seed),
+                          nb.get("FIGURES", folder))
+    return verdict if diagnosis else verdict[0]
 
 
 def both_pass(nb, part, public, folder):
@@ -256,7 +257,7 @@ def test_a_correct_sampler_passes_on_every_secret_seed_and_a_slightly_biased_one
         inputs = inputs_for(checks.PARTS[part], seed)
         for name, sampler in (("correct", correct), ("biased", biased)):
             results = checks.PARTS[part].run(inputs, "cpu", sampler)
-            failed[name] += bool(judge.judge(part, results, inputs, None))
+            failed[name] += bool(judge.judge(part, results, inputs, None)[0])
     assert failed == {"correct": 0, "biased": 400}
 
 
@@ -407,6 +408,31 @@ def test_a_mistake_in_the_notebook_is_diagnosed(nb, mistake, tmp_path):
     both_fail(nb, part, public, words, tmp_path)
 
 
+IDENTIFIED = {  # mistakes, and the identifier of their cause, the same in another style or on another seed
+    "log_q/missing-constant": [NOTEBOOK_DIAGNOSED["log_q's constant left out"][1],
+                               "def log_q(z, mu, log_sigma):\n    s = log_sigma.exp()\n"
+                               "    return -(((z - mu) ** 2 / (2 * s ** 2)) + torch.log(s)).sum(dim=1)"],
+    "log_q/constant-counts-batch": [NOTEBOOK_DIAGNOSED["the batch size in log_q's constant"][1]],
+    "log_q/raised-NotImplementedError": ["def log_q(z, mu, log_sigma):\n    raise NotImplementedError()"],
+    "log_q/raised-ValueError": ["def log_q(z, mu, log_sigma):\n    return diag_gaussian_log_density(z, mu, "
+                                "log_sigma.unsqueeze(0))"],
+    "log_q/mu-log-sigma-swapped": ["def log_q(z, mu, log_sigma):\n"
+                                   "    return diag_gaussian_log_density(z, log_sigma, mu)"],
+    "log_q/no-diagnosis": ["def log_q(z, mu, log_sigma):\n    return (z * mu * log_sigma).sum(1)"],
+}
+
+
+@pytest.mark.parametrize("identifier", list(IDENTIFIED))
+def test_a_failure_carries_the_identifier_of_its_cause_whatever_its_numbers(nb, identifier, tmp_path):
+    for source in IDENTIFIED[identifier]:
+        run(nb, source)
+        for seed in (SEED, SEED + 1):
+            why, found = graded(nb, "log_q", tmp_path, diagnosis=True, seed=seed)
+            assert why and found == identifier, why
+    run(nb, cell_source("log-q"))
+    assert graded(nb, "log_q", tmp_path, diagnosis=True) == ("", "")
+
+
 # --------------------------------------------------------------------------
 # The ELBO and the training step
 # --------------------------------------------------------------------------
@@ -445,6 +471,13 @@ def elbo(x):
     z = mu + log_sigma.exp() * torch.rand_like(mu)
     return (joint_log_density(x, z) - log_q(z, mu, log_sigma)).mean()
 """, "standard normal|N\\(0, I\\)"),
+    "log q short of its normalising constant": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    log_q_z = (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma).sum(1)
+    return (joint_log_density(x, z) - log_q_z).mean()
+""", "elbo\\(x\\): expected.*log q\\(z \\| x\\) short of its normalising constant"),
     "summed over the batch": ("""
 def elbo(x):
     mu, log_sigma = encode(x)
@@ -642,6 +675,14 @@ VIZ_MISTAKES = {
                                                ".view(4, 2, DATA_DIM)",
                                                "recon_samples = (recon_means > 0.5).float()",
                                                "recon_samples.*thresholded rather than drawn"),
+    "codes at mu plus and minus sigma": ("reconstructions",
+                                         "torch.stack([sample_diag_gaussian(mu_four, log_sigma_four) for _ in range(2)], "
+                                         "dim=1)",
+                                         "torch.stack([mu_four + log_sigma_four.exp(), mu_four - log_sigma_four.exp()], "
+                                         "dim=1)", "z_four.*values repeating others"),
+    "prior codes on a grid": ("prior-samples", "z_prior = torch.randn(10, LATENT_DIM, device=device)",
+                              "z_prior = torch.linspace(-2, 2, 20, device=device).view(10, LATENT_DIM)",
+                              "z_prior.*evenly spaced"),
     "codes are the means, not draws": ("reconstructions",
                                        "torch.stack([sample_diag_gaussian(mu_four, log_sigma_four) for _ in range(2)], dim=1)",
                                        "torch.stack([mu_four, mu_four], dim=1)", "z_four"),

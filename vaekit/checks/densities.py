@@ -37,18 +37,19 @@ def run_bernoulli(inputs, device, bernoulli_log_density):
 
 def compare_bernoulli(inputs, results, expected, figure=None):
     found = results["out"]
-    large = {"where |logits| > 6: does the computation lose precision at large logits?": inputs["logits"].abs() > 6}
+    large = {("imprecise-at-large-logits", "where |logits| > 6: does the computation lose precision at large logits?"):
+             inputs["logits"].abs() > 6}
     expect_close(found, expected["out"], "bernoulli_log_density(x, logits)", atol=1e-4,
                  hints={**expected, "where": large})
     extreme = results["extreme"]
     expect(isinstance(extreme, torch.Tensor) and torch.equal(extreme, torch.tensor([[-1e4, 0., 0., -1e4]])),
            "bernoulli_log_density at logits of +-1e4: expected exactly [-1e4, 0, 0, -1e4] for x = [0, 1, 0, 1], "
            f"found {extreme.tolist()[0] if isinstance(extreme, torch.Tensor) else describe(extreme)} "
-           "(compute it from the logits, not from sigmoid then log)")
+           "(compute it from the logits, not from sigmoid then log)", "inexact-at-extreme-logits")
     grad = results["extreme_grad"]
     expect(isinstance(grad, torch.Tensor) and bool(torch.isfinite(grad).all()),
            "bernoulli_log_density at logits of +-1e4: expected finite gradients, found "
-           f"{grad.tolist()[0] if isinstance(grad, torch.Tensor) else describe(grad)}")
+           f"{grad.tolist()[0] if isinstance(grad, torch.Tensor) else describe(grad)}", "gradient-not-finite")
     return [f"bernoulli_log_density: {tuple(found.shape)}, matches log(mu) and log(1 - mu)",
             "exact, with finite gradients, at large logits: ok"]
 
@@ -81,7 +82,8 @@ def compare_std_normal(inputs, results, expected, figure=None):
     expect(isinstance(at_zero, torch.Tensor) and at_zero.numel() == 1
            and math.isclose(at_zero.item(), wanted, abs_tol=1e-6),
            f"std_normal_log_density of a 1-D zero: expected log N(0 | 0, 1) = {wanted:.6f}, found "
-           f"{at_zero.flatten()[0].item() if isinstance(at_zero, torch.Tensor) and at_zero.numel() else describe(at_zero)}")
+           f"{at_zero.flatten()[0].item() if isinstance(at_zero, torch.Tensor) and at_zero.numel() else describe(at_zero)}",
+           "constant-not-per-dimension")
     return [f"std_normal_log_density: {tuple(found.shape)}, matches log N(z | 0, I): ok"]
 
 
@@ -148,32 +150,38 @@ def run_sample_diag_gaussian(inputs, device, sample_diag_gaussian):
 def compare_sample_diag_gaussian(inputs, results, expected=None, figure=None):
     mu, z = inputs["mu"].double(), results["z"]
     expect(isinstance(z, torch.Tensor) and tuple(z.shape) == tuple(mu.shape),
-           f"sample_diag_gaussian: expected z of shape {tuple(mu.shape)}, found {describe(z)}")
+           f"sample_diag_gaussian: expected z of shape {tuple(mu.shape)}, found {describe(z)}", "wrong-shape")
     expect(isinstance(results["again"], torch.Tensor) and torch.equal(z, results["again"]),
            "sample_diag_gaussian: expected the same draws from two generators with the same seed (draw the "
-           "noise with the generator argument)")
+           "noise with the generator argument)", "generator-unused")
     expect(results["requires_grad"], "sample_diag_gaussian: expected z to carry gradients back to mu and "
-                                     "log_sigma (a reparameterized draw, section 3); found a result detached from them")
+                                     "log_sigma (a reparameterized draw, section 3); found a result detached from them",
+           "not-reparameterized")
     grad_mu, grad_log_sigma = results["grad_mu"], results["grad_log_sigma"]
     expect(isinstance(grad_mu, torch.Tensor) and torch.allclose(grad_mu.double(), torch.ones_like(mu)),
            "sample_diag_gaussian: expected dz/dmu = 1 (a reparameterized draw, section 3), found "
-           f"{grad_mu[0].tolist() if isinstance(grad_mu, torch.Tensor) else grad_mu} in the first row")
+           f"{grad_mu[0].tolist() if isinstance(grad_mu, torch.Tensor) else grad_mu} in the first row",
+           "not-reparameterized")
     expect(isinstance(grad_log_sigma, torch.Tensor)
            and torch.allclose(grad_log_sigma.double(), z.double() - mu, atol=1e-5, rtol=1e-4),
            "sample_diag_gaussian: expected dz/dlog_sigma = z - mu, found otherwise "
-           "(is log_sigma used as the log of the standard deviation?)")
+           "(is log_sigma used as the log of the standard deviation?)", "wrong-scale-gradient")
     many, want_mean, want_sd = results["many"], inputs["many_mu"], math.exp(inputs["many_log_sigma"])
     expect_tensor(many, "sample_diag_gaussian(mu, log_sigma) of 100000 x 2", (100_000, 2))
     mean, sd = many.double().mean(0), many.double().std(0)
     near = lambda found, value: bool((found / value - 1).abs().max() < 0.02)  # noqa: E731
-    named = ("; it is exp(log_sigma) squared: the variance used as the standard deviation?" if near(sd, want_sd ** 2)
-             else "; it is exp(log_sigma / 2): log_sigma used as the log of the variance?" if near(sd, want_sd ** 0.5)
-             else "; it is log_sigma itself: is exp missing?" if near(sd, abs(inputs["many_log_sigma"])) else "")
+    cause, named = (("variance-as-sd", "; it is exp(log_sigma) squared: the variance used as the standard deviation?")
+                    if near(sd, want_sd ** 2) else
+                    ("log-variance", "; it is exp(log_sigma / 2): log_sigma used as the log of the variance?")
+                    if near(sd, want_sd ** 0.5) else
+                    ("exp-missing", "; it is log_sigma itself: is exp missing?")
+                    if near(sd, abs(inputs["many_log_sigma"])) else ("wrong-moments", ""))
+    if not (near(mean, want_mean) or abs(want_mean) < 0.05):
+        cause, named = "wrong-moments", ""
     expect(bool((mean - want_mean).abs().max() < 0.02 * max(1.0, want_sd) and (sd / want_sd - 1).abs().max() < 0.02),
            f"sample_diag_gaussian(mu={want_mean:.3f}, log_sigma={inputs['many_log_sigma']:.3f}), {len(many)} draws: "
            f"expected mean {want_mean:.3f} and standard deviation exp(log_sigma) = {want_sd:.3f} within 2 %, found "
-           f"mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}"
-           + (named if near(mean, want_mean) or abs(want_mean) < 0.05 else ""))
+           f"mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}" + named, cause)
     return ["sample_diag_gaussian: reparameterized, gradients reach mu and log_sigma as they should: ok",
             "repeats with a seeded generator; mean and standard deviation within 2 %: ok"]
 
@@ -206,11 +214,12 @@ def compare_sample_bernoulli(inputs, results, expected=None, figure=None):
     probs, draws = inputs["probs"], results["draws"]
     shape = (20_000, len(probs))
     expect(isinstance(draws, torch.Tensor) and tuple(draws.shape) == shape and draws.dtype == probs.dtype,
-           f"sample_bernoulli: expected a {probs.dtype} tensor of shape {shape}, found {describe(draws)}")
-    expect(bool(((draws == 0) | (draws == 1)).all()), "sample_bernoulli: expected every draw to be 0 or 1")
+           f"sample_bernoulli: expected a {probs.dtype} tensor of shape {shape}, found {describe(draws)}",
+           "wrong-shape-or-dtype")
+    expect(bool(((draws == 0) | (draws == 1)).all()), "sample_bernoulli: expected every draw to be 0 or 1", "not-binary")
     expect(isinstance(results["again"], torch.Tensor) and torch.equal(draws, results["again"]),
            "sample_bernoulli: expected the same draws from two generators with the same seed (draw the uniforms "
-           "with the generator argument)")
+           "with the generator argument)", "generator-unused")
     # A correct sampler's frequency is within 5 standard errors of p but once in millions of gradings.
     frequencies, probs64 = draws.double().mean(0), probs.double()
     tolerance = 5 * (probs64 * (1 - probs64) / len(draws)).sqrt() + 1e-12  # exact at p = 0 and p = 1
@@ -218,7 +227,8 @@ def compare_sample_bernoulli(inputs, results, expected=None, figure=None):
     expect(bool(((frequencies - probs64).abs() < tolerance).all()),
            f"sample_bernoulli: expected P(x = 1) = p for p = {[round(p, 3) for p in probs.tolist()]}, found "
            f"frequencies {[round(f, 3) for f in frequencies.tolist()]}"
-           + ("; they are 1 - p: is the comparison with the uniform draws the wrong way round?" if flipped else ""))
+           + ("; they are 1 - p: is the comparison with the uniform draws the wrong way round?" if flipped else ""),
+           "comparison-reversed" if flipped else "wrong-frequency")
     return [f"sample_bernoulli: {shape} {draws.dtype}, binary, repeats with a seeded generator",
             "frequencies within 5 standard errors of p, for p = 0, three between, and 1: ok"]
 

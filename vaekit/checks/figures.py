@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from vaekit.checks.compare import expect, expect_binary_draws, expect_close, expect_png, expect_tensor
+from vaekit.checks.compare import expect, expect_binary_draws, expect_close, expect_normal_draws, expect_png, expect_tensor
 from vaekit.checks.part import DATA_DIM, LATENT_DIM, Part, no_inputs, plain, public_check, report
 
 LATTICE_SIZE, LATTICE_RANGE = 50, 3.0
@@ -40,14 +40,15 @@ def compare_scatter(inputs, results, expected, figure):
         nearest = torch.cdist(expected["mu"].double(), mu_train.double()).min(dim=1).values
         expect(not bool((nearest <= 1e-4).all()),
                "mu_train: expected the encoder means of the training digits in x_train's order; it holds the "
-               "right means in another order (shuffled, or sorted?): keep x_train's order")
+               "right means in another order (shuffled, or sorted?): keep x_train's order", "reordered")
     # Codes drawn from q instead of its means: (found - mu) / sigma is standard normal.
     noise = (found.double() - expected["mu"].double()) / expected["log_sigma"].double().exp()
     expect(not (abs(noise.mean().item()) < 0.2 and abs(noise.std().item() - 1) < 0.2),
            "mu_train: expected the encoder means of the training digits, found codes drawn from q(z | x) around "
-           "them (mu + sigma * noise): the means are wanted, not samples")
+           "them (mu + sigma * noise): the means are wanted, not samples", "sampled-codes")
     expect_close(found, expected["mu"], "mu_train, the encoder means of the training digits (in x_train's order)",
-                 atol=1e-4, hints={"mistakes": {"the encoder's log_sigma, not its mu": expected["log_sigma"]}})
+                 atol=1e-4, hints={"mistakes": {("log-sigma-not-mu", "the encoder's log_sigma, not its mu"):
+                                                expected["log_sigma"]}})
     expect_png(figure)
     return [f"mu_train: {tuple(mu_train.shape)}, the encoder means of the training digits: ok",
             f"figure saved: {Path(figure).name}"]
@@ -79,14 +80,14 @@ def compare_prior_samples(inputs, results, expected, figure):
     expect_tensor(z_prior, "z_prior", (10, LATENT_DIM))
     expect_tensor(prior_means, "prior_means", (10, DATA_DIM))
     expect_tensor(prior_samples, "prior_samples", (10, 3, DATA_DIM))
-    expect(len(set(map(tuple, z_prior.tolist()))) == 10 and bool((z_prior.abs() < 6).all()),
-           "z_prior: expected 10 different draws from N(0, I)")
+    expect_normal_draws(z_prior, "z_prior", "z_prior")
     expect_close(prior_means, expected["means"], "prior_means, sigmoid(decoder(z_prior))", atol=1e-5,
-                 hints={"mistakes": {"decoder(z_prior), the logits: is the sigmoid missing?": expected["logits"]}})
+                 hints={"mistakes": {("sigmoid-missing", "decoder(z_prior), the logits: is the sigmoid missing?"):
+                                     expected["logits"]}})
     expect_binary_draws(prior_samples, prior_means.unsqueeze(1).expand_as(prior_samples), "prior_samples")
     expect(not bool((prior_samples[:, 0] == prior_samples[:, 1]).all() and
                     (prior_samples[:, 1] == prior_samples[:, 2]).all()),
-           "prior_samples: expected 3 independent samples per code, found 3 identical ones")
+           "prior_samples: expected 3 independent samples per code, found 3 identical ones", "same-draw-thrice")
     expect_png(figure)
     return [f"z_prior {tuple(z_prior.shape)}, prior_means {tuple(prior_means.shape)} = sigmoid(decoder(z)), "
             f"prior_samples {tuple(prior_samples.shape)}: ok",
@@ -125,11 +126,12 @@ def compare_reconstructions(inputs, results, expected, figure):
     expect_tensor(z_four, "z_four", (4, 2, LATENT_DIM))
     expect_tensor(recon_means, "recon_means", (4, 2, DATA_DIM))
     expect_tensor(recon_samples, "recon_samples", (4, 2, DATA_DIM))
-    expect(all(expected["in_train"]), "x_four: expected 4 digits taken from x_train, found rows that are not in it")
+    expect(all(expected["in_train"]), "x_four: expected 4 digits taken from x_train, found rows that are not in it",
+           "not-training-digits")
+    expect(not bool((z_four[:, 0] == z_four[:, 1]).all()), "z_four: expected two different draws from q(z | x) of "
+                                                          "each digit, found the same code twice", "same-draw-twice")
     standardised = (z_four.double() - expected["mu"].unsqueeze(1)) / expected["sigma"].unsqueeze(1)
-    expect(bool((standardised.abs() < 6).all()) and not bool((z_four[:, 0] == z_four[:, 1]).all()),
-           "z_four: expected two different draws from q(z | x) of each digit, i.e. mu + sigma * eps with the "
-           f"encoder's mu and sigma; found codes up to {standardised.abs().max().item():.1f} sigmas away from mu")
+    expect_normal_draws(standardised, "z_four", "(z_four - mu) / sigma, with the encoder's mu and sigma of each digit")
     expect_close(recon_means, expected["means"], "recon_means, sigmoid(decoder(z_four))", atol=1e-5)
     expect_binary_draws(recon_samples, recon_means, "recon_samples")
     expect_png(figure)
@@ -183,9 +185,9 @@ def compare_lattice(inputs, results, expected, figure):
     expect_tensor(image, "lattice_image", (side, side))
     tiles = torch.stack([image[28 * row:28 * row + 28, 28 * column:28 * column + 28]
                          for row in LATTICE_PICKED for column in LATTICE_PICKED])
-    mistakes = {"the lattice upside down: z_2 must grow upwards, row 0 at the top holding z_2 = 3":
+    mistakes = {("upside-down", "the lattice upside down: z_2 must grow upwards, row 0 at the top holding z_2 = 3"):
                 expected["upside down"],
-                "the lattice transposed: z_1 must grow to the right, along a row": expected["transposed"]}
+                ("transposed", "the lattice transposed: z_1 must grow to the right, along a row"): expected["transposed"]}
     expect_close(tiles, expected["tiles"], "lattice_image: the tile in tile row r and column c is the decoder's "
                                            "means at z = (z1[c], z2[49 - r]) over [-3, 3]^2, z_1 to the right and "
                                            "z_2 upwards", atol=1e-4, hints={"mistakes": mistakes})
@@ -193,7 +195,7 @@ def compare_lattice(inputs, results, expected, figure):
     grey = torch.frombuffer(bytearray(saved.tobytes()), dtype=torch.uint8).view(side, side)
     worst = (grey.double() / 255 - image.double()).abs().max().item()
     expect(worst <= 2.5 / 255, f"{Path(figure).name}: expected the lattice image's means as grey levels (0 black, "
-                               f"255 white), found pixels {worst * 255:.0f} grey levels away")
+                               f"255 white), found pixels {worst * 255:.0f} grey levels away", "figure-differs")
     return [f"lattice_image: {tuple(image.shape)}, the decoder's means tiled with z_1 to the right and z_2 "
             "upwards: ok", f"{Path(figure).name}: {saved.size[0]} x {saved.size[1]} pixels, the same image: ok"]
 

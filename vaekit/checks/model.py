@@ -7,7 +7,7 @@ put into whatever parameters of the right shapes they have.
 """
 import torch
 
-from vaekit.checks.compare import describe, expect, expect_close, expect_tensor, max_difference
+from vaekit.checks.compare import describe, expect, expect_close, expect_tensor, failure, max_difference
 from vaekit.checks.densities import codes_inputs, gaussian_comparison, gaussian_inputs, normal, run_gaussian
 from vaekit.checks.networks import TwoLayers, Weights, on
 from vaekit.checks.part import (DATA_DIM, DECODER_SIZES, ENCODER_SIZES, LATENT_DIM, Part, binary_digits,
@@ -17,12 +17,14 @@ from vaekit.checks.part import (DATA_DIM, DECODER_SIZES, ENCODER_SIZES, LATENT_D
 def check_data(x_train, x_test, first_batch):
     for name, x, n in (("x_train", x_train, 60000), ("x_test", x_test, 10000)):
         expect(tuple(x.shape) == (n, DATA_DIM) and x.dtype == torch.float32,
-               f"{name}: expected a float32 tensor of shape ({n}, {DATA_DIM}), found {x.dtype} {tuple(x.shape)}")
-        expect(bool(((x == 0) | (x == 1)).all()), f"{name}: expected every pixel to be 0 or 1")
+               f"{name}: expected a float32 tensor of shape ({n}, {DATA_DIM}), found {x.dtype} {tuple(x.shape)}",
+               "wrong-shape-or-dtype")
+        expect(bool(((x == 0) | (x == 1)).all()), f"{name}: expected every pixel to be 0 or 1", "not-binary")
     expect(tuple(first_batch.shape) == (200, DATA_DIM),
-           f"first_batch: expected shape (200, {DATA_DIM}), found {tuple(first_batch.shape)}")
+           f"first_batch: expected shape (200, {DATA_DIM}), found {tuple(first_batch.shape)}", "wrong-batch-shape")
     share = x_train.mean().item()
-    expect(0.12 < share < 0.14, f"x_train: expected about 13 % of pixels on (MNIST > 0.5), found {share:.1%}")
+    expect(0.12 < share < 0.14, f"x_train: expected about 13 % of pixels on (MNIST > 0.5), found {share:.1%}",
+           "wrong-threshold")
     report([f"training set: {tuple(x_train.shape)} {x_train.dtype}; test set: {tuple(x_test.shape)}",
            f"one mini-batch: {tuple(first_batch.shape)}",
            "every pixel is 0 or 1, and about 13 % are on: ok"])
@@ -66,11 +68,13 @@ def compare_network(name, sizes, found, expected):
     architecture = f"Linear({sizes[0]}, {sizes[1]}), tanh, Linear({sizes[1]}, {sizes[2]})"
     expect_tensor(found, f"{name} outputs", expected["out"].shape)
     if not torch.allclose(found.double(), expected["out"].double(), atol=1e-4, rtol=1e-4):
-        diagnosis = next((text for key, text in NETWORK_MISTAKES.items()
-                          if torch.allclose(found.double(), expected[key].double(), atol=1e-4, rtol=1e-4)),
-                         f"computes something else (largest difference {max_difference(found, expected['out']):.3g})")
-        raise AssertionError(f"{name}: expected {architecture} with no output activation, i.e. "
-                             f"W2 tanh(W1 u + b1) + b2 from its parameters; it {diagnosis}")
+        cause, diagnosis = next(
+            ((key.replace("_", "-"), text) for key, text in NETWORK_MISTAKES.items()
+             if torch.allclose(found.double(), expected[key].double(), atol=1e-4, rtol=1e-4)),
+            ("no-diagnosis", f"computes something else (largest difference "
+                             f"{max_difference(found, expected['out']):.3g})"))
+        raise failure(f"{name}: expected {architecture} with no output activation, i.e. "
+                      f"W2 tanh(W1 u + b1) + b2 from its parameters; it {diagnosis}", cause)
     return architecture
 
 
@@ -111,16 +115,18 @@ def compare_encoder(inputs, results, expected, figure=None):
     architecture = compare_network("encoder", ENCODER_SIZES, results["out"], expected)
     pair = results["pair"]
     expect(isinstance(pair, list) and len(pair) == 2,
-           f"encode(x): expected a pair (mu, log_sigma), found {describe(pair)}")
+           f"encode(x): expected a pair (mu, log_sigma), found {describe(pair)}", "not-a-pair")
     mu, log_sigma = expected["mu"], expected["log_sigma"]
     # Outputs 0 and 2, and 1 and 3: the four outputs split as every other one.
     even, odd = torch.stack([mu[:, 0], log_sigma[:, 0]], dim=1), torch.stack([mu[:, 1], log_sigma[:, 1]], dim=1)
     expect_close(pair[0], mu, "encode(x)[0], mu (the first two outputs)", atol=1e-4,
-                 hints={"mistakes": {"log_sigma, the last two outputs": log_sigma,
-                                     "outputs 0 and 2: every other output, where mu is the first two": even}})
+                 hints={"mistakes": {("mu-is-log-sigma", "log_sigma, the last two outputs"): log_sigma,
+                                     ("every-other-output", "outputs 0 and 2: every other output, where mu is the "
+                                                            "first two"): even}})
     expect_close(pair[1], log_sigma, "encode(x)[1], log_sigma (the last two outputs)", atol=1e-4,
-                 hints={"mistakes": {"mu, the first two outputs": mu,
-                                     "outputs 1 and 3: every other output, where log_sigma is the last two": odd}})
+                 hints={"mistakes": {("log-sigma-is-mu", "mu, the first two outputs"): mu,
+                                     ("every-other-output", "outputs 1 and 3: every other output, where log_sigma is "
+                                                            "the last two"): odd}})
     return [f"encoder: {architecture}, found by shape; outputs W2 tanh(W1 x + b1) + b2: ok",
             f"encode: mu {tuple(pair[0].shape)} = first two outputs, log_sigma {tuple(pair[1].shape)} = last two: ok"]
 

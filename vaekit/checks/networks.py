@@ -23,7 +23,8 @@ class TwoLayers:
         self.name = name
         self.architecture = f"Linear({n_in}, {n_hidden}), tanh, Linear({n_hidden}, {n_out})"
         expect(isinstance(network, torch.nn.Module),
-               f"{name} must be a torch.nn.Module ({self.architecture}), found {type(network).__name__}")
+               f"{name} must be a torch.nn.Module ({self.architecture}), found {type(network).__name__}",
+               "not-a-module")
         found = list(network.parameters())
         shapes = [tuple(p.shape) for p in found]
         wanted = [((n_hidden, n_in), (n_in, n_hidden)), ((n_hidden,),),
@@ -33,7 +34,8 @@ class TwoLayers:
             match = [p for p in found if tuple(p.shape) in options]
             expect(len(found) == 4 and len(match) == 1,
                    f"{name}: expected {self.architecture}, i.e. 4 parameters: weights of {n_hidden}x{n_in} and "
-                   f"{n_out}x{n_hidden} and biases of {n_hidden} and {n_out}; found parameters of shapes {shapes}")
+                   f"{n_out}x{n_hidden} and biases of {n_hidden} and {n_out}; found parameters of shapes {shapes}",
+                   "wrong-architecture")
             self.params.append(match[0])
             self.transposed.append(tuple(match[0].shape) != options[0])
 

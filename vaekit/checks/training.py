@@ -18,7 +18,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from vaekit.checks.compare import describe, expect, max_difference
 from vaekit.checks.networks import CallRecorder, TwoLayers, Weights
-from vaekit.checks.part import (DECODER_SIZES, ENCODER_SIZES, LATENT_DIM, Part, networks_inputs, plain,
+from vaekit.checks.part import (DATA_DIM, DECODER_SIZES, ENCODER_SIZES, LATENT_DIM, Part, networks_inputs, plain,
                                 public_check, report)
 
 NOISE_DRAWS = 4000  # codes drawn for one digit, to test that elbo's noise is standard normal
@@ -68,7 +68,7 @@ def single_call(codes, n, what):
     shapes = [tuple(z.shape) if isinstance(z, torch.Tensor) else describe(z) for z in codes]
     expect(shapes == [(n, LATENT_DIM)],
            f"{what}: expected one call of decoder with one code per digit, shape {(n, LATENT_DIM)}; "
-           f"found {len(shapes)} call(s) with shapes {shapes}")
+           f"found {len(shapes)} call(s) with shapes {shapes}", "not-one-decoder-call")
     return codes[0]
 
 
@@ -78,9 +78,10 @@ def elbo_codes(inputs, results):
     estimate = results["estimate"]
     expect(isinstance(estimate, torch.Tensor) and estimate.dim() == 0,
            "elbo(x): expected one number (a 0-d tensor), the mean over the batch; found "
-           f"{tuple(estimate.shape) if isinstance(estimate, torch.Tensor) else describe(estimate)}")
+           f"{tuple(estimate.shape) if isinstance(estimate, torch.Tensor) else describe(estimate)}",
+           "not-one-number")
     expect(results["requires_grad"], "elbo(x): expected a result that gradients can flow through, found one "
-                                     "detached from the networks")
+                                     "detached from the networks", "detached")
     return (single_call(results["codes"], n, "elbo(x)"), single_call(results["loss_codes"], n, "loss(x)"),
             single_call(results["noise_codes"], NOISE_DRAWS, "elbo(x)"))
 
@@ -99,37 +100,53 @@ def compare_elbo(inputs, results, expected, figure=None):
     elbo_codes(inputs, results)
     estimate, wanted = results["estimate"].item(), expected["estimate"]
     terms = expected["terms"]  # log p(x | z), log p(z), log q(z | x) at the codes drawn and the KL: batch means
-    mistakes = {"log p(x | z) - log q(z | x): is log p(z) missing?": terms[0] - terms[2],
-                "log p(x, z) alone: is - log q(z | x) missing?": terms[0] + terms[1],
-                "log p(x, z) - log p(z): the prior in place of q?": terms[0],
-                "log p(x, z) + log q(z | x): the sign of log q flipped?": terms[0] + terms[1] + terms[2],
-                f"the sum over the batch of {len(inputs['x'])} digits, not the mean": len(inputs["x"]) * wanted,
-                "log p(x | z) - KL(q || p) with the KL in closed form: elbo must be the one-draw estimate "
-                "log p(x, z) - log q(z | x) at the code it drew": terms[0] - terms[3]}
-    matched = next((text for text, value in mistakes.items() if abs(estimate - value) < 2e-3 + 1e-5 * abs(value)),
-                   None)
+    log_2pi = math.log(2 * math.pi)  # the normalising constant of a 2-D Gaussian's log density, negated
+    mistakes = {
+        ("prior-missing", "log p(x | z) - log q(z | x): is log p(z) missing?"): terms[0] - terms[2],
+        ("q-missing", "log p(x, z) alone: is - log q(z | x) missing?"): terms[0] + terms[1],
+        ("prior-in-place-of-q", "log p(x, z) - log p(z): the prior in place of q?"): terms[0],
+        ("q-sign-flipped", "log p(x, z) + log q(z | x): the sign of log q flipped?"): terms[0] + terms[1] + terms[2],
+        ("sum-over-batch", f"the sum over the batch of {len(inputs['x'])} digits, not the mean"):
+            len(inputs["x"]) * wanted,
+        ("closed-form-kl", "log p(x | z) - KL(q || p) with the KL in closed form: elbo must be the one-draw "
+                           "estimate log p(x, z) - log q(z | x) at the code it drew"): terms[0] - terms[3],
+        ("mean-over-pixels", "log p(x | z) averaged over the 784 pixels: a mean where a sum belongs?"):
+            terms[0] / DATA_DIM + terms[1] - terms[2],
+        ("q-constant-missing", "the ELBO with log q(z | x) short of its normalising constant, - log(2 pi)"):
+            wanted - log_2pi,
+        ("prior-constant-missing", "the ELBO with log p(z) short of its normalising constant, - log(2 pi)"):
+            wanted + log_2pi,
+        ("q-constant-halved", "the ELBO with log q(z | x)'s normalising constant that of one dimension, "
+                              "- log(2 pi) / 2"): wanted - log_2pi / 2,
+        ("prior-constant-halved", "the ELBO with log p(z)'s normalising constant that of one dimension, "
+                                  "- log(2 pi) / 2"): wanted + log_2pi / 2}
+    cause, matched = next((key for key, value in mistakes.items() if abs(estimate - value) < 2e-3 + 1e-5 * abs(value)),
+                          ("no-diagnosis", None))
     expect(abs(estimate - wanted) < 2e-3 + 1e-5 * abs(wanted),
            f"elbo(x): expected {wanted:.4f}, the mean over the batch of log p(x, z) - log q(z | x) at the codes "
            f"it drew, found {estimate:.4f}" + (f"; it matches {matched}" if matched else
-                                               f"; off by {estimate - wanted:+.4g}"))
+                                               f"; off by {estimate - wanted:+.4g}"), cause)
     for name, grad, want in zip(PARAMETER_NAMES, results["grads"], expected["grads"]):
         scale = want.abs().max().item()
         expect(isinstance(grad, torch.Tensor) and grad.abs().max().item() > 0,
-               f"elbo(x): no gradient reaches the {name}; expected gradients of size up to {scale:.3g}")
+               f"elbo(x): no gradient reaches the {name}; expected gradients of size up to {scale:.3g}",
+               "no-gradient")
         difference = max_difference(grad, want)
         expect(difference <= 1e-3 * scale + 1e-6,
                f"elbo(x): expected the gradient with respect to the {name} of the reparameterized estimate, found "
                f"one off by up to {difference:.3g} (the gradient is up to {scale:.3g}); z must be mu + sigma * eps "
-               "so that gradients flow through it")
+               "so that gradients flow through it", "wrong-gradient")
     value, wanted = results["loss"], expected["loss"]
     expect(isinstance(value, torch.Tensor) and value.dim() == 0 and results["loss_requires_grad"]
            and abs(value.item() - wanted) < 2e-3 + 1e-5 * abs(wanted),
            f"loss(x): expected -elbo(x) = {wanted:.4f} as a 0-d tensor with gradients, found "
-           f"{value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else describe(value)}")
+           f"{value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else describe(value)}",
+           "loss-not-negative-elbo")
     mean, sd = expected["noise"].mean(0), expected["noise"].std(0)
     expect(bool((mean.abs() < 0.1).all() and ((sd - 1).abs() < 0.1).all()),
            f"elbo(x): expected codes z = mu + sigma * eps with eps ~ N(0, I); over {NOISE_DRAWS} draws the noise "
-           f"(z - mu) / sigma has mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}")
+           f"(z - mu) / sigma has mean {[round(v, 3) for v in mean.tolist()]} and sd {[round(v, 3) for v in sd.tolist()]}",
+           "noise-not-standard-normal")
     return ["elbo is one number: the mean over the batch of log p(x, z) - log q(z | x), one draw per digit",
             "its gradients with respect to both networks match the reparameterized estimate: ok",
             "the noise is standard normal, and loss = -elbo: ok"]
@@ -228,28 +245,30 @@ def compare_train(inputs, results, expected, figure=None):
     batches, codes, history = results["batches"], results["codes"], results["history"]
     expect(len(batches) == TRAIN_STEPS and len(codes) == TRAIN_STEPS,
            f"train: expected one evaluation of the loss per mini-batch ({TRAIN_STEPS} batches of {BATCH_SIZE}), "
-           f"found {len(batches)} calls of the encoder and {len(codes)} of the decoder")
+           f"found {len(batches)} calls of the encoder and {len(codes)} of the decoder", "not-one-loss-per-batch")
     expect(isinstance(history, list) and len(history) == 1 and isinstance(history[0], float),
-           f"train: expected a list with one mean loss per epoch (1 epoch), found {describe(history)}")
+           f"train: expected a list with one mean loss per epoch (1 epoch), found {describe(history)}",
+           "history-not-per-epoch")
     steps = results["steps"]
     expect(len(steps) == TRAIN_STEPS, f"train: expected one optimizer step per mini-batch ({TRAIN_STEPS}), "
-                                      f"found {len(steps)} (is optimizer.step() called?)")
+                                      f"found {len(steps)} (is optimizer.step() called?)", "not-one-step-per-batch")
     for number, (passes, fresh) in enumerate(steps, start=1):
         piled = passes == 1 and not fresh
         expect(passes == 1 and fresh,
                f"train: at step {number}, expected the gradients of this batch's loss, from one backward pass "
                f"since the last step; found {passes} pass(es)"
                + (", and gradients piled up from earlier steps (reset them: optimizer.zero_grad())" if piled else
-                  " (is loss.backward() called before optimizer.step()?)" if passes == 0 else ""))
+                  " (is loss.backward() called before optimizer.step()?)" if passes == 0 else ""),
+               "gradients-not-reset" if piled else "no-backward" if passes == 0 else "several-backward-passes")
     start = inputs["encoder"] + inputs["decoder"]
     mean_loss = sum(expected["losses"]) / len(expected["losses"])
 
     def expect_mean_loss():  # after the steps' checks, which name a wrong step better than its loss does
         expect(abs(history[0] - mean_loss) <= expected["loss_tolerance"],
                f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, "
-               f"averaged), found {history[0]:.3f}")
+               f"averaged), found {history[0]:.3f}", "wrong-mean-loss")
 
-    expect(results["written"], "train: expected a checkpoint to be written after the epoch")
+    expect(results["written"], "train: expected a checkpoint to be written after the epoch", "no-checkpoint")
     if expected.get("after") is not None:
         for name, before, after, reference in zip(PARAMETER_NAMES, start, results["after"], expected["after"]):
             step_found, step_expected = (after - before).double(), (reference - before).double()
@@ -259,18 +278,20 @@ def compare_train(inputs, results, expected, figure=None):
             expect(error < 0.02, f"train: expected {TRAIN_STEPS} steps from the same weights to change the {name} "
                                  f"as Adam on the negative ELBO does, found a change off by {error:.0%} of its size"
                                  + ("; it is Adam's change reversed: is the sign of the loss flipped?"
-                                    if opposite else " (wrong sign, no update, or gradients not reset between steps?)"))
+                                    if opposite else " (wrong sign, no update, or gradients not reset between steps?)"),
+                   "ascends-the-loss" if opposite else "not-adam-steps")
         expect_mean_loss()
         return [f"train: {TRAIN_STEPS} steps from fixed weights match Adam on the negative ELBO: ok",
                 "one mean loss per epoch, and a checkpoint written: ok"]
     moved = results["after"][7] - start[7]
     agree = (moved.sign() == expected["first_step"]).double().mean().item()
     expect(agree > 0.9, "train: expected the steps to go down the gradient of loss(x), found the decoder's last "
-                        f"bias moving that way in {agree:.0%} of its entries (is the sign of the loss right?)")
+                        f"bias moving that way in {agree:.0%} of its entries (is the sign of the loss right?)",
+           "ascends-the-loss")
     size = moved.abs().max().item()
     expect(0.5 * LEARNING_RATE < size <= 1.5 * TRAIN_STEPS * LEARNING_RATE,
            f"train: expected {TRAIN_STEPS} Adam steps, each moving a weight by about the learning rate "
-           f"{LEARNING_RATE:g}; found the decoder's last bias moved by up to {size:.3g}")
+           f"{LEARNING_RATE:g}; found the decoder's last bias moved by up to {size:.3g}", "wrong-step-size")
     expect_mean_loss()
     return [f"train: {TRAIN_STEPS} steps from fixed weights: one loss, one backward pass and one Adam step per "
             "mini-batch, down the gradient: ok", "one mean loss per epoch, and a checkpoint written: ok"]
@@ -287,7 +308,8 @@ def check_train(train, loss, encoder, decoder, config, device):
     def own(inputs, results):
         batches = results["batches"]
         expect(len(batches) == TRAIN_STEPS, f"train: expected one evaluation of the loss per mini-batch "
-                                            f"({TRAIN_STEPS} batches of {BATCH_SIZE}), found {len(batches)}")
+                                            f"({TRAIN_STEPS} batches of {BATCH_SIZE}), found {len(batches)}",
+               "not-one-loss-per-batch")
         enc, dec = TwoLayers(encoder, "encoder", ENCODER_SIZES), TwoLayers(decoder, "decoder", DECODER_SIZES)
         with Weights([(enc, inputs["encoder"]), (dec, inputs["decoder"])]):
             loss(batches[0].to(device)).backward()
@@ -306,11 +328,13 @@ def check_training_run(loss_history, config, checkpoint):
     """One loss per epoch, falling from the first epoch to the last (when there are two or more), and the
     checkpoint on disk."""
     expect(len(loss_history) == config["n_epochs"],
-           f"loss_history: expected one loss per epoch ({config['n_epochs']}), found {len(loss_history)}")
-    expect(Path(checkpoint).is_file(), f"expected a checkpoint at {checkpoint}")
+           f"loss_history: expected one loss per epoch ({config['n_epochs']}), found {len(loss_history)}",
+           "history-not-per-epoch")
+    expect(Path(checkpoint).is_file(), f"expected a checkpoint at {checkpoint}", "no-checkpoint")
     if len(loss_history) == 1:
         report(["one loss for the one epoch, and the checkpoint is on disk: ok"])
         return
     expect(loss_history[-1] < loss_history[0],
-           f"loss_history: expected the loss to fall, found {loss_history[0]:.2f} then {loss_history[-1]:.2f}")
+           f"loss_history: expected the loss to fall, found {loss_history[0]:.2f} then {loss_history[-1]:.2f}",
+           "loss-not-falling")
     report(["one loss per epoch, the loss went down, and the checkpoint is on disk: ok"])
