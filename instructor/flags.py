@@ -39,6 +39,10 @@ FORBIDDEN = {"torch.distributions": "torch.distributions", "scipy.stats": "scipy
              "normal": "torch.normal", "normal_": ".normal_()", "uniform_": ".uniform_()",
              "multinomial": "torch.multinomial", "poisson": "torch.poisson"}
 FORBIDDEN_MODULES = tuple(name for name in FORBIDDEN if "." in name)
+# The kinds of flag, as a class report counts them.
+FORBIDDEN_USE, GRADING, CHANGES_IMPORT, PATH, UNPARSED = (
+    "uses a forbidden library", "reaches for the grading", "changes what it imported",
+    "names a path outside its folder", "does not parse")
 FORBIDDEN_NAMES = {name for name in FORBIDDEN if "." not in name}
 
 
@@ -107,7 +111,8 @@ def forbidden(name):
 
 
 def findings(tree, imported):
-    """[(line number, why)] for one parsed cell, a line once; imported: the names bound by imports anywhere."""
+    """[(line number, kinds, why)] for one parsed cell, a line once (kinds: sorted, each one of the kinds above);
+    imported: the names bound by imports anywhere."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -117,35 +122,37 @@ def findings(tree, imported):
             for module in modules:
                 top = module.split(".")[0]
                 if forbidden(module):
-                    found.append((node.lineno, f"imports {forbidden(module)}, which the assignment forbids"))
+                    found.append((node.lineno, FORBIDDEN_USE,
+                                  f"imports {forbidden(module)}, which the assignment forbids"))
                 if GRADING_MODULES & set(module.split(".")):
-                    found.append((node.lineno, f"imports {module}, part of the grading"))
+                    found.append((node.lineno, GRADING, f"imports {module}, part of the grading"))
                 elif top in HIDDEN_MODULES:
-                    found.append((node.lineno, f"imports {module}"))
+                    found.append((node.lineno, GRADING, f"imports {module}"))
         elif isinstance(node, ast.Attribute):
             if isinstance(node.value, ast.Name) and node.value.id == "sys" and node.attr == "modules":
-                found.append((node.lineno, "uses sys.modules"))
+                found.append((node.lineno, GRADING, "uses sys.modules"))
             rule = forbidden(dotted(node, imported) or node.attr)
             if rule:
-                found.append((node.lineno, f"uses {rule}, which the assignment forbids"))
+                found.append((node.lineno, FORBIDDEN_USE, f"uses {rule}, which the assignment forbids"))
         elif isinstance(node, ast.Name) and node.id in HIDDEN_MODULES:
-            found.append((node.lineno, f"uses {node.id}"))
+            found.append((node.lineno, GRADING, f"uses {node.id}"))
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for target in assigned(targets):
                 if base_name(target) in imported:
-                    found.append((node.lineno, f"changes {ast.unparse(target)}, an attribute of the imported "
-                                               f"{imported[base_name(target)]}"))
+                    found.append((node.lineno, CHANGES_IMPORT, f"changes {ast.unparse(target)}, an attribute of "
+                                                               f"the imported {imported[base_name(target)]}"))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MUTATORS:
             if node.args and base_name(node.args[0]) in imported:
-                found.append((node.lineno, f"calls {node.func.id} on {ast.unparse(node.args[0])}, "
-                                           f"imported from {imported[base_name(node.args[0])]}"))
+                found.append((node.lineno, CHANGES_IMPORT, f"calls {node.func.id} on {ast.unparse(node.args[0])}, "
+                                                           f"imported from {imported[base_name(node.args[0])]}"))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SUSPECT_PATH.search(node.value):
-            found.append((node.lineno, f"names the path {node.value!r}, outside its folder or the grader's"))
+            found.append((node.lineno, PATH, f"names the path {node.value!r}, outside its folder or the grader's"))
     reasons = {}
-    for line, why in sorted(set(found)):
-        reasons.setdefault(line, []).append(why)
-    return [(line, "; ".join(whys)) for line, whys in reasons.items()]
+    for line, kind, why in sorted(set(found)):
+        reasons.setdefault(line, []).append((kind, why))
+    return [(line, sorted({kind for kind, _ in found}), "; ".join(why for _, why in found))
+            for line, found in reasons.items()]
 
 
 def parse(source):
@@ -161,7 +168,7 @@ def flag_sources(sources):
 
     sources: [(where, source, given)]: where names the cell ("cell 'elbo'", "helpers.py"), given is
              the handed-out source of the same cell ("" for a cell the student added)
-    returns [{"where", "line", "code", "why"}], in the order of sources
+    returns [{"where", "line", "code", "why", "kinds"}], in the order of sources (kinds: see findings)
     """
     parsed = [(where, source, given, *parse(source)) for where, source, given in sources]
     imported = {}
@@ -172,13 +179,13 @@ def flag_sources(sources):
     for where, source, given, tree, error in parsed:
         if tree is None:
             flags.append({"where": where, "line": error.lineno or 0, "code": "",
-                          "why": "does not parse as Python, so it could not be read for flags"})
+                          "why": "does not parse as Python, so it could not be read for flags", "kinds": [UNPARSED]})
             continue
         lines, given_lines = source.split("\n"), {line.strip() for line in given.split("\n")}
-        for number, why in findings(tree, imported):
+        for number, kinds, why in findings(tree, imported):
             code = lines[number - 1].strip() if 0 < number <= len(lines) else ""
             if code not in given_lines:
-                flags.append({"where": where, "line": number, "code": code, "why": why})
+                flags.append({"where": where, "line": number, "code": code, "why": why, "kinds": kinds})
     return flags
 
 

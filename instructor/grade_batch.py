@@ -16,6 +16,9 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
                          rules forbid, for a person to read)
     reports/NAME.txt     the report for that student, with the reason of every failure
     results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already
+    class_report.html    what the class got wrong, counted by cause, with pictures and similar work, over every
+    class_report.json    result in OUT_DIR (instructor/class_report.py), and its numbers
+    batch.json           the submissions folder, for instructor/class_report.py to find the students' code
 
 Status is one of: graded, timed out, crashed, unreadable notebook, missing file,
 several notebooks.
@@ -28,6 +31,7 @@ points and the reports say whether each was answered.
 import argparse
 import csv
 import io
+import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -36,9 +40,12 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
+from instructor.class_report import BATCH_FILE, write_report
 from instructor.grade import grade_isolated
 from instructor.layout import default_reference, parts_of
 from instructor.result import GradingResult
+from instructor.similarity import THRESHOLD
+from instructor.submission import submissions_in
 from instructor.supervision import stop_gradings, stop_on_sigterm
 from vaekit.files import write_atomically
 
@@ -65,20 +72,6 @@ def result_file(out_dir, student):
 def stored_result(out_dir, student):
     """The GradingResult that grade_student stored for student."""
     return GradingResult.from_json(result_file(out_dir, student).read_text())
-
-
-def submissions_in(folder):
-    """{student: their submission} in the batch's folder: a folder, a zip or a notebook named after the student."""
-    found = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not (path.is_dir() or path.suffix.lower() in (".zip", ".ipynb")):
-            continue
-        student = path.name if path.is_dir() else path.stem
-        if student in found:
-            raise ValueError(f"{student} has two submissions in {folder} ({found[student].name} and {path.name}); "
-                             "keep one")
-        found[student] = path
-    return found
 
 
 def gradebook(students, out_dir, reference):
@@ -108,11 +101,16 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
     parser.add_argument("--regrade", action="store_true", help="grade every student again")
     parser.add_argument("--reference", type=Path, default=None, help="the reference notebook (see grade.py)")
+    parser.add_argument("--similarity-threshold", type=float, default=THRESHOLD,
+                        help=f"the class report names pairs of students whose own code is at least this alike, "
+                             f"0 to 1 (default {THRESHOLD})")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.exit(2, f"{parser.prog}: error: {args.submissions} is not a folder\n")
     if args.jobs < 1 or args.timeout <= 0:
         parser.exit(2, f"{parser.prog}: error: --jobs must be at least 1 and --timeout positive\n")
+    if not 0 <= args.similarity_threshold <= 1:
+        parser.exit(2, f"{parser.prog}: error: --similarity-threshold must be between 0 and 1\n")
     out_dir = args.out or args.submissions.parent / "grades"
     reference = args.reference or default_reference()
     try:
@@ -122,6 +120,9 @@ def main(argv=None):
     students = sorted(paths)
     todo = [s for s in students if args.regrade or not result_file(out_dir, s).is_file()]
     print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
+    write_text(out_dir / BATCH_FILE, json.dumps({"submissions": str(args.submissions.resolve()),
+                                                 "reference": str(Path(reference).resolve())}),
+               "the record of what the batch graded")
 
     stop_on_sigterm()
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # the cores shared out, not fought over
@@ -144,7 +145,9 @@ def main(argv=None):
     counts = {status: 0 for status in STATUSES}
     for student in students:
         counts[stored_result(out_dir, student).status] += 1
-    print(f"gradebook: {out_dir / 'gradebook.csv'}; reports in {out_dir / 'reports'}")
+    write_report(out_dir, students, paths, args.similarity_threshold, reference)
+    print(f"gradebook: {out_dir / 'gradebook.csv'}; reports in {out_dir / 'reports'}; "
+          f"class report: {out_dir / 'class_report.html'}")
     print(", ".join(f"{n} {status}" for status, n in counts.items() if n))
     return 0
 

@@ -118,3 +118,20 @@ def find(path, scratch):
         if helpers is not None:
             notes.append(f"note  took {helpers.relative_to(top)}, the only {HELPERS} in the submission")
     return Submission(notebook, helpers, notes)
+
+
+def submissions_in(folder):
+    """{student: their submission} in a class's folder: a folder, a zip or a notebook named after the student.
+
+    raises ValueError when a student has two (e.g. bob/ and bob.zip)
+    """
+    found = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.name.startswith(".") or not (path.is_dir() or path.suffix.lower() in (".zip", ".ipynb")):
+            continue
+        student = path.name if path.is_dir() else path.stem
+        if student in found:
+            raise ValueError(f"{student} has two submissions in {folder} ({found[student].name} and {path.name}); "
+                             "keep one")
+        found[student] = path
+    return found

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from tests.test_grading import OTHER_STYLES
-from instructor.flags import FORBIDDEN, flag_sources
+from instructor.flags import FORBIDDEN, FORBIDDEN_USE, flag_sources
 from instructor.grade import submission_flags
 from instructor.layout import handout_helpers
 from instructor.make_student import student_notebook
@@ -129,7 +129,8 @@ FORBIDDEN_USES = {
 @pytest.mark.parametrize("source", list(FORBIDDEN_USES))
 def test_what_the_rules_forbid_is_flagged(source):
     flags = flag_sources([("cell 'x'", source, "")])
-    assert any(flag["why"].startswith(FORBIDDEN_USES[source]) for flag in flags), flags
+    assert any(flag["why"].startswith(FORBIDDEN_USES[source]) and flag["kinds"] == [FORBIDDEN_USE]
+               for flag in flags), flags
 
 
 def test_what_the_rules_allow_is_not_flagged():

@@ -253,7 +253,7 @@ def test_a_notebook_given_alone_is_taken_with_the_helpers_beside_it(tmp_path):
 
 
 def test_a_batch_takes_folders_zips_and_notebooks_and_refuses_two_of_one_student(tmp_path):
-    from instructor.grade_batch import submissions_in
+    from instructor.submission import submissions_in
     batch = tmp_path / "class"
     handed_in(batch / "ann")
     zipped(handed_in(tmp_path / "ben"), batch / "ben.zip")
