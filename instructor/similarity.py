@@ -14,7 +14,9 @@ strings, comments and layout are normalised away, so renamed variables, added
 comments and reordered functions are still found. The handed-out code is also
 passed to copydetect as boilerplate, so that a given line the student edited
 slightly does not count either. Each student is fingerprinted once; a pair
-costs one comparison of two sets of fingerprints.
+costs one comparison of two sets of fingerprints, and only a reported pair's
+blocks are compared one by one, to show its lines side by side. The written
+answers (markdown) are not compared.
 """
 import io
 import tempfile
@@ -25,12 +27,12 @@ import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
-from instructor import submission as submissions
 from instructor.flags import own_lines
 from instructor.grade import student_sources
 from instructor.layout import default_reference, handout_helpers
 from instructor.markers import handed_out
 from instructor.merge import merge
+from instructor.submission import SubmissionError, find
 
 # copydetect's noise threshold: a match shorter than this many characters of normalised code (names are one
 # character, layout and comments gone: `z = mu + torch.exp(log_sigma) * eps` is `V=V+V.V(V)*V`, 12) is ignored.
@@ -66,6 +68,8 @@ class Student:
 
 
 def fingerprint(code, boilerplate=None):
+    """copydetect's CodeFingerprint of code (Python), every k-gram of NOISE_THRESHOLD characters of its
+    normalised form but those among boilerplate (an array of hashes)."""
     return CodeFingerprint("code.py", NOISE_THRESHOLD, WINDOW, boilerplate=boilerplate, language="python",
                            fp=io.StringIO(code))
 
@@ -75,18 +79,18 @@ def own_blocks(where, source, given):
 
     A block ends at a line of given (the handed-out version); blank lines inside a block are kept.
     """
-    own, blocks, block = own_lines(source, given), [], None
+    own, runs, run = own_lines(source, given), [], None
     for number, line in enumerate(source.split("\n"), start=1):
         if number in own:
-            if block is None:
-                block = {"where": where, "line": number, "lines": []}
-                blocks.append(block)
-            block["lines"].append(line)
+            if run is None:
+                run = (number, [])
+                runs.append(run)
+            run[1].append(line)
         elif line.strip():
-            block = None
-        elif block is not None:
-            block["lines"].append(line)
-    return [{"where": b["where"], "line": b["line"], "code": "\n".join(b.pop("lines")).rstrip()} for b in blocks]
+            run = None
+        elif run is not None:
+            run[1].append(line)
+    return [{"where": where, "line": first, "code": "\n".join(lines).rstrip()} for first, lines in runs]
 
 
 def read_blocks(path, reference):
@@ -94,8 +98,8 @@ def read_blocks(path, reference):
     instructor/submission.py finds it): (blocks, None), or (None, why) when no notebook is found or readable."""
     with tempfile.TemporaryDirectory(prefix="vae-similar-") as scratch:
         try:
-            found = submissions.find(path, scratch)
-        except (submissions.SubmissionError, OSError) as err:
+            found = find(path, scratch)
+        except (SubmissionError, OSError) as err:
             return None, str(err)
         try:
             notebook = nbformat.read(found.notebook, as_version=4)
@@ -132,31 +136,34 @@ def lines_in(block, slices):
 def matches(a, b):
     """The blocks of a and b that share code, side by side: [{"a": lines, "b": lines}], most shared first.
 
-    Each block is paired with the block of the other student that shares most fingerprints with it (a pair
-    is listed once); lines: {"where", "line", "code"}, the lines of the block that are shared.
+    Each block that shares code is paired with the other student's block that shares most fingerprints
+    with it (the first on a tie); lines: {"where", "line", "code"}, the lines of the block that are shared.
     """
     shared = {(i, j): len(fa.hashes & fb.hashes) for i, fa in enumerate(a.block_fingerprints)
               for j, fb in enumerate(b.block_fingerprints)}
     shared = {key: n for key, n in shared.items() if n}
-    best_of_a = {i: max((n, -j) for (i2, j), n in shared.items() if i2 == i) for i, _ in shared}
-    best_of_b = {j: max((n, -i) for (i, j2), n in shared.items() if j2 == j) for _, j in shared}
-    kept = sorted((key for key, n in shared.items() if best_of_a[key[0]] == (n, -key[1])
-                   or best_of_b[key[1]] == (n, -key[0])), key=lambda key: (-shared[key], key))
+
+    def most_shared(keys):
+        return min(keys, key=lambda key: (-shared[key], key))
+
+    kept = {most_shared([key for key in shared if key[side] == block])
+            for side in (0, 1) for block in {key[side] for key in shared}}
     pairs = []
-    for i, j in kept:
+    for i, j in sorted(kept, key=lambda key: (-shared[key], key)):
         _, _, (slices_a, slices_b) = compare_files(a.block_fingerprints[i], b.block_fingerprints[j])
         pairs.append({"a": lines_in(a.blocks[i], slices_a), "b": lines_in(b.blocks[j], slices_b)})
     return pairs
 
 
-def similar_pairs(submissions_by_student, threshold=THRESHOLD, reference=None):
+def similar_pairs(submissions, threshold=THRESHOLD, reference=None):
     """Pairs of students whose own code scores at least threshold, highest first.
 
-    submissions_by_student: {student: their submission}, a folder, a zip or a notebook (with helpers.py
-        beside it) per student, as instructor.grade_batch.submissions_in gives them; the student's name is
-        used as given (the gradebook's)
-    threshold: the least score reported, from 0 to 1 (default THRESHOLD, see there)
-    reference: the solution notebook, whose handed-out cells say which lines are given (default A3_VAE.ipynb)
+    submissions: {student: their submission}, a folder, a zip or a notebook (with helpers.py beside it)
+                 per student, as instructor.grade_batch.submissions_in gives them; the student's name is
+                 used as given (the gradebook's)
+    threshold:   the least score reported, from 0 to 1 (default THRESHOLD, see there); a pair that shares
+                 no code is never reported
+    reference:   the solution notebook, whose handed-out cells say which lines are given (default A3_VAE.ipynb)
 
     returns (pairs, skipped):
         pairs:   [{"a", "b", "score", "matches"}], a before b by name, by score (a float from 0 to 1: the
@@ -164,17 +171,19 @@ def similar_pairs(submissions_by_student, threshold=THRESHOLD, reference=None):
                  matches: [{"a": lines, "b": lines}], the lines side by side, lines: {"where": "cell 'ID'"
                  or "helpers.py", "line": the number of its first line there, "code": the lines}
         skipped: {student: why their work could not be compared}, e.g. a notebook that cannot be read
-    raises TypeError or ValueError for an argument that is not as described, naming it
+    raises TypeError for submissions that is not a mapping or a threshold that is not a number, ValueError
+    for a threshold outside [0, 1]
     """
-    if not hasattr(submissions_by_student, "items"):
-        raise TypeError(f"submissions_by_student must map each student to their submission, not "
-                        f"{type(submissions_by_student).__name__}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+    if not hasattr(submissions, "items"):
+        raise TypeError(f"submissions must map each student to their submission, not {type(submissions).__name__}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise TypeError(f"threshold must be a number from 0 to 1, not {threshold!r}")
+    if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be a number from 0 to 1, not {threshold!r}")
     reference = nbformat.read(reference or default_reference(), as_version=4)
     boilerplate = handout_fingerprints(reference)
     students, skipped = {}, {}
-    for name, path in sorted(submissions_by_student.items()):
+    for name, path in sorted(submissions.items()):
         blocks, why = read_blocks(path, reference)
         if why is None:
             students[name] = Student(blocks, boilerplate)

@@ -258,9 +258,10 @@ def test_one_student_or_none_gives_no_pairs(classroom):
 
 
 @pytest.mark.parametrize("arguments, error, named", [
-    ({"threshold": 1.5}, ValueError, "threshold"), ({"threshold": "0.5"}, ValueError, "threshold"),
-    ({"threshold": True}, ValueError, "threshold"), ({"submissions_by_student": ["ada"]}, TypeError, "submissions_by_student"),
+    ({"threshold": 1.5}, ValueError, "threshold"), ({"threshold": -0.1}, ValueError, "threshold"),
+    ({"threshold": "0.5"}, TypeError, "threshold"), ({"threshold": True}, TypeError, "threshold"),
+    ({"submissions": ["ada"]}, TypeError, "submissions"),
 ])
 def test_a_bad_argument_is_named(arguments, error, named):
     with pytest.raises(error, match=named):
-        similar_pairs(**{"submissions_by_student": {}, **arguments})
+        similar_pairs(**{"submissions": {}, **arguments})
