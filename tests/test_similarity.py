@@ -12,13 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.markers import BEGIN, END, handed_out
+from instructor.markers import BEGIN, END, STUB, handed_out
 from instructor.similarity import THRESHOLD, similar_pairs
 from tests.test_grading import OTHER_STYLES
 from tests.test_submissions import saved_by_colab
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTION = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
 # The notebook's stubs that the students of these tests fill in; the others stay as handed out.
 FILLED = ("log-prior", "decoder", "log-likelihood", "joint", "encoder", "log-q", "elbo", "train-def")
 
@@ -52,7 +51,7 @@ def moved(source, name, before):
 
 
 def hand_in(folder, helpers=None, cells=None, edit=lambda where, source: source):
-    """A student's folder: the notebook and helpers.py with FILLED and helpers.py's stubs filled in.
+    """A student's folder: the student edition with FILLED's and helpers.py's stubs filled in, no markers.
 
     helpers: the answers for helpers.py's stubs, in order (None: the solution's)
     cells:   {cell id: the answers for its stubs}; a cell of FILLED not there gets the solution's code
@@ -64,7 +63,7 @@ def hand_in(folder, helpers=None, cells=None, edit=lambda where, source: source)
         if cell.id in FILLED:
             cell.source = edit(cell.id, fill(cell.source, (cells or {}).get(cell.id)))
         elif BEGIN in cell.source:
-            cell.source = handed_out(cell.source)
+            cell.source = handed_out(cell.source, cell.cell_type)
     nbformat.write(notebook, folder / "A3_VAE.ipynb")
     (folder / "helpers.py").write_text(edit("helpers.py", fill((ROOT / "helpers.py").read_text(), helpers)))
     return folder
@@ -229,13 +228,36 @@ def test_the_score_is_symmetric_and_the_same_in_every_run(classroom):
         assert float(run.stdout) == forward["score"]
 
 
-def test_zips_and_notebooks_are_read_as_the_grader_reads_them(classroom, tmp_path):
+def test_zips_and_notebooks_saved_by_colab_are_read_as_the_grader_reads_them(classroom, tmp_path):
+    notebook = saved_by_colab(nbformat.read(classroom["copier"] / "A3_VAE.ipynb", as_version=4))
     with zipfile.ZipFile(tmp_path / "copier.zip", "w") as bundle:
-        for file in ("A3_VAE.ipynb", "helpers.py"):
-            bundle.write(classroom["copier"] / file, f"deeper/{file}")
+        bundle.writestr("deeper/Copy of A3_VAE.ipynb", nbformat.writes(notebook))
+        bundle.write(classroom["copier"] / "helpers.py", "deeper/helpers.py")
     (expected,), _ = similar_pairs({"ada": classroom["ada"], "copier": classroom["copier"]})
     (zipped,), _ = similar_pairs({"ada": classroom["ada"] / "A3_VAE.ipynb", "copier": tmp_path / "copier.zip"})
     assert zipped["score"] == expected["score"]
+
+
+def test_code_in_a_cell_the_student_added_is_compared(student_dir, tmp_path):
+    """The lattice's solution, written by one student in its cell and by another in a cell of their own."""
+    lattice = fill(next(cell.source for cell in nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4).cells
+                        if cell.id == "lattice"))
+    code = lattice[lattice.index("ticks = "):]
+    folders = {}
+    for name in ("in-place", "added"):
+        folders[name] = tmp_path / name
+        shutil.copytree(student_dir, folders[name])
+        notebook = nbformat.read(folders[name] / "A3_VAE.ipynb", as_version=4)
+        at = next(number for number, cell in enumerate(notebook.cells) if cell.id == "lattice")
+        if name == "in-place":
+            notebook.cells[at].source = notebook.cells[at].source.replace("\n".join(STUB), code)
+        else:
+            notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(code.replace("ticks", "grid_ticks")))
+        nbformat.write(notebook, folders[name] / "A3_VAE.ipynb")
+    (pair,), _ = similar_pairs(folders)
+    assert (pair["a"], pair["b"]) == ("added", "in-place") and pair["score"] > 0.8
+    assert {match["b"]["where"] for match in pair["matches"]} == {"cell 'lattice'"}
+    assert {match["a"]["where"] for match in pair["matches"]} == {f"cell {notebook.cells[at + 1].id!r}"}
 
 
 def test_a_student_whose_notebook_cannot_be_read_is_skipped_with_a_note(classroom, tmp_path):
