@@ -42,6 +42,11 @@ NOISE_THRESHOLD = 20
 # with a larger window which k-grams are kept depends on Python's string hashes, which change from run to run
 # (PYTHONHASHSEED), so scores would too.
 WINDOW = 1
+# The least amount of code a reported pair shares, in characters of normalised code on each side: about eight
+# lines. Students who wrote only a few one-line answers (`return log_prior(z) + log_likelihood(x, z)`) write them
+# alike and would score 1; in tests/test_similarity.py independent solutions share up to 130 such characters,
+# a copy 470 and a copy of helpers.py alone 300.
+MIN_SHARED = 150
 # The least score reported: half of the two students' own code alike. In tests/test_similarity.py independent
 # correct solutions in other styles score at most 0.24 (they share the one-line answers every student writes
 # alike) and a copy with renamed variables, added comments and moved functions 0.97.
@@ -115,12 +120,16 @@ def handout_fingerprints(reference):
     return np.unique(np.array(list(fingerprint("\n".join(code)).hashes), dtype=np.int64))
 
 
-def score(a, b):
-    """Shared code over all code of both (each side's tokens in a copied stretch, over each side's tokens
-    fingerprinted): symmetric, 0 for nothing shared and 1 when all of both is shared."""
+def alike(a, b):
+    """(score, shared) of two CodeFingerprints that share a fingerprint or more.
+
+    shared: the fewer of the characters (of normalised code) that each side has in stretches the other has too
+    score:  both sides' such characters over all fingerprinted characters of both: symmetric, near 0 when
+            little is shared and 1 when all of both is
+    """
     _, (share_a, share_b), _ = compare_files(a, b)
-    total = a.token_coverage + b.token_coverage
-    return float((share_a * a.token_coverage + share_b * b.token_coverage) / total) if total else 0.0
+    overlap_a, overlap_b = share_a * a.token_coverage, share_b * b.token_coverage
+    return float((overlap_a + overlap_b) / (a.token_coverage + b.token_coverage)), float(min(overlap_a, overlap_b))
 
 
 def lines_in(block, slices):
@@ -162,12 +171,12 @@ def similar_pairs(submissions, threshold=THRESHOLD, reference=None):
                  per student, as instructor.grade_batch.submissions_in gives them; the student's name is
                  used as given (the gradebook's)
     threshold:   the least score reported, from 0 to 1 (default THRESHOLD, see there); a pair that shares
-                 no code is never reported
+                 less than MIN_SHARED characters of normalised code is never reported
     reference:   the solution notebook, whose handed-out cells say which lines are given (default A3_VAE.ipynb)
 
     returns (pairs, skipped):
         pairs:   [{"a", "b", "score", "matches"}], a before b by name, by score (a float from 0 to 1: the
-                 share of both students' own code that is alike, see score) highest first, then by names;
+                 share of both students' own code that is alike, see alike) highest first, then by names;
                  matches: [{"a": lines, "b": lines}], the lines side by side, lines: {"where": "cell 'ID'"
                  or "helpers.py", "line": the number of its first line there, "code": the lines}
         skipped: {student: why their work could not be compared}, e.g. a notebook that cannot be read
@@ -192,7 +201,7 @@ def similar_pairs(submissions, threshold=THRESHOLD, reference=None):
     pairs = []
     for (name_a, a), (name_b, b) in combinations(students.items(), 2):
         if a.fingerprint.hashes & b.fingerprint.hashes:
-            alike = score(a.fingerprint, b.fingerprint)
-            if alike >= threshold:
-                pairs.append({"a": name_a, "b": name_b, "score": alike, "matches": matches(a, b)})
+            score, shared = alike(a.fingerprint, b.fingerprint)
+            if score >= threshold and shared >= MIN_SHARED:
+                pairs.append({"a": name_a, "b": name_b, "score": score, "matches": matches(a, b)})
     return sorted(pairs, key=lambda pair: -pair["score"]), skipped

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from instructor.markers import BEGIN, END, STUB, handed_out
+from instructor import similarity
 from instructor.similarity import THRESHOLD, similar_pairs
 from tests.test_grading import OTHER_STYLES
 from tests.test_submissions import saved_by_colab
@@ -50,17 +51,18 @@ def moved(source, name, before):
     return "".join(functions[:at] + [function.rstrip("\n") + "\n\n\n"] + functions[at:])
 
 
-def hand_in(folder, helpers=None, cells=None, edit=lambda where, source: source):
-    """A student's folder: the student edition with FILLED's and helpers.py's stubs filled in, no markers.
+def hand_in(folder, helpers=None, cells=None, edit=lambda where, source: source, filled=FILLED):
+    """A student's folder: the student edition with the stubs of the cells filled and of helpers.py filled in,
+    no markers.
 
     helpers: the answers for helpers.py's stubs, in order (None: the solution's)
-    cells:   {cell id: the answers for its stubs}; a cell of FILLED not there gets the solution's code
+    cells:   {cell id: the answers for its stubs}; a cell of filled not there gets the solution's code
     edit:    what the student did afterwards to a filled cell (where: its id) or to helpers.py (where: "helpers.py")
     """
     folder.mkdir(parents=True)
     notebook = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
     for cell in notebook.cells:
-        if cell.id in FILLED:
+        if cell.id in filled:
             cell.source = edit(cell.id, fill(cell.source, (cells or {}).get(cell.id)))
         elif BEGIN in cell.source:
             cell.source = handed_out(cell.source, cell.cell_type)
@@ -174,15 +176,17 @@ def test_a_copy_with_renamed_variables_comments_and_moved_functions_is_the_only_
     assert pairs[0]["score"] > 0.8
 
 
-def test_independent_solutions_in_other_styles_score_clearly_below_a_copy(classroom):
+def test_independent_solutions_in_other_styles_score_clearly_below_a_copy(classroom, monkeypatch):
+    monkeypatch.setattr(similarity, "MIN_SHARED", 0)  # every pair that shares code, with its score
     found = scores(similar_pairs(classroom, threshold=0)[0])
-    independent = [found.get(frozenset((a, b)), 0) for a in INDEPENDENT for b in (*INDEPENDENT, "copier")
+    independent = [found[frozenset((a, b))] for a in INDEPENDENT for b in (*INDEPENDENT, "copier")
                    if a < b and {a, b} != {"ada", "copier"}]
     assert max(independent) < 0.3 < THRESHOLD < 0.8 < found[frozenset(("ada", "copier"))], found
     assert all(0 <= score <= 1 for score in found.values())
 
 
-def test_untouched_handouts_and_the_given_code_are_never_a_pair(classroom, tmp_path):
+def test_untouched_handouts_and_the_given_code_are_never_a_pair(classroom, tmp_path, monkeypatch):
+    monkeypatch.setattr(similarity, "MIN_SHARED", 0)  # not a character of code in common
     colab = tmp_path / "untouched-colab"
     colab.mkdir()
     nbformat.write(saved_by_colab(nbformat.read(classroom["untouched-1"] / "A3_VAE.ipynb", as_version=4)),
@@ -258,6 +262,16 @@ def test_code_in_a_cell_the_student_added_is_compared(student_dir, tmp_path):
     assert (pair["a"], pair["b"]) == ("added", "in-place") and pair["score"] > 0.8
     assert {match["b"]["where"] for match in pair["matches"]} == {"cell 'lattice'"}
     assert {match["a"]["where"] for match in pair["matches"]} == {f"cell {notebook.cells[at + 1].id!r}"}
+
+
+def test_students_who_wrote_only_the_one_line_answers_everybody_writes_alike_are_not_a_pair(student_dir, tmp_path):
+    one_liners = ("log-prior", "log-likelihood", "joint", "log-q")
+    assert all(len(fill(cell.source).split("\n")) - len(handed_out(cell.source).split("\n")) == -1
+               for cell in nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4).cells if cell.id in one_liners)
+    folders = {name: hand_in(tmp_path / name, filled=one_liners) for name in ("first", "second")}
+    for folder in folders.values():
+        shutil.copy(student_dir / "helpers.py", folder / "helpers.py")
+    assert similar_pairs(folders, threshold=0) == ([], {})
 
 
 def test_a_student_whose_notebook_cannot_be_read_is_skipped_with_a_note(classroom, tmp_path):
