@@ -44,8 +44,8 @@ NOISE_THRESHOLD = 20
 WINDOW = 1
 # The least amount of code a reported pair shares, in characters of normalised code on each side: about eight
 # lines. Students who wrote only a few one-line answers (`return log_prior(z) + log_likelihood(x, z)`) write them
-# alike and would score 1; in tests/test_similarity.py independent solutions share up to 130 such characters,
-# a copy 470 and a copy of helpers.py alone 300.
+# alike and would score 1. In tests/test_similarity.py's class independent solutions share up to 130 such
+# characters and the copy 470 (a copy of its helpers.py alone would share 300).
 MIN_SHARED = 150
 # The least score reported: half of the two students' own code alike. In tests/test_similarity.py independent
 # correct solutions in other styles score at most 0.24 (they share the one-line answers every student writes
