@@ -163,6 +163,14 @@ def parse(source):
         return None, err
 
 
+def own_lines(source, given):
+    """{line number: the line, stripped} of source's lines that are the student's own: not blank, and not
+    held by given, the handed-out version of the same cell or file ("" for a cell the student added)."""
+    given_lines = {line.strip() for line in given.split("\n")}
+    return {number: line.strip() for number, line in enumerate(source.split("\n"), start=1)
+            if line.strip() and line.strip() not in given_lines}
+
+
 def flag_sources(sources):
     """Flags for a submission's code.
 
@@ -181,11 +189,10 @@ def flag_sources(sources):
             flags.append({"where": where, "line": error.lineno or 0, "code": "",
                           "why": "does not parse as Python, so it could not be read for flags", "kinds": [UNPARSED]})
             continue
-        lines, given_lines = source.split("\n"), {line.strip() for line in given.split("\n")}
+        own = own_lines(source, given)
         for number, kinds, why in findings(tree, imported):
-            code = lines[number - 1].strip() if 0 < number <= len(lines) else ""
-            if code not in given_lines:
-                flags.append({"where": where, "line": number, "code": code, "why": why, "kinds": kinds})
+            if number in own:
+                flags.append({"where": where, "line": number, "code": own[number], "why": why, "kinds": kinds})
     return flags
 
 

@@ -175,12 +175,23 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
 
 def submission_flags(reference, merged, helpers):
     """The flags (instructor/flags.py) of the student's cells in the merged notebook and of their helpers.py."""
+    return flag_sources(student_sources(reference, merged, helpers))
+
+
+def student_sources(reference, merged, helpers):
+    """The student's code beside what was handed out in its place: [(where, source, given)].
+
+    merged:  the merged notebook (instructor/merge.py), whose student cells carry the ids of the reference
+             cells they were placed on; a cell the student added has an id of its own
+    helpers: the student's helpers.py, or None
+    where:   "cell 'ID'" or "helpers.py"; given: the handed-out source ("" for a cell the student added)
+    """
     given = {cell.id: handed_out(cell.source) for cell in reference.cells if cell.cell_type == "code"}
     sources = [(f"cell {cell.id!r}", cell.source, given.get(cell.id, "")) for cell in merged.cells
                if cell.cell_type == "code" and not is_check_cell(cell) and "grader" not in cell.metadata]
     if helpers is not None:
         sources.append(("helpers.py", Path(helpers).read_text(errors="replace"), handout_helpers()))
-    return flag_sources(sources)
+    return sources
 
 
 def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
