@@ -199,7 +199,11 @@ def density_mistakes(i):
                              gaussian64(z, mu, log_sigma) + log_sigma.double().sum(1),
                          ("standard-normal", "the standard normal density of z: mu and log_sigma unused?"):
                              std_normal64(z),
-                         ("density-not-log", "the density itself, not its log"): gaussian64(z, mu, log_sigma).exp()},
+                         ("density-not-log", "the density itself, not its log"): gaussian64(z, mu, log_sigma).exp(),
+                         ("sigma-multiplies", "the density with z - mu multiplied by sigma, where it is divided by it"):
+                             gaussian64(z, mu, -log_sigma) - 2 * log_sigma.double().sum(1),
+                         ("square-not-halved", "the log density with ((z - mu) / sigma)^2 not halved"):
+                             gaussian64(z, mu, log_sigma) - 0.5 * (((z - mu) / log_sigma.exp()).double() ** 2).sum(1)},
             "offsets": constant_mistakes(z)}
 
 

@@ -92,10 +92,11 @@ def test_an_empty_class_and_a_class_of_one(tmp_path):
 
 
 def test_what_students_wrote_is_escaped_in_the_page(tmp_path):
-    store(tmp_path, {"<b>ann</b>": result(failed={"log_q": ("<script>alert(1)</script>", "log_q/unnamed")})})
-    write_report(tmp_path, ["<b>ann</b>"])
+    store(tmp_path, {"ann <b>&amp;": result(failed={"log_q": ("<script>alert(1)</script>", "log_q/unnamed")})})
+    write_report(tmp_path, ["ann <b>&amp;"])
     page = (tmp_path / "class_report.html").read_text()
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>" not in page and "ann &lt;b&gt;&amp;amp;" in page
 
 
 def test_the_command_rebuilds_the_report_and_refuses_a_folder_without_results(tmp_path):

@@ -1,7 +1,7 @@
 """Where people wait, measured, and written down: docs/speed.md.
 
     python -m tools.benchmark [--epochs 1] [--repeats 25] [--eval-images 500] [--out docs/speed.md]
-    python -m tools.benchmark --grading-only      (one grading's figures, printed; no page written)
+    python -m tools.benchmark --grading-only      (the gradings' figures, printed; no page written)
 
 `make benchmark` runs it. It times the notebook's own ``train`` against a bare
 PyTorch loop and the loops tutorials write, what ``train`` adds step by step,
@@ -337,6 +337,33 @@ def grading_rows():
     return rows
 
 
+CLASS_SIZE = 4  # copies of the solution in the batch whose class report is timed
+
+
+def class_report_row(jobs=2):
+    """A batch of CLASS_SIZE copies of the solution (grade_batch, jobs at once, its class report included),
+    then its class report alone, three times (instructor.class_report: the results read, the similar work of
+    every pair, which copies all are, the figures and the page); returns the page's line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "submissions"
+        for number in range(CLASS_SIZE):
+            copy_files(("A3_VAE.ipynb", "helpers.py"), ROOT, folder / f"student-{number}")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "instructor.grade_batch", str(folder), "--jobs", str(jobs)], cwd=ROOT,
+                       env=environment(), check=True, capture_output=True)
+        batch_seconds = time.perf_counter() - start
+        report_seconds = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "instructor.class_report", str(Path(tmp) / "grades")], cwd=ROOT,
+                           env=environment(), check=True, capture_output=True)
+            report_seconds.append(time.perf_counter() - start)
+    report = statistics.median(report_seconds)
+    return (f"| the class report of a batch of {CLASS_SIZE} (`grade_batch --jobs {jobs}`, {batch_seconds:.0f} s with "
+            f"its report), written again on its own (median of 3) | {report:.1f} s | "
+            f"{report / batch_seconds:.1%} of the batch |")
+
+
 def environment():
     return {**{k: v for k, v in os.environ.items() if not k.startswith("VAE_")},
             "MNIST_ROOT": str(mnist_root().resolve())}
@@ -434,6 +461,9 @@ what a container's limit such as Gradescope's must hold, and the kernel,
 which imports PyTorch, holds most of it. The last row compares grading as it
 runs (each part's results judged by `instructor/judge.py` in a process of the
 grader's) with the same merge running the notebook's checks in the kernel.
+The class report's row is a batch of copies of the solution, every pair of
+them similar work, then its report written again on its own: what the report
+adds to a batch.
 """
 
 
@@ -452,7 +482,7 @@ def main():
     if min(args.epochs, args.repeats, args.eval_images) < 1:
         parser.error("--epochs, --repeats and --eval-images must be at least 1")
     if args.grading_only:
-        print("\n".join(grading_rows()))
+        print("\n".join([*grading_rows(), class_report_row()]))
         return
 
     page = []
@@ -570,7 +600,7 @@ def main():
     say("| | time | |")
     say("| --- | --- | --- |")
     say(f"| `make run` with the committed model | {notebook_seconds:.1f} s | |")
-    for row in grading_rows():
+    for row in [*grading_rows(), class_report_row()]:
         say(row)
     write_atomically(args.out, lambda f: f.write(("\n".join(page) + "\n").encode()), "the speed page")
     print(f"\nwrote {args.out}")
