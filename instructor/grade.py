@@ -66,7 +66,7 @@ from instructor.markers import handed_out
 from instructor.merge import merge, placement_notes, written_answers
 from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
-from instructor.result import GradingResult, PartResult, diagnosis_id
+from instructor.result import CREDIT, WITHHOLD, GradingResult, PartResult, diagnosis_id
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
@@ -93,7 +93,7 @@ def grade(submission_dir, reference_path, keep=None):
     return result.passed, result.report
 
 
-def grade_result(submission_path, reference_path, keep=None, as_user=None):
+def grade_result(submission_path, reference_path, keep=None, as_user=None, carry_forward=CREDIT):
     """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns its
     GradingResult (instructor/result.py), whose status is "graded", "missing file" or "several notebooks"
     (no single notebook found), "unreadable notebook", or "crashed" (the kernel died, or nbval did not run).
@@ -101,6 +101,8 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     as_user: run the student's code (nbval and its kernel) as this user, for a grader that runs as
              root (Gradescope's): it can then read nothing but its grading folder and what any user
              can (the Python environment, MNIST), not the grader's files nor the reference
+    carry_forward: CREDIT or WITHHOLD the points of a part right given the student's own failing earlier
+             parts (instructor/judge.py's carried_forward; its reason names them either way)
     raises FileNotFoundError if submission_path is neither a folder nor a zip nor a notebook,
     GradingFolderError if nothing could be written, KeyError for an as_user that does not exist
     """
@@ -133,7 +135,8 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         flags = submission_flags(reference, merged, found.helpers)
         notes += report_lines(flags)
         seed = secrets.randbits(62)
-        run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed)
+        run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed,
+                                           carry_forward=carry_forward)
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
@@ -149,28 +152,32 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     report, reasons, diagnoses = list(notes), {}, {}
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
     unfinished = {"reason": "no results were saved for this part (the grading cell did not finish)",
-                  "diagnosis": "not-finished"}
+                  "diagnosis": "not-finished", "inherits": ""}
+    carried = {}
     for number, cell in enumerate(code_cells):
         part = cell.metadata.get("probe")
         if part is not None:  # judged by instructor/judge.py; a probe that did not finish saved nothing
-            verdict = ({"reason": failed[number], "diagnosis": "grading-cell-failed"} if number in failed
-                       else verdicts.get(part, unfinished))
+            verdict = ({"reason": failed[number], "diagnosis": "grading-cell-failed", "inherits": ""}
+                       if number in failed else verdicts.get(part, unfinished))
             why, diagnosis = verdict["reason"], verdict["diagnosis"]
+            if verdict["inherits"]:
+                carried[part] = verdict["inherits"]
             if why and "/" not in diagnosis:
                 diagnosis = diagnosis_id(part, diagnosis)
         elif is_check_cell(cell):
             part, why, diagnosis = f"notebook check {cell.id!r}", failed.get(number, ""), ""
         else:
             continue
+        credited = f": right given {carried[part]}, which fails (error carried forward)" if part in carried else ""
         report.append(f"FAIL  {part}: {why} [{diagnosis}]" if why and diagnosis else
-                      f"FAIL  {part}: {why}" if why else f"pass  {part}")
+                      f"FAIL  {part}: {why}" if why else f"pass  {part}{credited}")
         if why:
             reasons[part], diagnoses[part] = why, diagnosis
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
     return grading_result("graded", reference, report, reasons, diagnoses, placement=placement, flags=flags,
-                          passed=run.returncode == 0 and not failed and not reasons)
+                          passed=run.returncode == 0 and not failed and not reasons, carried=carried)
 
 
 def submission_flags(reference, merged, helpers):
@@ -194,7 +201,7 @@ def student_sources(reference, merged, helpers):
     return sources
 
 
-def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
+def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0, carry_forward=CREDIT):
     """Run the merged notebook under nbval in keep (or scratch), with helpers.py (None: the handout's),
     as the user as_user if given (see grade_result), its probes on the inputs of seed; then judge.
 
@@ -230,16 +237,16 @@ def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
     if as_user is not None:  # a process that left nbval's tree (a daemon) must not outlive it
         kill_processes_of(pwd.getpwnam(as_user).pw_uid)
     failed = failures_by_cell(work / "report.xml") if (work / "report.xml").is_file() else None
-    return run, failed, judged(work, seed) if failed is not None else {}
+    return run, failed, judged(work, seed, carry_forward) if failed is not None else {}
 
 
-def judged(work, seed):
+def judged(work, seed, carry_forward=CREDIT):
     """{part: reason} from instructor/judge.py, in a process of the grader's (not the student's user), on the
     results the probes saved in work."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
     done = subprocess.run([sys.executable, "-m", "instructor.judge", str(work / "grading_results"),
-                           str(work / "figures")], input=str(seed), capture_output=True, text=True, env=env,
+                           str(work / "figures"), "--carry-forward", carry_forward], input=str(seed), capture_output=True, text=True, env=env,
                           timeout=JUDGE_TIMEOUT_S, cwd=ROOT)
     if done.returncode != 0:
         raise JudgeError(f"instructor/judge.py failed: {done.stderr.strip()[-500:]}")
@@ -250,7 +257,8 @@ class JudgeError(RuntimeError):
     """The judge (the grader's own code) failed: nothing can be graded."""
 
 
-def grading_result(status, reference, report, reasons, diagnoses, placement=None, flags=(), passed=False):
+def grading_result(status, reference, report, reasons, diagnoses, placement=None, flags=(), passed=False,
+                   carried=None):
     """The GradingResult of a grading whose report lines are report.
 
     reasons:   {part: why it failed}; a part not in it passed and earns its points
@@ -258,9 +266,12 @@ def grading_result(status, reference, report, reasons, diagnoses, placement=None
     placement: where the submission's cells were found (instructor/placement.py), once it was read:
                the written answers are then listed for a person
     flags:     the lines that reach for the grading machinery (instructor/flags.py), for a person
+    carried:   {part: the earlier failing parts whose error it carries forward (instructor/judge.py)}
     """
+    carried = carried or {}
     parts = [PartResult(name=name, max_points=points, points=0 if reasons.get(name) else points,
-                        reason=reasons.get(name, ""), diagnosis=diagnoses.get(name, "") if reasons.get(name) else "")
+                        reason=reasons.get(name, ""), diagnosis=diagnoses.get(name, "") if reasons.get(name) else "",
+                        inherits=carried.get(name, ""))
              for name, points in parts_of(reference)]
     answers = written_answers(placement) if placement is not None else []
     return GradingResult(status=status, passed=passed, parts=parts, flags=list(flags),
@@ -280,12 +291,13 @@ def not_graded(status, reference, why, report=None, placement=None, flags=()):
                           placement=placement, flags=flags)
 
 
-def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None):
+def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None, carry_forward=CREDIT):
     """grade_result in a process of its own, killed with everything it started after timeout seconds.
 
     threads: CPU threads for its kernel (OMP_NUM_THREADS), so that gradings side by side do not
     fight over the cores; default: torch's own choice
     as_user: the user to run the student's code as (see grade_result)
+    carry_forward: the policy for a part that inherits an earlier part's error (see grade_result)
 
     returns grade_result's GradingResult; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
@@ -293,7 +305,8 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
     """
     # Run as a module from this repository, with absolute paths: the caller's folder may be any.
     command = [sys.executable, "-m", "instructor.grade", str(Path(submission_dir).resolve()), "--json",
-               "--reference", str(Path(reference_path).resolve()), *(["--as-user", as_user] if as_user else [])]
+               "--reference", str(Path(reference_path).resolve()), *(["--as-user", as_user] if as_user else []),
+               "--carry-forward", carry_forward]
 
     def not_run(status, why):
         return not_graded(status, nbformat.read(reference_path, as_version=4), why)
@@ -327,10 +340,14 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--as-user", default=None,
                         help="run the student's code as this user (when grading as root, as on Gradescope)")
+    parser.add_argument("--carry-forward", choices=(CREDIT, WITHHOLD), default=CREDIT,
+                        help="a part that is right given the student's own earlier parts, which fail: credit it "
+                             "(default) or withhold its points; its report line names those parts either way")
     args = parser.parse_args(argv)
     stop_on_sigterm()
     try:
-        result = grade_result(args.submission, args.reference or default_reference(), args.keep, args.as_user)
+        result = grade_result(args.submission, args.reference or default_reference(), args.keep, args.as_user,
+                              carry_forward=args.carry_forward)
     except (FileNotFoundError, GradingFolderError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped

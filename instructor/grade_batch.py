@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from instructor.class_report import BATCH_FILE, write_report
 from instructor.grade import grade_isolated
 from instructor.layout import default_reference, parts_of
-from instructor.result import GradingResult
+from instructor.result import CREDIT, WITHHOLD, GradingResult
 from instructor.similarity import THRESHOLD
 from instructor.submission import submissions_in
 from instructor.supervision import stop_gradings, stop_on_sigterm
@@ -56,9 +56,9 @@ def write_text(path, text, what):
     write_atomically(path, lambda f: f.write(text.encode()), what)
 
 
-def grade_student(student, path, out_dir, reference, timeout, threads):
+def grade_student(student, path, out_dir, reference, timeout, threads, carry_forward=CREDIT):
     """Grade one student's folder or zip and store its report and result; returns the result."""
-    result = grade_isolated(path, reference, timeout, threads)
+    result = grade_isolated(path, reference, timeout, threads, carry_forward=carry_forward)
     header = f"{student}: {result.status}, {result.points} points\n\n"
     write_text(out_dir / "reports" / f"{student}.txt", header + "\n".join(result.report) + "\n", "the report")
     write_text(result_file(out_dir, student), result.to_json(), "the result")
@@ -101,6 +101,9 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
     parser.add_argument("--regrade", action="store_true", help="grade every student again")
     parser.add_argument("--reference", type=Path, default=None, help="the reference notebook (see grade.py)")
+    parser.add_argument("--carry-forward", choices=(CREDIT, WITHHOLD), default=CREDIT,
+                        help="a part right given the student's own earlier parts, which fail: credit it (default) "
+                             "or withhold its points (see instructor/grade.py)")
     parser.add_argument("--similarity-threshold", type=float, default=THRESHOLD,
                         help=f"the class report names pairs of students whose own code is at least this alike, "
                              f"0 to 1 (default {THRESHOLD})")
@@ -128,8 +131,8 @@ def main(argv=None):
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # the cores shared out, not fought over
     pool, futures = ThreadPoolExecutor(max_workers=args.jobs), []
     try:
-        futures = [pool.submit(grade_student, s, paths[s], out_dir, reference, args.timeout, threads)
-                   for s in todo]
+        futures = [pool.submit(grade_student, s, paths[s], out_dir, reference, args.timeout, threads,
+                               args.carry_forward) for s in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="submissions"):
             future.result()
     except KeyboardInterrupt:

@@ -56,11 +56,13 @@ def result_file(folder, part):
 
 
 def code_for(part, namespace):
-    """The notebook's objects that the part's run takes, by the names its record gives."""
-    missing = [name for name in part.takes if name not in namespace]
+    """The notebook's objects that the part's run takes, by the names its record gives. A part that uses
+    the networks runs with the assignment's (run_part): the student's need not be there (None)."""
+    swapped = ("encoder", "decoder") if part.uses_networks else ()
+    missing = [name for name in part.takes if name not in namespace and name not in swapped]
     if missing:
         raise NameError(f"{', '.join(missing)} is not defined (the cell that defines it did not run, or failed)")
-    return [namespace[name] for name in part.takes]
+    return [namespace.get(name) for name in part.takes]
 
 
 def run_part(name, namespace, inputs):
@@ -73,11 +75,13 @@ def run_part(name, namespace, inputs):
     encoder, decoder = (net.to(device) for net in build_networks(SIZES))
     swapped = {"encoder": encoder, "decoder": decoder}
     code = [swapped.get(name, value) for name, value in zip(part.takes, code)]
-    saved = {name: namespace.get(name) for name in swapped}
+    saved = {name: namespace[name] for name in swapped if name in namespace}
     namespace.update(swapped)
     try:
         return part.run(inputs, device, *code)
-    finally:
+    finally:  # the student's networks back, and none where there was none
+        for name in swapped:
+            namespace.pop(name)
         namespace.update(saved)
 
 

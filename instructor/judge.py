@@ -21,12 +21,14 @@ import json
 import math
 import secrets
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from instructor import grading_probe
-from instructor.result import diagnosis_id
+from instructor.result import CREDIT, WITHHOLD, diagnosis_id, part_id
 from vaekit.checks import PARTS
 from vaekit.checks.compare import describe, expect, expect_tensor
 from vaekit.checks.figures import LATTICE_LAYOUTS, lattice_codes, scatter_rows
@@ -70,7 +72,19 @@ def network_expected(weights, inputs):
             "no_hidden": forward64(weights, inputs, lambda h: h)}
 
 
-def elbo64(x, z_drawn, enc_weights, dec_weights):
+@dataclass(frozen=True)
+class Densities:
+    """The log densities that the later parts reach through the student's earlier functions, in float64:
+    the assignment's, or with the mistake an earlier part was diagnosed with (error carried forward)."""
+    likelihood: Callable = bernoulli64  # (x, logits) -> log p(x_d | logits_d) of each pixel
+    prior: Callable = std_normal64  # z (B, K) -> log N(z | 0, I) (B,)
+    q: Callable = gaussian64  # (z, mu, log_sigma) -> log N(z | mu, diag sigma^2) (B,)
+
+
+ASSIGNMENT = Densities()
+
+
+def elbo64(x, z_drawn, enc_weights, dec_weights, densities=ASSIGNMENT):
     """The one-draw ELBO of each digit in float64, as a function of the weights (leaves of autograd).
 
     The noise is read off the codes the student's code decoded, eps = (z - mu) / sigma, and z is
@@ -81,16 +95,16 @@ def elbo64(x, z_drawn, enc_weights, dec_weights):
     mu, log_sigma = out[:, :LATENT_DIM], out[:, LATENT_DIM:]
     eps = (z_drawn.double() - mu.detach()) / log_sigma.detach().exp()
     z = mu + log_sigma.exp() * eps
-    log_joint = bernoulli64(x, forward64(dec_weights, z)).sum(1) + std_normal64(z)
-    return log_joint - gaussian64(z, mu, log_sigma), eps
+    log_joint = densities.likelihood(x, forward64(dec_weights, z)).sum(1) + densities.prior(z)
+    return log_joint - densities.q(z, mu, log_sigma), eps
 
 
 def leaves(weights):
     return [w.double().clone().requires_grad_() for w in weights]
 
 
-def adam64(x_batches, z_batches, enc_weights, dec_weights, lr):
-    """Adam on the negative one-draw ELBO in float64 (Kingma and Ba, with PyTorch's defaults).
+def adam64(x_batches, z_batches, enc_weights, dec_weights, lr, densities=ASSIGNMENT):
+    """Adam on the negative one-draw ELBO (of densities) in float64 (Kingma and Ba, with PyTorch's defaults).
 
     returns the weights after the steps (Linear's layout, encoder then decoder) and each step's loss
     """
@@ -99,7 +113,7 @@ def adam64(x_batches, z_batches, enc_weights, dec_weights, lr):
     first, second = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
     (beta1, beta2), losses = ADAM_BETAS, []
     for step, (x, z) in enumerate(zip(x_batches, z_batches), start=1):
-        batch_loss = -elbo64(x, z, enc, dec)[0].mean()
+        batch_loss = -elbo64(x, z, enc, dec, densities)[0].mean()
         grads = torch.autograd.grad(batch_loss, params)
         losses.append(batch_loss.item())
         with torch.no_grad():
@@ -124,23 +138,23 @@ class Data:
         return self.x
 
 
-def expected_elbo(inputs, results, data):
+def expected_elbo(inputs, results, data, densities=ASSIGNMENT):
     x, enc, dec = inputs["x"], leaves(inputs["encoder"]), leaves(inputs["decoder"])
     z_drawn, loss_codes, noise_codes = elbo_codes(inputs, results)
-    estimate = elbo64(x, z_drawn, enc, dec)[0].mean()
+    estimate = elbo64(x, z_drawn, enc, dec, densities)[0].mean()
     grads = torch.autograd.grad(estimate, enc + dec)
     with torch.no_grad():
         out = forward64(inputs["encoder"], x)
         mu, log_sigma = out[:, :LATENT_DIM], out[:, LATENT_DIM:]
-        terms = [bernoulli64(x, forward64(inputs["decoder"], z_drawn)).sum(1).mean().item(),
-                 std_normal64(z_drawn).mean().item(), gaussian64(z_drawn, mu, log_sigma).mean().item(),
+        terms = [densities.likelihood(x, forward64(inputs["decoder"], z_drawn)).sum(1).mean().item(),
+                 densities.prior(z_drawn).mean().item(), densities.q(z_drawn, mu, log_sigma).mean().item(),
                  closed_form_kl(mu, log_sigma)]
-        loss = -elbo64(x, loss_codes, enc, dec)[0].mean().item()
+        loss = -elbo64(x, loss_codes, enc, dec, densities)[0].mean().item()
         noise = elbo64(x[:1].expand(NOISE_DRAWS, -1), noise_codes, enc, dec)[1]
     return {"estimate": estimate.item(), "grads": list(grads), "terms": terms, "loss": loss, "noise": noise}
 
 
-def expected_train(inputs, results, data):
+def expected_train(inputs, results, data, densities=ASSIGNMENT):
     if len(results["batches"]) != TRAIN_STEPS or len(results["codes"]) != TRAIN_STEPS:
         return {"losses": [math.nan], "loss_tolerance": 0.0, "after": None}  # compare_train names the count
     x_batches = [b for b in results["batches"] if isinstance(b, torch.Tensor)]
@@ -150,7 +164,7 @@ def expected_train(inputs, results, data):
            and all(tuple(row.tolist()) in rows for b in x_batches for row in b.bool()),
            f"train: expected {TRAIN_STEPS} mini-batches of {BATCH_SIZE} rows of x_train, "
            f"found batches of shapes {[describe(b) for b in results['batches']]}", "not-training-batches")
-    after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], LEARNING_RATE)
+    after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], LEARNING_RATE, densities)
     mean = sum(losses) / len(losses)
     return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean)}
 
@@ -311,6 +325,81 @@ EXPECTED = {
 }
 
 
+# Error carried forward. The later parts reach the log densities through the student's earlier functions:
+# which densities each part uses, and which part defines each for the parts after it.
+USES = {"log_prior": ("prior",), "log_likelihood": ("likelihood",), "joint_log_density": ("likelihood", "prior"),
+        "log_q": ("q",), "elbo and loss": ("likelihood", "prior", "q"), "train": ("likelihood", "prior", "q")}
+DEFINES = {"helpers.bernoulli_log_density": "likelihood", "log_likelihood": "likelihood",
+           "helpers.std_normal_log_density": "prior", "log_prior": "prior",
+           "helpers.diag_gaussian_log_density": "q", "log_q": "q"}
+# A density as an earlier part's diagnosed mistake computes it: {(density, cause): the mistaken density}.
+MISTAKEN = {
+    ("likelihood", "probabilities-as-logits"): lambda x, y: bernoulli64(x, torch.sigmoid(y.double())),
+    ("likelihood", "x-swapped"): lambda x, y: bernoulli64(1 - x, y),
+    ("likelihood", "one-minus-x-term-missing"): lambda x, y: bernoulli64(x, y) * x.double(),
+    ("likelihood", "mean-over-pixels"): lambda x, y: bernoulli64(x, y) / DATA_DIM,
+    ("prior", "square-not-halved"): lambda z: std_normal64(z) - 0.5 * (z.double() ** 2).sum(1),
+    ("prior", "missing-constant"): lambda z: std_normal64(z) + 0.5 * z.shape[1] * LOG_2PI,
+    ("prior", "constant-of-one-dimension"): lambda z: std_normal64(z) + 0.5 * (z.shape[1] - 1) * LOG_2PI,
+    ("prior", "half"): lambda z: std_normal64(z) / 2,
+    ("q", "mu-log-sigma-swapped"): lambda z, mu, log_sigma: gaussian64(z, log_sigma, mu),
+    ("q", "sigma-as-variance"): lambda z, mu, log_sigma: gaussian64(z, mu, log_sigma / 2),
+    ("q", "log-sigma-term-missing"): lambda z, mu, log_sigma: gaussian64(z, mu, log_sigma) + log_sigma.double().sum(1),
+    ("q", "missing-constant"): lambda z, mu, log_sigma: gaussian64(z, mu, log_sigma) + 0.5 * z.shape[1] * LOG_2PI,
+    ("q", "constant-of-one-dimension"): lambda z, mu, log_sigma: (gaussian64(z, mu, log_sigma)
+                                                                 + 0.5 * (z.shape[1] - 1) * LOG_2PI),
+    ("q", "sigma-multiplies"): lambda z, mu, log_sigma: gaussian64(z, mu, -log_sigma) - 2 * log_sigma.double().sum(1),
+    ("q", "square-not-halved"): lambda z, mu, log_sigma: (gaussian64(z, mu, log_sigma)
+                                                         - 0.5 * (((z - mu) / log_sigma.exp()).double() ** 2).sum(1)),
+    ("q", "half"): lambda z, mu, log_sigma: gaussian64(z, mu, log_sigma) / 2,
+}
+# What each later part should give with the densities as the student's earlier functions compute them.
+CARRIED_EXPECTED = {
+    "log_prior": lambda i, results, data, d: {"out": d.prior(i["z"])},
+    "log_likelihood": lambda i, results, data, d: {"out": d.likelihood(i["x"], forward64(i["decoder"], i["z"])).sum(1)},
+    "joint_log_density": lambda i, results, data, d: {
+        "out": d.likelihood(i["x"], forward64(i["decoder"], i["z"])).sum(1) + d.prior(i["z"])},
+    "log_q": lambda i, results, data, d: {"out": d.q(i["z"], i["mu"], i["log_sigma"])},
+    "elbo and loss": expected_elbo,
+    "train": expected_train,
+}
+
+
+def carried_forward(name, results, inputs, data, verdict, mistaken, failed, policy):
+    """The verdict of the part called name, which failed with verdict, once the errors of the earlier parts it
+    uses are carried forward.
+
+    mistaken: {density: (the mistaken density, the part that failed with it)} of the earlier parts
+    failed:   the earlier parts that failed
+    policy:   CREDIT: a part right given the mistaken densities passes; WITHHOLD: it fails, and says why
+    returns {"reason", "diagnosis", "inherits"}: inherits names the earlier parts whose error it carries; a
+    part with a mistake of its own besides has that mistake named, found against the mistaken densities
+    """
+    used = {density: mistaken[density] for density in USES[name] if density in mistaken}
+    sources = sorted({source for _, source in used.values()}, key=list(PARTS).index)
+    inherits = " and ".join(sources)
+    if used:
+        densities = replace(ASSIGNMENT, **{density: function for density, (function, _) in used.items()})
+        try:
+            PARTS[name].compare(inputs, results, CARRIED_EXPECTED[name](inputs, results, data, densities), None)
+        except AssertionError as err:  # a mistake of its own: named against the student's earlier parts
+            if getattr(err, "cause", "no-diagnosis") != "no-diagnosis":
+                return {"reason": f"{err} (taking {inherits} as written, which fails too)",
+                        "diagnosis": diagnosis_id(name, err.cause), "inherits": ""}
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError):
+            pass
+        else:
+            if policy == CREDIT:
+                return {"reason": "", "diagnosis": "", "inherits": inherits}
+            return {"reason": f"right given {inherits} as written, which fails: the error is carried forward "
+                              "from there, and this course's policy gives this part no credit for it",
+                    "diagnosis": diagnosis_id(name, f"inherits-{part_id(sources[0])}"),
+                    "inherits": inherits}
+    upstream = [part for part in failed if DEFINES.get(part) in USES[name]]
+    hint = f" ({' and '.join(upstream)} fails too: if this part uses it, mend that first)" if upstream else ""
+    return {**verdict, "reason": verdict["reason"] + hint}
+
+
 def part_inputs(name, seed):
     """The inputs of a part; the visualizations' are the networks' weights that grading put in place."""
     return seed_weights(seed) if PARTS[name].visualization else inputs_for(PARTS[name], seed)
@@ -366,15 +455,30 @@ def read_results(path):
                                                       "cause": unreadable}
 
 
-def judge_all(results_dir, figures, seed):
-    """{part: {"reason", "diagnosis"}} (judge's pair, "" and "" if it passed) for every part of PARTS whose
-    results are in results_dir; a part with no results there is left out."""
-    data, verdicts = Data(), {}
+def judge_all(results_dir, figures, seed, policy=CREDIT):
+    """{part: {"reason", "diagnosis", "inherits"}} for every part of PARTS whose results are in results_dir
+    (a part with no results there is left out): judge's pair ("" and "" if it passed), and the earlier parts
+    whose error it carries forward (carried_forward, with policy), or "".
+
+    A part that fails with a diagnosed mistake of a density (DEFINES, MISTAKEN) passes that mistake on:
+    the later parts that use the density are judged again with it.
+    """
+    data, verdicts, mistaken, failed = Data(), {}, {}, []
     for part in PARTS:
         results = read_results(grading_probe.result_file(results_dir, part))
-        if results is not None:
-            reason, diagnosis = judge(part, results, part_inputs(part, seed), figures, data)
-            verdicts[part] = {"reason": reason, "diagnosis": diagnosis}
+        if results is None:
+            continue
+        inputs = part_inputs(part, seed)
+        reason, diagnosis = judge(part, results, inputs, figures, data)
+        verdict = {"reason": reason, "diagnosis": diagnosis, "inherits": ""}
+        if reason and part in USES and results.get("error") is None:
+            verdict = carried_forward(part, results, inputs, data, verdict, mistaken, failed, policy)
+        if reason and not verdict["inherits"]:
+            failed.append(part)
+            density, cause = DEFINES.get(part), diagnosis.split("/", 1)[-1]
+            if (density, cause) in MISTAKEN:
+                mistaken.setdefault(density, (MISTAKEN[density, cause], part))
+        verdicts[part] = verdict
     return verdicts
 
 
@@ -400,6 +504,9 @@ def main(argv=None):
     parser.add_argument("results", nargs="?", type=Path, help="the folder of the kernel's results")
     parser.add_argument("figures", nargs="?", type=Path, help="the folder of the figures the notebook saved")
     parser.add_argument("--write-expected", action="store_true", help=f"write {EXPECTED_FILE.name}")
+    parser.add_argument("--carry-forward", choices=(CREDIT, WITHHOLD), default=CREDIT,
+                        help="a part right given the student's own failing earlier parts: credit it (default) "
+                             "or withhold its points; either way its reason names them")
     args = parser.parse_args(argv)
     if args.write_expected:
         write_expected()
@@ -409,7 +516,7 @@ def main(argv=None):
         parser.error("give RESULTS_DIR and FIGURES_DIR, and the seed on standard input")
     torch.set_num_threads(1)
     seed = int(sys.stdin.read().strip())
-    print(json.dumps(judge_all(args.results, args.figures, seed)))
+    print(json.dumps(judge_all(args.results, args.figures, seed, args.carry_forward)))
     return 0
 
 

@@ -8,16 +8,24 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-CAUSE = re.compile(r"[a-z][A-Za-z0-9-]{0,60}")  # what a cause looks like: "missing-constant", "raised-ValueError"
+# The policies for a part that is right given the student's own earlier, failing, parts (error carried forward,
+# instructor/judge.py): credit its points, or withhold them.
+CREDIT, WITHHOLD = "credit", "withhold"
+CAUSE = re.compile(r"[a-z][A-Za-z0-9_-]{0,60}")  # a cause: "missing-constant", "raised-ValueError", "inherits-log_q"
+
+
+def part_id(part):
+    """A part's name as identifiers hold it: without "helpers." or a section number, spaces as _
+    ("scatter (5.1)" is "scatter", "elbo and loss" "elbo_and_loss")."""
+    return re.sub(r" \(\d\.\d\)$", "", part.removeprefix("helpers.")).replace(" ", "_")
 
 
 def diagnosis_id(part, cause):
-    """The stable identifier of why part failed, e.g. "log_q/missing-constant": the part's name without
-    "helpers." or a section number, spaces as _, then the cause (vaekit/checks/compare.py), the same for
-    every student whose part failed for it, whatever the numbers in their reasons. A cause that does not
-    look like one (the student's kernel can save anything) reads "unnamed"."""
-    name = re.sub(r" \(\d\.\d\)$", "", part.removeprefix("helpers.")).replace(" ", "_")
-    return f"{name}/{cause if isinstance(cause, str) and CAUSE.fullmatch(cause) else 'unnamed'}"
+    """The stable identifier of why part failed, e.g. "log_q/missing-constant": part_id, then the cause
+    (vaekit/checks/compare.py), the same for every student whose part failed for it, whatever the numbers
+    in their reasons. A cause that does not look like one (the student's kernel can save anything) reads
+    "unnamed"."""
+    return f"{part_id(part)}/{cause if isinstance(cause, str) and CAUSE.fullmatch(cause) else 'unnamed'}"
 
 
 @dataclass(kw_only=True)
@@ -28,6 +36,9 @@ class PartResult:
     points: int  # max_points if it passed, else 0
     reason: str  # why it failed; "" when it passed
     diagnosis: str = ""  # the reason's identifier (diagnosis_id); "" when it passed, and in results from before it
+    # the earlier, failing, parts whose error this part carries forward (instructor/judge.py): it is right given
+    # them; it passed if the policy credits it. "" when none (and in results from before)
+    inherits: str = ""
 
 
 @dataclass(kw_only=True)

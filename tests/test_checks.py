@@ -21,6 +21,7 @@ from torch import nn
 from vaekit import checks
 from vaekit.checks.part import EXPECTED_FILE, PUBLIC_SEED, inputs_for
 from instructor import judge
+from instructor.result import CREDIT, WITHHOLD, part_id
 from instructor import grading_probe
 from tools.notebook_code import DEFINITION_CELLS, NOTEBOOK, ROOT, notebook_namespace
 
@@ -437,6 +438,49 @@ def test_a_failure_carries_the_identifier_of_its_cause_whatever_its_numbers(nb, 
             assert why and found == identifier, why
     run(nb, cell_source("log-q"))
     assert graded(nb, "log_q", tmp_path, diagnosis=True) == ("", "")
+
+
+CARRIED = ("log_prior", "log_likelihood", "joint_log_density", "log_q", "elbo and loss", "train")
+
+
+def judged_all(nb, folder, policy, parts=CARRIED):
+    """judge.judge_all's verdicts on the results the probe saves for parts, run in the namespace nb."""
+    for part in parts:
+        try:
+            results = grading_probe.run_part(part, nb, inputs_for(checks.PARTS[part], SEED))
+        except Exception as err:
+            results = grading_probe.failed(err)
+        torch.save(results, grading_probe.result_file(folder, part))
+    return judge.judge_all(folder, folder, SEED, policy)
+
+
+@pytest.mark.parametrize("policy", [CREDIT, WITHHOLD])
+def test_an_error_is_carried_forward_and_the_policy_decides_the_later_parts(nb, policy, tmp_path):
+    run(nb, NOTEBOOK_DIAGNOSED["probabilities as logits"][1])
+    verdicts = judged_all(nb, tmp_path, policy)
+    assert verdicts["log_likelihood"]["diagnosis"] == "log_likelihood/probabilities-as-logits"
+    assert verdicts["log_prior"] == verdicts["log_q"] == {"reason": "", "diagnosis": "", "inherits": ""}
+    for part in ("joint_log_density", "elbo and loss", "train"):  # each uses log_likelihood, rightly
+        verdict = verdicts[part]
+        assert verdict["inherits"] == "log_likelihood", verdict
+        if policy == CREDIT:
+            assert verdict["reason"] == "" and verdict["diagnosis"] == "", verdict
+        else:
+            assert verdict["reason"].startswith("right given log_likelihood as written, which fails"), verdict
+            assert verdict["diagnosis"] == f"{part_id(part)}/inherits-log_likelihood"
+
+
+def test_a_later_part_with_a_mistake_of_its_own_is_not_credited_and_hears_of_the_earlier_one(nb, tmp_path):
+    run(nb, NOTEBOOK_DIAGNOSED["probabilities as logits"][1])
+    run(nb, ELBO_MISTAKES["no log q"][0])
+    verdict = judged_all(nb, tmp_path, CREDIT)["elbo and loss"]
+    assert verdict["inherits"] == "" and verdict["diagnosis"] == "elbo_and_loss/q-missing", verdict
+    assert verdict["reason"].endswith("(taking log_likelihood as written, which fails too)")
+
+
+def test_the_solution_inherits_nothing(nb, tmp_path):
+    assert all(verdict == {"reason": "", "diagnosis": "", "inherits": ""}
+               for verdict in judged_all(nb, tmp_path, WITHHOLD).values())
 
 
 # --------------------------------------------------------------------------
