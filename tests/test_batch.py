@@ -176,6 +176,18 @@ def test_reports_and_notes_say_what_was_graded(batch):
         out / "reports" / "frank.txt").read_text()
 
 
+def test_the_class_report_counts_how_each_submission_ended(batch):
+    rows, out, _, stdout = batch
+    report = json.loads((out / "class_report.json").read_text())
+    assert report["students"] == 5 and report["statuses"] == {"graded": 3, "unreadable notebook": 1, "crashed": 1}
+    assert report["scores"] == {name: total(row) for name, row in rows.items()}
+    lattice = next(part for part in report["parts"] if part["part"] == "lattice (5.4)")
+    assert (lattice["graded"], lattice["passed"]) == (3, 2)
+    assert [d["id"] for d in lattice["diagnoses"]] == ["lattice/upside-down"]
+    assert any(problem.startswith("carol: not compared for similar work") for problem in report["problems"])
+    assert "class report: " in stdout and (out / "class_report.html").is_file()
+
+
 def test_an_endless_loop_is_stopped_by_its_time_limit_with_its_kernel(tmp_path):
     # The only grading of its batch (see NEVER_ENDING_LIMIT_S). Killing the grader must stop the
     # kernel too, although jupyter_client starts every kernel in a session of its own.
@@ -203,6 +215,8 @@ def test_a_rerun_grades_only_what_is_new(batch):
     assert len(rows) == 6 and rows["grace"]["status"] == "missing file"
     assert (out / "results" / "bob.json").stat().st_mtime_ns == graded_before, "bob is not graded again"
     assert rows["bob"]["status"] == "graded" and total(rows["bob"]) == MAX_POINTS - 2
+    report = json.loads((out / "class_report.json").read_text())  # over every result, the earlier ones too
+    assert report["students"] == 6 and report["statuses"]["missing file"] == 1 and report["statuses"]["graded"] == 3
 
 
 @contextlib.contextmanager
