@@ -1,6 +1,7 @@
 """Try the Gradescope autograder as Gradescope runs it, on a bare system, and measure it.
 
     sudo python -m tools.gradescope_trial WORK_DIR [--memory-mb 768] [--cpus 0.5] [--reuse-root]
+    sudo python -m tools.gradescope_trial WORK_DIR --gradescope-sizes [--write-docs]
 
 Needs root, debootstrap and Linux cgroups (tried with cgroup v1; v2 is written but untried). It
 
@@ -17,12 +18,18 @@ Needs root, debootstrap and Linux cgroups (tried with cgroup v1; v2 is written b
 4. prints, for each, the score, the time, and the peak memory: summed over the
    grading's processes (PSS, sampled every 0.05 s) and as the cgroup counts it.
 
+With --gradescope-sizes it grades them at each size Gradescope's autograder settings offer,
+smallest first, and stops at the first that grades all four as they should be (the solution
+and the snoop every point, the mistake all but the lattice's, the broken notebook none);
+--write-docs then writes that table into docs/grading.md, between its markers.
+
 The host's pip configuration, certificates and PIP_* variables are copied in so that pip
 reaches the same registry; the MNIST files of $MNIST_ROOT are put where setup.sh would
 download them, since this machine may have no internet. Nothing here runs in the test
 suite: it takes several minutes and a few GB of disk.
 """
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -34,8 +41,12 @@ import time
 import zipfile
 from pathlib import Path
 
+import nbformat
+
 from instructor.gradescope import make
+from instructor.layout import parts_of
 from tools.memory import watch
+from vaekit.files import write_atomically
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +63,15 @@ SNOOP = """for secret in ("/autograder/source/A3_VAE.ipynb", "/autograder/source
     except PermissionError:
         pass
 """
+
+
+# The sizes Gradescope's autograder settings offer (gradescope/autograder_samples, docs/troubleshooting.md):
+# (name, memory in MB, CPUs), smallest first.
+GRADESCOPE_SIZES = (("0.5 CPU, 0.75 GB (the default)", 768, 0.5), ("1 CPU, 1.5 GB", 1536, 1.0),
+                    ("2 CPUs, 3 GB", 3072, 2.0), ("4 CPUs, 6 GB", 6144, 4.0))
+DOCS = ROOT / "docs" / "grading.md"
+TABLE_START = "<!-- the Gradescope trial's table: written by python -m tools.gradescope_trial --write-docs -->"
+TABLE_END = "<!-- end of the Gradescope trial's table -->"
 
 
 def sh(*command, **kwargs):
@@ -183,6 +203,46 @@ def submissions():
             "broken": {"A3_VAE.ipynb": b"{ this is not JSON", "helpers.py": helpers}}
 
 
+def as_it_should_be(rows):
+    """Whether the submissions were graded right: the solution and the snoop every point, the mistake all but
+    the lattice's, the broken notebook none."""
+    score = {row["submission"]: row["score"] for row in rows}
+    full = next((row["max score"] for row in rows if row["submission"] == "solution"), None)
+    lattice = dict(parts_of(nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)))["lattice (5.4)"]
+    return full is not None and score == {"solution": full, "mistake": full - lattice, "snoop": full, "broken": 0}
+
+
+def cell(row):
+    """One submission's result, as the table shows it."""
+    if row["OOM kills"]:
+        return f"killed for memory: {row['score'] or 0}, {row['output'] or 'no result'}"
+    return f"{row['score']} of {row['max score']}, {row['seconds']:.0f} s, cgroup {row['cgroup peak MB']} MB"
+
+
+def table(results, setup_line):
+    """The docs' table: a row per size tried, then which is the smallest that grades as it should."""
+    lines = [TABLE_START, "", f"Written by the trial on {datetime.date.today()} ({setup_line}):", "",
+             "| size | solution | planted mistake | snoop | broken notebook |", "| --- | --- | --- | --- | --- |"]
+    for name, rows in results:
+        by_name = {row["submission"]: cell(row) for row in rows}
+        lines.append(f"| {name} | {by_name['solution']} | {by_name['mistake']} | {by_name['snoop']} | "
+                     f"{by_name['broken']} |")
+    good = next((name for name, rows in results if as_it_should_be(rows)), None)
+    lines += ["", f"The smallest size that grades all four as they should be: **{good}**." if good else
+              "No size tried graded all four as they should be.", "", TABLE_END]
+    return "\n".join(lines)
+
+
+def write_docs(text):
+    """Put text in place of the table between the markers of docs/grading.md."""
+    page = DOCS.read_text()
+    if TABLE_START not in page or TABLE_END not in page:
+        raise SystemExit(f"{DOCS} has no markers for the trial's table ({TABLE_START!r} ... {TABLE_END!r})")
+    before, rest = page.split(TABLE_START, 1)
+    after = rest.split(TABLE_END, 1)[1]
+    write_atomically(DOCS, lambda f: f.write((before + text + after).encode()), "docs/grading.md")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("work_dir", type=Path)
@@ -190,7 +250,13 @@ def main(argv=None):
     parser.add_argument("--cpus", type=float, default=0.5, help="the CPU quota (Gradescope's default 0.5)")
     parser.add_argument("--reuse-root", action="store_true", help="keep WORK_DIR/root if it was built before")
     parser.add_argument("--skip-setup", action="store_true", help="setup.sh ran in WORK_DIR/root already")
+    parser.add_argument("--gradescope-sizes", action="store_true",
+                        help="grade at each size Gradescope offers, smallest first, up to the first that grades right")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="with --gradescope-sizes: write the table into docs/grading.md")
     args = parser.parse_args(argv)
+    if args.write_docs and not args.gradescope_sizes:
+        parser.error("--write-docs writes the table of --gradescope-sizes: give both")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # so that a kill still unmounts what was mounted
     if os.geteuid() != 0:
         parser.exit(2, f"{parser.prog}: error: needs root (debootstrap, chroot, mount and cgroups)\n")
@@ -203,7 +269,9 @@ def main(argv=None):
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
            "LANG": "C.UTF-8", **{k: v for k, v in os.environ.items() if k.startswith("PIP_")}}
     targets = mounted(root, Path("/opt/wheels"))
-    rows = []
+    rows, results, setup_line = [], [], "setup.sh not run again"
+    sizes = (GRADESCOPE_SIZES if args.gradescope_sizes
+             else [(f"{args.memory_mb} MB, {args.cpus:g} CPU", args.memory_mb, args.cpus)])
     try:
         if not args.skip_setup:
             shutil.rmtree(root / "autograder", ignore_errors=True)
@@ -220,21 +288,32 @@ def main(argv=None):
                                    env=env)
             size = subprocess.run(["du", "-sm", str(root / "autograder" / "venv")], capture_output=True,
                                   text=True).stdout.split()[0]
-            print(f"setup.sh: exit code {setup.returncode} in {time.monotonic() - start:.0f} s; "
-                  f"the environment holds {size} MB", flush=True)
+            setup_line = f"setup.sh {time.monotonic() - start:.0f} s, the environment {size} MB"
+            print(f"setup.sh: exit code {setup.returncode}; {setup_line}", flush=True)
             if setup.returncode:
                 return 1
-        for name, files in submissions().items():
-            rows.append(grade_one(root, name, files, env, args.memory_mb * 2 ** 20, args.cpus))
-            print(json.dumps(rows[-1]), flush=True)
+        for size_name, memory_mb, cpus in sizes:
+            rows = []
+            for name, files in submissions().items():
+                rows.append(grade_one(root, name, files, env, memory_mb * 2 ** 20, cpus))
+                print(json.dumps({"size": size_name, **rows[-1]}), flush=True)
+            results.append((size_name, rows))
+            if as_it_should_be(rows):
+                break
     finally:
         for target in reversed(targets):
             subprocess.run(["umount", "-l", str(target)])
-    print(f"\nlimits: {args.memory_mb} MB, {args.cpus:g} CPU")
-    for row in rows:
-        print(f"{row['submission']:10s} score {row['score']} of {row['max score']} in {row['seconds']} s; "
-              f"peak {row['peak PSS MB']} MB (PSS summed), {row['cgroup peak MB']} MB (cgroup); "
-              f"OOM kills {row['OOM kills']}; {row['output']}")
+    for size_name, rows in results:
+        print(f"\nlimits: {size_name}")
+        for row in rows:
+            print(f"{row['submission']:10s} score {row['score']} of {row['max score']} in {row['seconds']} s; "
+                  f"peak {row['peak PSS MB']} MB (PSS summed), {row['cgroup peak MB']} MB (cgroup); "
+                  f"OOM kills {row['OOM kills']}; {row['output']}")
+    text = table(results, setup_line)
+    print("\n" + text)
+    if args.write_docs:
+        write_docs(text)
+        print(f"wrote the table into {DOCS}")
     return 0
 
 
