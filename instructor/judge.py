@@ -332,6 +332,9 @@ USES = {"log_prior": ("prior",), "log_likelihood": ("likelihood",), "joint_log_d
 DEFINES = {"helpers.bernoulli_log_density": "likelihood", "log_likelihood": "likelihood",
            "helpers.std_normal_log_density": "prior", "log_prior": "prior",
            "helpers.diag_gaussian_log_density": "q", "log_q": "q"}
+# The earlier parts whose functions a later part calls besides the densities (encode; the ELBO through loss):
+# their failure is named in the later part's reason, but not emulated.
+CALLS = {"elbo and loss": ("encoder",), "train": ("encoder", "elbo and loss")}
 # A density as an earlier part's diagnosed mistake computes it: {(density, cause): the mistaken density}.
 MISTAKEN = {
     ("likelihood", "probabilities-as-logits"): lambda x, y: bernoulli64(x, torch.sigmoid(y.double())),
@@ -395,7 +398,7 @@ def carried_forward(name, results, inputs, data, verdict, mistaken, failed, poli
                               "from there, and this course's policy gives this part no credit for it",
                     "diagnosis": diagnosis_id(name, f"inherits-{part_id(sources[0])}"),
                     "inherits": inherits}
-    upstream = [part for part in failed if DEFINES.get(part) in USES[name]]
+    upstream = [part for part in failed if DEFINES.get(part) in USES[name] or part in CALLS.get(name, ())]
     hint = f" ({' and '.join(upstream)} fails too: if this part uses it, mend that first)" if upstream else ""
     return {**verdict, "reason": verdict["reason"] + hint}
 

@@ -478,6 +478,14 @@ def test_a_later_part_with_a_mistake_of_its_own_is_not_credited_and_hears_of_the
     assert verdict["reason"].endswith("(taking log_likelihood as written, which fails too)")
 
 
+def test_train_on_a_failing_elbo_names_it(nb, tmp_path):
+    run(nb, ELBO_MISTAKES["detached draw (value right, gradients wrong)"][0])
+    verdicts = judged_all(nb, tmp_path, CREDIT, parts=("elbo and loss", "train"))
+    assert verdicts["elbo and loss"]["diagnosis"] == "elbo_and_loss/wrong-gradient"
+    assert verdicts["train"]["reason"].endswith("(elbo and loss fails too: if this part uses it, mend that first)")
+    assert verdicts["train"]["inherits"] == ""
+
+
 def test_the_solution_inherits_nothing(nb, tmp_path):
     assert all(verdict == {"reason": "", "diagnosis": "", "inherits": ""}
                for verdict in judged_all(nb, tmp_path, WITHHOLD).values())
