@@ -43,6 +43,7 @@ from vaekit.files import write_atomically  # noqa: E402
 BATCH_FILE = "batch.json"  # what grade_batch graded: {"submissions": folder, "reference": notebook}
 NO_RESULT = "no result"  # a student of the submissions folder whose result is missing or cannot be read
 SHOWN_CAUSES = 6  # the figure of parts colours this many causes; the rest are "other causes"
+NOT_DONE = ("raised-NotImplementedError", "not-defined")  # the causes of a part left as handed out
 
 
 def read_results(out_dir, students):
@@ -134,21 +135,29 @@ def score_histogram(report):
     return png(figure)
 
 
+def not_done(cause):
+    """Whether a diagnosis identifier says the part was not done: its stub raised, or what it defines is not there."""
+    return cause.split("/", 1)[-1] in NOT_DONE
+
+
 def parts_figure(report):
-    """A bar per part: passed, then the failures split by cause (the most common causes coloured)."""
+    """A bar per part: passed, not done, then the other failures split by cause (the most common coloured)."""
     parts = report["parts"]
     counts = Counter()
     for part in parts:
-        counts.update({d["id"]: d["count"] for d in part["diagnoses"]})
+        counts.update({d["id"]: d["count"] for d in part["diagnoses"] if not not_done(d["id"])})
     shown = [cause for cause, _ in counts.most_common(SHOWN_CAUSES)]
-    colours = dict(zip(shown, plt.get_cmap("tab10").colors[1:]))
+    palette = [colour for number, colour in enumerate(plt.get_cmap("tab10").colors) if number not in (2, 7)]
+    colours = dict(zip(shown, palette))  # tab10 without its green (passed) and its grey (other causes)
     figure, axes = plt.subplots(figsize=(9, 0.35 * len(parts) + 1.2))
     names = [part["part"] for part in parts][::-1]
     left = [0] * len(parts)
-    for label, value_of, colour in [("passed", lambda p: p["passed"], "#59a14f")] + [
-            (cause, lambda p, c=cause: sum(d["count"] for d in p["diagnoses"] if d["id"] == c), colours[cause])
-            for cause in shown] + [("other causes", lambda p: sum(d["count"] for d in p["diagnoses"]
-                                                                 if d["id"] not in colours), "#bab0ac")]:
+    count = lambda part, keep: sum(d["count"] for d in part["diagnoses"] if keep(d["id"]))  # noqa: E731
+    for label, value_of, colour in [
+            ("passed", lambda p: p["passed"], "#59a14f"),
+            ("not done (the stub raised, or nothing defined)", lambda p: count(p, not_done), "#d9d9d9")] + [
+            (cause, lambda p, c=cause: count(p, lambda d: d == c), colours[cause]) for cause in shown] + [
+            ("other causes", lambda p: count(p, lambda d: d not in colours and not not_done(d)), "#7f7f7f")]:
         values = [value_of(part) for part in parts][::-1]
         if any(values):
             axes.barh(names, values, left=left, color=colour, label=label)
@@ -179,19 +188,20 @@ def pairs_figure(report, threshold):
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:0.3em 0.6em;
 text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}
+table.wide{width:100%}table.wide td:last-child{font-size:0.85em}
 pre{margin:0;font-size:0.85em;white-space:pre-wrap}.note{color:#555}img{max-width:100%}"""
 
 
-def table(header, rows, numeric=(), code=()):
+def table(header, rows, numeric=(), code=(), wide=False):
     """An HTML table, every cell escaped: the columns numbered in numeric aligned right, those in code
-    as preformatted lines."""
+    as preformatted lines; wide: as wide as the page, its last column in smaller type."""
     def cell(i, value):
         text = html.escape(str(value))
         return f"<td class=n>{text}</td>" if i in numeric else f"<td><pre>{text}</pre></td>" if i in code else \
             f"<td>{text}</td>"
     head = "".join(f"<th>{html.escape(str(name))}</th>" for name in header)
     body = "".join("<tr>" + "".join(cell(i, value) for i, value in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table{' class=wide' if wide else ''}><tr>{head}</tr>{body}</table>"
 
 
 def located(lines):
@@ -222,7 +232,7 @@ def page(report, threshold):
                 rows.append([part["part"] if not number else "", part["graded"] if not number else "",
                              part["passed"] if not number else "", cause["id"], cause["count"], cause["example"]])
         out.append(table(["part", "graded", "passed", "cause of failure", "students", "one example"], rows,
-                         numeric=(1, 2, 4)))
+                         numeric=(1, 2, 4), wide=True))
     out.append("<h2>Flags</h2>" + (table(["kind", "lines", "where"], [
         [flag["kind"], flag["count"], "\n".join(flag["lines"])] for flag in report["flags"]], numeric=(1,), code=(2,))
         if report["flags"] else "<p>No line was flagged.</p>"))

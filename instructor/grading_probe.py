@@ -44,6 +44,13 @@ def reason(err):
     return text.strip().splitlines()[0][:500] if text.strip() else type(err).__name__
 
 
+def not_defined(names):
+    """The NameError of a part whose objects, names, the notebook does not hold, with its cause for failed()."""
+    err = NameError(f"{', '.join(names)} is not defined (the cell that defines it did not run, or failed)")
+    err.cause = "not-defined"
+    return err
+
+
 def failed(err):
     """The results of a part whose run raised err: its reason, and its cause (vaekit/checks/compare.py): the
     check's own where a check inside the run failed, else what was raised (e.g. raised-NotImplementedError)."""
@@ -61,7 +68,7 @@ def code_for(part, namespace):
     swapped = ("encoder", "decoder") if part.uses_networks else ()
     missing = [name for name in part.takes if name not in namespace and name not in swapped]
     if missing:
-        raise NameError(f"{', '.join(missing)} is not defined (the cell that defines it did not run, or failed)")
+        raise not_defined(missing)
     return [namespace.get(name) for name in part.takes]
 
 
@@ -108,8 +115,7 @@ def use_weights(namespace, seed_value=None):
     weights = seed_weights(seed() if seed_value is None else seed_value)
     missing = [name for name in ("encoder", "decoder") if name not in namespace]
     if missing:
-        TRAINED["error"] = failed(NameError(f"{', '.join(missing)} is not defined (the cell that defines it did not "
-                                            "run, or failed)"))
+        TRAINED["error"] = failed(not_defined(missing))
         return
     try:
         layers = [TwoLayers(namespace.get(name), name, sizes)
