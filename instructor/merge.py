@@ -103,8 +103,7 @@ def written_answers(placement):
         if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
             continue
         index = placement.index.get(ref_cell.id)
-        words = (len(placement.submission.cells[index].source.replace(NO_ANSWER, "").split())
-                 if index is not None else 0)
+        text = placement.submission.cells[index].source.replace(NO_ANSWER, "").strip() if index is not None else ""
         answers.append(AnswerResult(name=ref_cell.metadata.get("part", ref_cell.id), max_points=points_of(ref_cell),
-                                    words=words))
+                                    words=len(text.split()), text=text))
     return answers
