@@ -60,11 +60,12 @@ from instructor.placement import Placement
 from instructor.submission import HELPERS, SubmissionError, files_below, find, ignored, submissions_in
 from vaekit.files import write_atomically
 
-CANVAS = re.compile(r"(?P<name>[^/]+?)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)_(?P<attachment_id>\d+)_"
+# Canvas's uploads carry the attachment's id; a text entry or a link comes as NAME_ID_text.html, NAME_ID_link.html.
+CANVAS = re.compile(r"(?P<name>[^/]+?)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)(?:_(?P<attachment_id>\d+))?_"
                     r"(?P<file_id>[^/]+)")
 MOODLE = re.compile(r"(?P<name>[^/]+)_(?P<student_id>\d+)_assignsubmission_[a-z]+_/?(?P<file_id>.+)")
-LAYOUTS = {"canvas": CANVAS, "moodle": MOODLE}
-CHOICES = ("auto", "folders", *LAYOUTS)
+LAYOUTS = {"moodle": MOODLE, "canvas": CANVAS}  # Moodle's older flat names are Canvas's too: Moodle's first
+CHOICES = ("auto", "folders", "canvas", "moodle")
 RESUBMITTED = re.compile(r"(?P<stem>.+)-(?P<number>\d+)(?P<suffix>\.[^.]*)?")  # Canvas's helpers-1.py
 UNGROUPED, NO_SUBMISSION = "cannot be grouped", "no submission"
 CLASS_COLUMNS = ("id", "name", "section", "late", "roster")  # the gradebook's columns from the LMS and the roster
@@ -137,15 +138,16 @@ def detect(files):
 
     raises LayoutError where some names are an LMS's and others are not
     """
+    matching = {name: [path for path in files if regex.fullmatch(path)] for name, regex in LAYOUTS.items()}
     for name, regex in LAYOUTS.items():
-        matching = [path for path in files if regex.fullmatch(path)]
-        if matching and len(matching) == len(files):
+        if files and len(matching[name]) == len(files):
             return regex
-        if matching:
+    for name, regex in LAYOUTS.items():
+        if matching[name]:
             others = [path for path in files if not regex.fullmatch(path)]
-            raise LayoutError(f"{len(matching)} of {len(files)} files are named as {name} names them, but not "
-                              f"{', '.join(others[:SHOWN])}{' ...' if len(others) > SHOWN else ''}: remove what "
-                              f"is not the download, or give --layout")
+            raise LayoutError(f"{len(matching[name])} of {len(files)} files are named as {name} names them, but "
+                              f"not {', '.join(others[:SHOWN])}{' ...' if len(others) > SHOWN else ''}: remove "
+                              "what is not the download, or give --layout")
     return None
 
 
@@ -180,15 +182,19 @@ def group(files, regex, canvas=False):
     taken, problems = {}, {}
     for student_id, files_of in versions.items():
         latest = max(timestamp for timestamp, *_ in files_of)
-        chosen = {}
+        newest = {}  # {name in the submission: (its highest upload number, [the paths of that upload])}
         for timestamp, number, name, path in sorted(files_of):
-            if timestamp == latest:
-                chosen.setdefault(name, {}).setdefault(number, []).append(path)
-        clashes = [paths for numbers in chosen.values() for paths in [numbers[max(numbers)]] if len(paths) > 1]
+            if timestamp != latest:
+                continue
+            if name not in newest or number > newest[name][0]:
+                newest[name] = (number, [path])
+            elif number == newest[name][0]:
+                newest[name][1].append(path)
+        clashes = [" and ".join(paths) for _, paths in newest.values() if len(paths) > 1]
         if clashes:
             problems[keys[student_id]] = (UNGROUPED, "several files would be the same file of the submission: "
-                                          + "; ".join(" and ".join(paths) for paths in clashes))
-        taken[keys[student_id]] = {name: numbers[max(numbers)][0] for name, numbers in chosen.items()}
+                                          + "; ".join(clashes))
+        taken[keys[student_id]] = {name: paths[0] for name, (_, paths) in newest.items()}
     return {keys[i]: person for i, person in people.items()}, taken, problems, ungrouped
 
 
@@ -209,11 +215,11 @@ def unpacked(download, scratch):
     return Path(scratch)
 
 
-def take_in(download, layout="auto", pattern=None, grouped=None, roster=None):
+def take_in(download, grouped, layout="auto", pattern=None, roster=None):
     """The Intake of a download (a folder, or a zip for the LMS layouts) in layout (CHOICES) or pattern.
 
     grouped: the folder that receives each student's files, one folder each, for the LMS layouts and
-             patterns; what it held before is replaced
+             patterns (not for folders); what it held before is replaced
     roster:  {id: Person} (read_roster), or None
     raises LayoutError when the download cannot be read so
     """
@@ -234,7 +240,8 @@ def take_in(download, layout="auto", pattern=None, grouped=None, roster=None):
                 if student not in problems and lacks_helpers(path):
                     problems[student] = ("missing file", f"no {HELPERS} among the student's files "
                                                          f"({', '.join(sorted(taken[student]))})")
-            intake = Intake(folder=Path(grouped), paths=paths, people=people, problems=problems, ungrouped=ungrouped)
+            intake = Intake(folder=Path(grouped), paths=paths, people=people, problems=problems,
+                            ungrouped=ungrouped)
     if roster is not None:
         on_roster(intake, roster)
     return intake

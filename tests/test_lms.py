@@ -30,6 +30,7 @@ CANVAS = {
     "o_brienconan_48214_3301935_helpers-2.py": "conan's third helpers",
     "o_brienconan_48214_3301933_helpers-1.py": "conan's second helpers",
     "leecarol_48215_3301940_A3_VAE.ipynb": "carol's notebook",
+    "leecarol_48215_text.html": "carol's text entry",
 }
 
 
@@ -42,12 +43,12 @@ def test_canvas_files_are_grouped_by_student_the_latest_upload_taken_and_latenes
         "smithalice_48213/A3_VAE.ipynb": "alice's notebook", "smithalice_48213/helpers.py": "alice's helpers",
         "o_brienconan_48214/Copy of A3_VAE.ipynb": "conan's notebook",
         "o_brienconan_48214/helpers.py": "conan's third helpers",
-        "leecarol_48215/A3_VAE.ipynb": "carol's notebook"}
+        "leecarol_48215/A3_VAE.ipynb": "carol's notebook", "leecarol_48215/text.html": "carol's text entry"}
     assert {s: (p.id, p.name, p.late) for s, p in intake.people.items()} == {
         "smithalice_48213": ("48213", "smithalice", True), "o_brienconan_48214": ("48214", "o_brienconan", False),
         "leecarol_48215": ("48215", "leecarol", False)}
     assert intake.problems == {"leecarol_48215": ("missing file", "no helpers.py among the student's files "
-                                                                  "(A3_VAE.ipynb)")}
+                                                                  "(A3_VAE.ipynb, text.html)")}
     assert intake.paths == {s: tmp_path / "grouped" / s for s in intake.people}
 
 
@@ -104,7 +105,7 @@ def test_auto_tells_the_layouts_apart_and_refuses_a_mixture(tmp_path):
     assert intake.folder == folders and intake.paths == {"bob": folders / "bob", "carol": folders / "carol.zip"}
     assert not (tmp_path / "g").exists(), "folders are graded where they are"
     mixed = write(tmp_path / "mixed", {**CANVAS, "grades.csv": "x"})
-    with pytest.raises(LayoutError, match=r"7 of 8 files are named as canvas names them, but not grades.csv"):
+    with pytest.raises(LayoutError, match=r"8 of 9 files are named as canvas names them, but not grades.csv"):
         lms.take_in(mixed, grouped=tmp_path / "g")
     with pytest.raises(LayoutError, match=r"no group \(\?P<student_id>"):
         lms.take_in(folders, pattern=r"(?P<name>.+)", grouped=tmp_path / "g")
