@@ -37,7 +37,7 @@ from pathlib import Path
 import mistune
 import nbformat
 
-from instructor.layout import ANSWER_TAG, points_of
+from instructor.layout import is_written_answer, points_of, question_of
 from vaekit.files import write_atomically
 
 HAND_FILE = "hand_graded.json"  # {question: {student: points}}
@@ -69,9 +69,9 @@ def questions(reference):
     text is the markdown cell above the answer's, where the handout asks the question."""
     found = []
     for index, cell in enumerate(reference.cells):
-        if ANSWER_TAG in cell.metadata.get("tags", []):
+        if is_written_answer(cell):
             above = reference.cells[index - 1] if index else None
-            found.append((cell.metadata.get("part", cell.id), points_of(cell),
+            found.append((question_of(cell), points_of(cell),
                           above.source if above is not None and above.cell_type == "markdown" else ""))
     return found
 
