@@ -142,13 +142,14 @@ def max_points(notebook):
     return sum(points for _, points in parts_of(notebook)) + sum(points for _, points, _ in answers.questions(notebook))
 
 
-def write_grades(out_dir, reference, intake, assignment=None):
+def write_grades(out_dir, reference, intake):
     """The gradebook, the LMS exports and the written answers' pages and CSVs, from the stored results of
-    every student of intake; returns the messages on answers CSVs that were left as they were."""
+    every student of intake and the assignment's name in batch.json; returns the messages on answers CSVs
+    that were left as they were."""
     students = sorted(intake.people)
     grades = gradebook(students, out_dir, reference, intake)
     notebook = nbformat.read(reference, as_version=4)
-    assignment = assignment or recorded_batch(out_dir).get("assignment") or lms.ASSIGNMENT
+    assignment = recorded_batch(out_dir).get("assignment", lms.ASSIGNMENT)
     write_text(out_dir / "canvas_import.csv", lms.canvas_export(grades, assignment, max_points(notebook)),
                "the Canvas export")
     write_text(out_dir / "moodle_import.csv", lms.moodle_export(grades, max_points(notebook)), "the Moodle export")
@@ -208,9 +209,9 @@ def main(argv=None):
                         help="CSV of the class: columns id (or student id, identifier), name (or student, full "
                              "name), section (optional); Canvas's gradebook export and Moodle's grading worksheet "
                              "are rosters as they are")
-    parser.add_argument("--assignment", default=lms.ASSIGNMENT,
-                        help=f"the assignment's column in canvas_import.csv (default {lms.ASSIGNMENT!r}); "
-                             "'Title (assignment id)' updates that Canvas assignment")
+    parser.add_argument("--assignment", default=None,
+                        help=f"the assignment's column in canvas_import.csv (default: the last batch's, else "
+                             f"{lms.ASSIGNMENT!r}); 'Title (assignment id)' updates that Canvas assignment")
     parser.add_argument("--out", type=Path, default=None, help="where the gradebook and reports go")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
@@ -240,9 +241,10 @@ def main(argv=None):
     print(f"{len(students)} students, {len(students) - len(todo) - len(intake.problems)} graded already, "
           f"{len(todo)} to grade" + (f", {len(intake.problems)} that cannot be (listed at the end)"
                                      if intake.problems else ""))
+    assignment = args.assignment or recorded_batch(out_dir).get("assignment", lms.ASSIGNMENT)
     write_text(out_dir / BATCH_FILE, json.dumps({"submissions": str(intake.folder.resolve()),
                                                  "reference": str(Path(reference).resolve()),
-                                                 "assignment": args.assignment}),
+                                                 "assignment": assignment}),
                "the record of what the batch graded")
 
     stop_on_sigterm()
@@ -262,7 +264,7 @@ def main(argv=None):
               "the same command grades the rest", file=sys.stderr)
         return 130
     pool.shutdown()
-    messages = write_grades(out_dir, reference, intake, args.assignment)
+    messages = write_grades(out_dir, reference, intake)
     counts = {status: 0 for status in STATUSES}
     for student in students:
         counts[stored_result(out_dir, student).status] += 1

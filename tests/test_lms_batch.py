@@ -7,7 +7,6 @@ own folder is (tests/test_batch.py grades the lattice upside down at 32 of 34), 
 """
 import csv
 import json
-import shutil
 import subprocess
 import sys
 
@@ -147,3 +146,20 @@ def test_the_exports_hold_one_total_that_takes_the_hand_graded_points(graded):
     assert (moodle["Participant 48213"]["Grade"], moodle["Participant 48213"]["Maximum Grade"]) == ("35.5", "40")
     alice = rows_of(out / "gradebook.csv", "id")["48213"]
     assert (alice["question 1: why logits (2)"], alice[f"total ({ALL_POINTS})"]) == ("1.5", "35.5")
+
+
+def test_a_rerun_grades_the_student_whose_helpers_came_late_and_keeps_the_rest(graded):
+    out, _, _, _ = graded
+    canvas = out.parent / "canvas"
+    (canvas / "jonesbob_LATE_48214_3302000_helpers.py").write_text((ROOT / "helpers.py").read_text())
+    graded_before = (out / "results" / "smithalice_48213.json").read_text()
+    stdout = grade(canvas, out, "--roster", str(out.parent / "canvas_gradebook_export.csv"))
+    assert "4 students, 3 graded already, 1 to grade" in stdout and "not graded" not in stdout
+    assert (out / "results" / "smithalice_48213.json").read_text() == graded_before
+    rows = rows_of(out / "gradebook.csv", "id")
+    assert (rows["48214"]["status"], rows["48214"][f"total ({MAX_POINTS})"], rows["48214"]["late"]) == (
+        "graded", str(MAX_POINTS), "late")
+    exported = list(csv.reader(open(out / "canvas_import.csv", newline="")))
+    assert exported[0][5] == "A3 VAE (771)", "the assignment is the last batch's"
+    assert {row[1]: row[5] for row in exported}["48213"] == "35.5", "the points given by hand stay"
+    assert {row[1]: row[5] for row in exported}["48214"] == str(MAX_POINTS)
