@@ -6,7 +6,7 @@ A class's submissions come in one of these layouts (grade_batch's --layout, --pa
     canvas    Canvas's "Download Submissions": one flat folder (or its zip) of files named
               lastfirst_[LATE_]userid_attachmentid_original-name, e.g. smithalice_LATE_48213_3301927_helpers.py;
               a file uploaded again under the same name gets -N before its extension (helpers-1.py): the
-              highest N is taken
+              highest N is taken; a text entry or a link comes as lastfirst_userid_text.html (_link.html)
     moodle    Moodle's "Download all submissions": a folder per student and plugin named
               Full Name_participantid_assignsubmission_file_ holding the student's files (or, as Moodle
               wrote it before 3.1, flat files named Full Name_participantid_assignsubmission_file_original-name)
@@ -60,7 +60,6 @@ from instructor.placement import Placement
 from instructor.submission import HELPERS, SubmissionError, files_below, find, ignored, submissions_in
 from vaekit.files import write_atomically
 
-# Canvas's uploads carry the attachment's id; a text entry or a link comes as NAME_ID_text.html, NAME_ID_link.html.
 CANVAS = re.compile(r"(?P<name>[^/]+?)_(?:(?P<late>LATE)_)?(?P<student_id>\d+)(?:_(?P<attachment_id>\d+))?_"
                     r"(?P<file_id>[^/]+)")
 MOODLE = re.compile(r"(?P<name>[^/]+)_(?P<student_id>\d+)_assignsubmission_[a-z]+_/?(?P<file_id>.+)")
