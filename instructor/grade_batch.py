@@ -1,10 +1,16 @@
 """Grade a whole class: a folder of submissions into a CSV gradebook.
 
     python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
+                                     [--layout auto|folders|canvas|moodle | --pattern REGEX] [--roster CSV]
+                                     [--assignment NAME]
 
 SUBMISSIONS_DIR holds one folder, zip or notebook per student (named after the
 student), each with the notebook and helpers.py (found as instructor/grade.py finds them:
-another name, a nested folder or a zip is fine). Every submission is graded by instructor/grade.py
+another name, a nested folder or a zip is fine); or it is an LMS's download, a folder or
+its zip, as Canvas or Moodle writes it or as --pattern describes it (instructor/lms.py):
+each student's files are then grouped into a folder of their own, keeping the LMS's id
+and whether the work was late, and a student whose helpers.py is missing or whose files
+cannot be grouped gets that status, listed at the end, and no grade. Every submission is graded by instructor/grade.py
 in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
 stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
@@ -19,14 +25,22 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
     class_report.html    what the class got wrong, counted by cause, with pictures and similar work, over every
     class_report.json    result in OUT_DIR (instructor/class_report.py), and its numbers
     batch.json           the submissions folder, for instructor/class_report.py to find the students' code
+    class.json           each student's id, name, section and lateness, the roster's students with no submission
+    grouped/NAME_ID/     each student's files from an LMS's download, as graded
+    canvas_import.csv    the grades in Canvas's and Moodle's import formats: one total per student, the
+    moodle_import.csv    automatic points and the hand-graded ones once imported (instructor/lms.py)
+    answers/QUESTION.*   each written question's answers on one page, and a CSV for their points
+                         (python -m instructor.answers import OUT_DIR takes them in; instructor/answers.py)
 
 Status is one of: graded, timed out, crashed, unreadable notebook, missing file,
-several notebooks.
+several notebooks, cannot be grouped; and no submission, for a student of the roster (--roster)
+who handed nothing in. The gradebook's first columns are the student's name in the batch and
+their id, name, section, late and roster (a submission not on the roster is flagged so).
 A rerun grades only the students without a result yet (or all, with --regrade).
 Ctrl-C (or SIGTERM) stops the batch at once, the gradings under way included; what was
 graded is kept, and the same command grades the rest.
-The written answers are not scored here: the gradebook lists their maximum
-points and the reports say whether each was answered.
+The written answers are not scored here: the gradebook has a column per question for the points
+a person gives (instructor/answers.py), and the total of all the assignment's points.
 """
 import argparse
 import csv
@@ -40,16 +54,18 @@ from pathlib import Path
 import nbformat
 from tqdm.auto import tqdm
 
-from instructor.class_report import BATCH_FILE, write_report
+from instructor import answers, lms
+from instructor.class_report import BATCH_FILE, recorded_batch, write_report
 from instructor.grade import grade_isolated
 from instructor.layout import default_reference, parts_of
 from instructor.result import CREDIT, WITHHOLD, GradingResult
 from instructor.similarity import THRESHOLD
-from instructor.submission import submissions_in
 from instructor.supervision import stop_gradings, stop_on_sigterm
 from vaekit.files import write_atomically
 
-STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file", "several notebooks")
+STATUSES = ("graded", "timed out", "crashed", "unreadable notebook", "missing file", "several notebooks",
+            lms.UNGROUPED)
+CLASS_FILE, GROUPED = "class.json", "grouped"  # the students as the LMS and the roster know them; their files
 
 
 def write_text(path, text, what):
@@ -74,28 +90,128 @@ def stored_result(out_dir, student):
     return GradingResult.from_json(result_file(out_dir, student).read_text())
 
 
-def gradebook(students, out_dir, reference):
-    """gradebook.csv from the stored results: one row per student, a column per part."""
-    parts = parts_of(nbformat.read(reference, as_version=4))
+def gradebook(students, out_dir, reference, intake):
+    """gradebook.csv from the stored results: one row per student, a column per part; the LMS's id and the
+    roster's name (intake, instructor/lms.py), the points a person gave each written answer once imported
+    (instructor/answers.py) and the total of all; then a row for each student of the roster with no
+    submission and each file of the download that belongs to no student. Returns [(Person, the total to
+    export, or None where a person must decide)]."""
+    notebook = nbformat.read(reference, as_version=4)
+    parts, asked, hand = parts_of(notebook), answers.questions(notebook), answers.hand_points(out_dir)
+    header = ["student", *lms.CLASS_COLUMNS, "status", *(f"{name} ({points})" for name, points in parts),
+              f"total ({sum(points for _, points in parts)})", *(f"{name} ({points})" for name, points, _ in asked),
+              f"total ({max_points(notebook)})", "written answers given", "diagnoses", "notes", "flags"]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["student", "status", *(f"{name} ({points})" for name, points in parts),
-                     f"total ({sum(points for _, points in parts)})", "written answers given", "diagnoses", "notes",
-                     "flags"])
+    writer.writerow(header)
+    grades = []
     for student in students:
         result = stored_result(out_dir, student)
         earned = {part.name: part.points for part in result.parts}
         answered = sum(answer.words > 0 for answer in result.answers)
-        writer.writerow([student, result.status, *(earned.get(name, 0) for name, _ in parts),
-                         result.points, answered, "; ".join(part.diagnosis for part in result.parts if part.diagnosis),
+        by_hand = [hand.get(name, {}).get(student) for name, _, _ in asked]
+        total = result.points + sum(points for points in by_hand if points is not None)
+        person = intake.people[student]
+        grades.append((person, total if result.status == "graded" else None))
+        writer.writerow([student, *lms.class_columns(person), result.status,
+                         *(earned.get(name, 0) for name, _ in parts), result.points,
+                         *("" if points is None else lms.number(points) for points in by_hand), lms.number(total),
+                         answered, "; ".join(part.diagnosis for part in result.parts if part.diagnosis),
                          "; ".join(line[len("note  "):] for line in result.notes),
                          "; ".join(f"{flag['where']}, line {flag['line']}: {flag['why']}" for flag in result.flags)])
+    for person in intake.missing:
+        grades.append((person, None))
+        writer.writerow(padded(["", *lms.class_columns(person), lms.NO_SUBMISSION], header))
+    for path, why in intake.ungrouped:
+        writer.writerow(padded([path, *lms.class_columns(lms.Person(id="")), lms.UNGROUPED], header, notes=why))
     write_text(out_dir / "gradebook.csv", buffer.getvalue(), "the gradebook")
+    return grades
+
+
+# --- The LMS's layouts, the roster, the exports and the written answers (instructor/lms.py, answers.py) ---
+
+def padded(row, header, notes=""):
+    """A gradebook row of a student without a result: its first cells, empty ones, and notes in its column."""
+    row = row + [""] * (len(header) - len(row))
+    row[header.index("notes")] = notes
+    return row
+
+
+def max_points(notebook):
+    """All the assignment's points: the automatic parts' and the written answers'."""
+    return sum(points for _, points in parts_of(notebook)) + sum(points for _, points, _ in answers.questions(notebook))
+
+
+def write_grades(out_dir, reference, intake):
+    """The gradebook, the LMS exports and the written answers' pages and CSVs, from the stored results of
+    every student of intake and the assignment's name in batch.json; returns the messages on answers CSVs
+    that were left as they were."""
+    students = sorted(intake.people)
+    grades = gradebook(students, out_dir, reference, intake)
+    notebook = nbformat.read(reference, as_version=4)
+    assignment = recorded_batch(out_dir).get("assignment", lms.ASSIGNMENT)
+    write_text(out_dir / "canvas_import.csv", lms.canvas_export(grades, assignment, max_points(notebook)),
+               "the Canvas export")
+    write_text(out_dir / "moodle_import.csv", lms.moodle_export(grades, max_points(notebook)), "the Moodle export")
+    results = {student: stored_result(out_dir, student) for student in students}
+    return answers.write_pages(out_dir, notebook, students, results, intake.people)
+
+
+def recorded_class(out_dir):
+    """(the reference notebook, the Intake) that the last batch recorded in out_dir."""
+    recorded = recorded_batch(out_dir)
+    if "reference" not in recorded or not (Path(out_dir) / CLASS_FILE).is_file():
+        raise FileNotFoundError(f"{out_dir} holds no {BATCH_FILE} and {CLASS_FILE}: run grade_batch first")
+    return recorded["reference"], lms.read_class(Path(out_dir) / CLASS_FILE)
+
+
+def take_in(args, out_dir, reference):
+    """The Intake of the download (instructor/lms.py), the roster matched; the students whose files cannot be
+    graded get their result now, with their written answers where their notebook can be read."""
+    roster = lms.read_roster(args.roster) if args.roster else None
+    intake = lms.take_in(args.submissions, out_dir / GROUPED, args.layout, args.pattern, roster)
+    for student, (status, why) in intake.problems.items():
+        result = lms.ungraded(intake.paths[student], reference, status, why)
+        report = f"{student}: {status}\n\n" + "\n".join(result.report) + "\n"
+        write_text(out_dir / "reports" / f"{student}.txt", report, "the report")
+        write_text(result_file(out_dir, student), result.to_json(), "the result")
+    return intake
+
+
+def print_class(intake, messages):
+    """What a person must look at, at the end of the batch."""
+    lines = [f"  {student}: {status}: {why}" for student, (status, why) in sorted(intake.problems.items())]
+    lines += [f"  {path}: {lms.UNGROUPED}: {why}" for path, why in intake.ungrouped]
+    if lines:
+        print("not graded (the gradebook's status column says so):\n" + "\n".join(lines))
+    for what, people in (("on the roster with no submission", intake.missing),
+                         ("not on the roster", [p for p in intake.people.values() if p.on_roster is False]),
+                         ("late", [p for p in intake.people.values() if p.late])):
+        if people:
+            print(f"{what} ({len(people)}): " + ", ".join(f"{p.name} ({p.id})" if p.name else p.id for p in people))
+    for message in messages:
+        print(message)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("submissions", type=Path, help="folder with one sub-folder, zip or notebook per student")
+    parser.add_argument("submissions", type=Path,
+                        help="folder with one sub-folder, zip or notebook per student, or an LMS's download "
+                             "(a folder or zip; see --layout)")
+    parser.add_argument("--layout", choices=lms.CHOICES, default="auto",
+                        help="how the submissions are laid out: folders (one per student), canvas, moodle, or auto "
+                             "(default: canvas or moodle where every file is named so, else folders)")
+    parser.add_argument("--pattern", default=None,
+                        help="a layout of its own: a regular expression matched against each file's path in the "
+                             "download, with the named groups student_id and optionally name, late, file_id and "
+                             "timestamp (as nbgrader's zip_collect)")
+    parser.add_argument("--roster", type=Path, default=None,
+                        help="CSV of the class: columns id (or student id, identifier), name (or student, full "
+                             "name), section (optional); Canvas's gradebook export and Moodle's grading worksheet "
+                             "are rosters as they are")
+    parser.add_argument("--assignment", default=None,
+                        help=f"the assignment's column in canvas_import.csv (default: the last batch's, else "
+                             f"{lms.ASSIGNMENT!r}); 'Title (assignment id)' updates that Canvas assignment")
     parser.add_argument("--out", type=Path, default=None, help="where the gradebook and reports go")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
@@ -108,23 +224,30 @@ def main(argv=None):
                         help=f"the class report names pairs of students whose own code is at least this alike, "
                              f"0 to 1 (default {THRESHOLD})")
     args = parser.parse_args(argv)
-    if not args.submissions.is_dir():
-        parser.exit(2, f"{parser.prog}: error: {args.submissions} is not a folder\n")
+    if not args.submissions.exists():
+        parser.exit(2, f"{parser.prog}: error: {args.submissions} is not there\n")
     if args.jobs < 1 or args.timeout <= 0:
         parser.exit(2, f"{parser.prog}: error: --jobs must be at least 1 and --timeout positive\n")
     if not 0 <= args.similarity_threshold <= 1:
         parser.exit(2, f"{parser.prog}: error: --similarity-threshold must be between 0 and 1\n")
     out_dir = args.out or args.submissions.parent / "grades"
     reference = args.reference or default_reference()
+    previous = lms.read_class(out_dir / CLASS_FILE).problems if (out_dir / CLASS_FILE).is_file() else {}
     try:
-        paths = submissions_in(args.submissions)
-    except ValueError as err:
+        intake = take_in(args, out_dir, reference)
+    except ValueError as err:  # lms.LayoutError, or a student with two submissions
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    students = sorted(paths)
-    todo = [s for s in students if args.regrade or not result_file(out_dir, s).is_file()]
-    print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
-    write_text(out_dir / BATCH_FILE, json.dumps({"submissions": str(args.submissions.resolve()),
-                                                 "reference": str(Path(reference).resolve())}),
+    lms.write_class(out_dir / CLASS_FILE, intake)
+    paths, students = intake.paths, sorted(intake.paths)
+    todo = [s for s in students if s not in intake.problems
+            and (args.regrade or s in previous or not result_file(out_dir, s).is_file())]
+    print(f"{len(students)} students, {len(students) - len(todo) - len(intake.problems)} graded already, "
+          f"{len(todo)} to grade" + (f", {len(intake.problems)} that cannot be (listed at the end)"
+                                     if intake.problems else ""))
+    assignment = args.assignment or recorded_batch(out_dir).get("assignment", lms.ASSIGNMENT)
+    write_text(out_dir / BATCH_FILE, json.dumps({"submissions": str(intake.folder.resolve()),
+                                                 "reference": str(Path(reference).resolve()),
+                                                 "assignment": assignment}),
                "the record of what the batch graded")
 
     stop_on_sigterm()
@@ -144,7 +267,7 @@ def main(argv=None):
               "the same command grades the rest", file=sys.stderr)
         return 130
     pool.shutdown()
-    gradebook(students, out_dir, reference)
+    messages = write_grades(out_dir, reference, intake)
     counts = {status: 0 for status in STATUSES}
     for student in students:
         counts[stored_result(out_dir, student).status] += 1
@@ -152,6 +275,7 @@ def main(argv=None):
     print(f"gradebook: {out_dir / 'gradebook.csv'}; reports in {out_dir / 'reports'}; "
           f"class report: {out_dir / 'class_report.html'}")
     print(", ".join(f"{n} {status}" for status, n in counts.items() if n))
+    print_class(intake, messages)
     return 0
 
 

@@ -72,6 +72,15 @@ def points_of(cell):
     return cell.metadata.get("nbgrader", {}).get("points", 0)
 
 
+def is_written_answer(cell):
+    return ANSWER_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def question_of(cell):
+    """A written answer's name: the part in its cell's metadata, else the cell's id."""
+    return cell.metadata.get("part", cell.id)
+
+
 def parts_of(reference):
     """[(part name, points)] of the checks that carry points, in notebook order."""
     return [(cell.metadata["part"], points_of(cell)) for cell in reference.cells if is_graded(cell)]

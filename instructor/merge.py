@@ -9,7 +9,7 @@ reference tags learner-only are skipped.
 """
 import nbformat
 
-from instructor.layout import ANSWER_TAG, LEARNER_TAG, is_check_cell, is_graded, points_of
+from instructor.layout import LEARNER_TAG, is_check_cell, is_graded, is_written_answer, points_of, question_of
 from instructor.placement import Placement
 from instructor.result import AnswerResult
 
@@ -90,7 +90,7 @@ def placement_notes(placement):
     notes = [placement.summary()] if placement.summary() else []
     missing = [cell.metadata.get("part", cell.id) for cell in placement.unplaced()
                if not is_check_cell(cell) and (cell.cell_type == "code"
-                                               or ANSWER_TAG in cell.metadata.get("tags", []))]
+                                               or is_written_answer(cell))]
     if missing:
         notes.append(f"note  not found in the submission, graded as empty: {', '.join(missing)}")
     return notes
@@ -100,11 +100,10 @@ def written_answers(placement):
     """An AnswerResult per written question, in notebook order: these need a person, not a check."""
     answers = []
     for ref_cell in placement.reference.cells:
-        if ANSWER_TAG not in ref_cell.metadata.get("tags", []):
+        if not is_written_answer(ref_cell):
             continue
         index = placement.index.get(ref_cell.id)
-        words = (len(placement.submission.cells[index].source.replace(NO_ANSWER, "").split())
-                 if index is not None else 0)
-        answers.append(AnswerResult(name=ref_cell.metadata.get("part", ref_cell.id), max_points=points_of(ref_cell),
-                                    words=words))
+        text = placement.submission.cells[index].source.replace(NO_ANSWER, "").strip() if index is not None else ""
+        answers.append(AnswerResult(name=question_of(ref_cell), max_points=points_of(ref_cell),
+                                    words=len(text.split()), text=text))
     return answers

@@ -47,6 +47,9 @@ class AnswerResult:
     name: str
     max_points: int
     words: int  # 0: not answered
+    # the answer as written (markdown, "" when not answered), for the page a person grades it on
+    # (instructor/answers.py); results from before it hold none
+    text: str = ""
 
     def report_line(self):
         state = f"answered, {self.words} words" if self.words else "not answered"
