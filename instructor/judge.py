@@ -437,8 +437,8 @@ def judge_here(name, namespace):
     else:
         inputs = inputs_for(PARTS[name], secrets.randbits(62))
     results = grading_probe.run_part(name, namespace, inputs)
-    why, _ = judge(name, results, inputs, namespace.get("FIGURES", "figures"))
-    expect(not why, why)
+    why, diagnosis = judge(name, results, inputs, namespace.get("FIGURES", "figures"))
+    expect(not why, why, diagnosis.split("/", 1)[-1])
 
 
 def read_results(path):

@@ -1,8 +1,10 @@
-"""A real nbgrader round trip: generate_assignment releases the student edition, autograde scores parts.
+"""A real nbgrader round trip: generate_assignment releases the student edition, zip_collect takes a Canvas
+download, autograde scores parts, export writes the grades.
 
 Needs nbgrader (requirements-test.txt, which CI installs); without it these tests are skipped.
 The course is laid out as docs/grading.md's nbgrader paragraph says.
 """
+import csv
 import os
 import shutil
 import subprocess
@@ -26,7 +28,12 @@ c.CourseDirectory.root = {root!r}
 c.Autograde.exclude_overwriting = {{"a3": ["helpers.py"]}}
 # Training takes longer than nbgrader's default of 30 s a cell; 2 epochs (VAE_EPOCHS) fit in this.
 c.Execute.timeout = 600
+# zip_collect: Canvas's download (lastfirst_userid_submissionid_name) in downloaded/a3/archive, helpers.py too.
+c.ZipCollectApp.archive_directory = "archive"
+c.FileNameCollectorPlugin.valid_ext = [".ipynb", ".py"]
+c.FileNameCollectorPlugin.named_regexp = r".*_(?P<student_id>\d+)_\d+_(?P<file_id>.+)"
 """
+CANVAS_ID = "48213"  # alice's id in Canvas, as her files in the download are named
 
 
 def nbgrader(course, *args):
@@ -105,12 +112,18 @@ checks.check_log_mean_exp = lambda *args: print(
 
 def test_autograde_gives_the_solution_full_points_and_a_mistake_loses_its_part_only(course):
     course, _ = course
-    submit(course, "alice")
+    archive = course / "downloaded" / "a3" / "archive"  # alice hands in through Canvas: zip_collect takes her files
+    archive.mkdir(parents=True)
+    shutil.copy(ROOT / "A3_VAE.ipynb", archive / f"smithalice_{CANVAS_ID}_3301927_A3_VAE.ipynb")
+    shutil.copy(ROOT / "helpers.py", archive / f"smithalice_{CANVAS_ID}_3301928_helpers.py")
+    nbgrader(course, "zip_collect", "a3")
+    assert sorted(p.name for p in (course / "submitted" / CANVAS_ID / "a3").iterdir()) == ["A3_VAE.ipynb",
+                                                                                         "helpers.py"]
     submit(course, "bob", ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(ticks, ticks,"))  # upside down
     submit(course, "carol", helpers_edit=("return torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])",
                                           "return torch.logsumexp(a, dim=dim)"), added_cell=SPOOFED_CHECK)
     nbgrader(course, "autograde", "a3", "--create", "--force")
-    alice, bob, carol = (part_scores(course, student) for student in ("alice", "bob", "carol"))
+    alice, bob, carol = (part_scores(course, student) for student in (CANVAS_ID, "bob", "carol"))
     solution = nbformat.read(ROOT / "A3_VAE.ipynb", as_version=4)
     graded = {c.id: c.metadata["nbgrader"]["points"] for c in solution.cells
               if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"]["solution"]}
@@ -119,3 +132,8 @@ def test_autograde_gives_the_solution_full_points_and_a_mistake_loses_its_part_o
     lost = {name for name, (score, maximum) in bob.items() if score < maximum}
     assert lost == {"check-lattice"}, bob
     assert carol["check-log-mean-exp"][0] == 0, carol
+    nbgrader(course, "export")  # the grades, for the LMS: the written answers wait for formgrader
+    with open(course / "grades.csv", newline="") as f:
+        exported = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert float(exported[CANVAS_ID]["raw_score"]) == 34 and float(exported[CANVAS_ID]["max_score"]) == 40
+    assert float(exported["bob"]["raw_score"]) == 34 - graded["check-lattice"]
