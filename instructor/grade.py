@@ -6,8 +6,9 @@ SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
 (or the notebook itself, with helpers.py beside it),
 under any name and at any depth (instructor/submission.py says how they are found;
 the report says what was taken). Exits 0 only if every check passes (2 if no
-single notebook is found), and prints one line per part: pass or fail, with
-the reason. With --json it prints one JSON object instead (a GradingResult,
+single notebook is found), and prints one line per part: pass or FAIL, with
+its points and the reason, an info line per check cell without points, and
+last "x of 34 points, 6 more by hand". With --json it prints one JSON object instead (a GradingResult,
 instructor/result.py), which instructor/grade_batch.py and instructor/gradescope.py
 read. Each part's points are those of its check cell (nbgrader's metadata).
 
@@ -146,7 +147,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    report, reasons, diagnoses = list(notes), {}, {}
+    report, reasons, diagnoses, points = list(notes), {}, {}, dict(parts_of(reference))
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
     unfinished = {"reason": "no results were saved for this part (the grading cell did not finish)",
                   "diagnosis": "not-finished"}
@@ -158,19 +159,25 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
             why, diagnosis = verdict["reason"], verdict["diagnosis"]
             if why and "/" not in diagnosis:
                 diagnosis = diagnosis_id(part, diagnosis)
-        elif is_check_cell(cell):
-            part, why, diagnosis = f"notebook check {cell.id!r}", failed.get(number, ""), ""
-        else:
-            continue
-        report.append(f"FAIL  {part}: {why} [{diagnosis}]" if why and diagnosis else
-                      f"FAIL  {part}: {why}" if why else f"pass  {part}")
-        if why:
-            reasons[part], diagnoses[part] = why, diagnosis
+            report.append(part_line(part, points[part], why, diagnosis))
+            if why:
+                reasons[part], diagnoses[part] = why, diagnosis
+        elif is_check_cell(cell):  # worth no points: information for the student, and the exit code
+            why = failed.get(number, "")
+            report.append(f"info  notebook check {cell.id!r}: " + (f"did not pass: {why}" if why else "passed"))
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
     return grading_result("graded", reference, report, reasons, diagnoses, placement=placement, flags=flags,
                           passed=run.returncode == 0 and not failed and not reasons)
+
+
+def part_line(part, points, why, diagnosis):
+    """A part's report line, "pass  log_q (2 of 2)" or "FAIL  log_q (0 of 2): why [diagnosis]": the reason and the
+    bracketed diagnosis end the line, where the tests and a person's eye find them."""
+    if not why:
+        return f"pass  {part} ({points} of {points})"
+    return f"FAIL  {part} (0 of {points}): {why}" + (f" [{diagnosis}]" if diagnosis else "")
 
 
 def submission_flags(reference, merged, helpers):
@@ -341,13 +348,7 @@ def main(argv=None):
         return 0 if passed else 1
     if result.status in NOT_FOUND:
         parser.exit(2, f"{parser.prog}: error: " + "\n".join(line.split("  ", 1)[1] for line in report) + "\n")
-    print("\n".join(report))
-    n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
-    n_failed = sum(line.startswith("FAIL") for line in report)
-    n_hand, n_flags = len(result.answers), len(result.flags)
-    print(f"\n{n_parts - n_failed} of {n_parts} checks pass: " + ("PASSED" if passed else "FAILED")
-          + (f"; {n_hand} written answers to be read by a person" if n_hand else "")
-          + (f"; {n_flags} lines flagged for a person to look at" if n_flags else ""))
+    print("\n".join(report) + f"\n\n{result.summary()}")
     return 0 if passed else 1
 
 

@@ -14,7 +14,7 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
                          (what was graded when it was not A3_VAE.ipynb with its cell ids) and
                          flags (lines that reach for the grading machinery or use what the
                          rules forbid, for a person to read)
-    reports/NAME.txt     the report for that student, with the reason of every failure
+    reports/NAME.txt     the report for that student, with the reason of every failure and their points
     results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already
     class_report.html    what the class got wrong, counted by cause, with pictures and similar work, over every
     class_report.json    result in OUT_DIR (instructor/class_report.py), and its numbers
@@ -59,8 +59,8 @@ def write_text(path, text, what):
 def grade_student(student, path, out_dir, reference, timeout, threads):
     """Grade one student's folder or zip and store its report and result; returns the result."""
     result = grade_isolated(path, reference, timeout, threads)
-    header = f"{student}: {result.status}, {result.points} points\n\n"
-    write_text(out_dir / "reports" / f"{student}.txt", header + "\n".join(result.report) + "\n", "the report")
+    report = [f"{student}: {result.status}", "", *result.report, "", result.summary()]
+    write_text(out_dir / "reports" / f"{student}.txt", "\n".join(report) + "\n", "the report")
     write_text(result_file(out_dir, student), result.to_json(), "the result")
     return result
 

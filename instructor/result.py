@@ -54,8 +54,9 @@ class GradingResult:
     # or use what the rules forbid (instructor/flags.py), also in report ("flag  ..."); they cost no points
     flags: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the report's lines on what was taken and how ("note  ...")
-    # the report's lines as printed: notes and flags, a pass or FAIL line per check (then the cells outside the
-    # checks that raised), a hand line per written answer
+    # the report's lines as printed: notes and flags, a pass or FAIL line per part with its points and an info
+    # line per check without points (then the cells outside the checks that raised), a hand line per written
+    # answer; summary() follows them
     report: list[str]
     answers: list[AnswerResult]  # to be read by a person
 
@@ -63,6 +64,13 @@ class GradingResult:
     def points(self):
         """The points earned, all parts together."""
         return sum(part.points for part in self.parts)
+
+    def summary(self):
+        """The report's last line: "x of 34 points, 6 more by hand": the points earned of those the parts
+        carry, and those of the written answers, which a person gives."""
+        by_hand = sum(answer.max_points for answer in self.answers)
+        return (f"{self.points} of {sum(part.max_points for part in self.parts)} points"
+                + (f", {by_hand} more by hand" if by_hand else ""))
 
     def to_json(self):
         return json.dumps(asdict(self), indent=1)

@@ -32,6 +32,7 @@ LATTICE_UPSIDE_DOWN = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(t
 ENDLESS_LOOP = ("def log_prior(z):", "while True:\n    pass\n\n\ndef log_prior(z):")
 FORGOTTEN_LOG_N = ("torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])", "torch.logsumexp(a, dim=dim)")
 MAX_POINTS = 34
+HAND_POINTS = 6  # the three written answers, 2 points each, which a person grades
 GENEROUS_TIMEOUT_S = 1800  # a grading takes well under a minute; only a grading that never ends reaches this
 # The limit of the one batch whose only grading never ends. Its size says nothing about speed: such a
 # grading is "timed out" under any limit, on any machine, whether the limit runs out while MNIST
@@ -163,7 +164,9 @@ def test_points_per_part_and_total(batch):
 
 def test_reports_and_notes_say_what_was_graded(batch):
     rows, out, _, _ = batch
-    assert "FAIL  lattice (5.4): lattice_image" in (out / "reports" / "bob.txt").read_text()
+    bob = (out / "reports" / "bob.txt").read_text()
+    assert "\nFAIL  lattice (5.4) (0 of 2): lattice_image" in bob and "\npass  log_q (1 of 1)\n" in bob
+    assert bob.endswith(f"\n\n{MAX_POINTS - 2} of {MAX_POINTS} points, {HAND_POINTS} more by hand\n")
     assert "cannot be read" in (out / "reports" / "carol.txt").read_text()
     assert "no helpers.py in the submission" in (out / "reports" / "dave.txt").read_text()
     assert "no helpers.py in the submission" in rows["dave"]["notes"]

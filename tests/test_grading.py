@@ -21,6 +21,7 @@ from instructor.merge import merge
 from instructor.make_student import make_student
 from instructor.markers import BEGIN, END, MarkerError, strip_solutions
 from instructor.supervision import KERNEL_GONE_S, UNREAPED_S, kill_processes_of, run_watching_the_kernel
+from tests.test_batch import HAND_POINTS, MAX_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "A3_VAE.ipynb"
@@ -64,7 +65,8 @@ def submission_from_solution(folder, notebook_edit=None, helpers_edit=None):
 
 
 def failed_parts(report):
-    return [line.split(":")[0][len("FAIL  "):] for line in report if line.startswith("FAIL")]
+    """The parts of the report's FAIL lines ("FAIL  log_q (0 of 2): why [id]")."""
+    return [re.match(r"FAIL  (.+?) \(0 of \d+\):", line).group(1) for line in report if line.startswith("FAIL")]
 
 
 # --------------------------------------------------------------------------
@@ -240,10 +242,12 @@ def test_the_solution_passes_with_another_number_of_threads(tmp_path, monkeypatc
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     passed, report = grade(submission_from_solution(tmp_path), SOLUTION_NOTEBOOK)
     assert passed, "\n".join(report)
-    checked = [line for line in report if line.startswith("pass")]
-    n_checks = sum("nbval-check-output" in c.metadata.get("tags", [])
-                   for c in nbformat.read(SOLUTION_NOTEBOOK, as_version=4).cells)
-    assert len(checked) == n_checks, "\n".join(report)
+    # A pass line per part with its points, an info line per check worth none, from the notebook's metadata.
+    reference = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    checks = [c for c in reference.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert [line for line in report if line.startswith(("pass", "info"))] == [
+        f"pass  {c.metadata['part']} ({c.metadata['nbgrader']['points']} of {c.metadata['nbgrader']['points']})"
+        if c.metadata.get("nbgrader", {}).get("points") else f"info  notebook check {c.id!r}: passed" for c in checks]
     by_hand = [line for line in report if line.startswith("hand")]
     assert len(by_hand) == 3 and all("to be read by a person (answered" in line for line in by_hand), by_hand
     assert not [line for line in report if line.startswith("flag")], "the solution raises no flag"
@@ -265,7 +269,7 @@ def test_correct_code_in_other_styles_passes(tmp_path):
 def test_untouched_student_edition_fails_every_part(student_dir):
     passed, report = grade(student_dir, SOLUTION_NOTEBOOK)
     assert not passed
-    parts = [line for line in report if line.startswith(("pass", "FAIL")) and "notebook check" not in line]
+    parts = [line for line in report if line.startswith(("pass", "FAIL"))]
     assert parts and all(line.startswith("FAIL") for line in parts), "\n".join(report)
     assert sum("(not answered)" in line for line in report) == 3, "\n".join(report)
 
@@ -396,7 +400,7 @@ def test_a_planted_mistake_fails_and_is_named(tmp_path, mistake):
     passed, report = grade(submission, SOLUTION_NOTEBOOK)
     assert not passed
     assert part in failed_parts(report), "\n".join(report)
-    reason = next(line for line in report if line.startswith(f"FAIL  {part}:"))
+    reason = next(line for line in report if line.startswith(f"FAIL  {part} ("))
     assert "expected" in reason, reason
 
 
@@ -434,15 +438,17 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
                           "--keep", str(tmp_path / "graded")],
                          capture_output=True, text=True, env={**env, "TMPDIR": str(tmp_path / "tmp")})
     assert run.returncode == 1
-    assert re.search(r"^FAIL  elbo and loss: elbo\(x\): expected the gradient", run.stdout, re.M), run.stdout
-    assert re.search(r"^pass  log_prior$", run.stdout, re.M)
+    assert re.search(r"^FAIL  elbo and loss \(0 of 4\): elbo\(x\): expected the gradient", run.stdout, re.M), run.stdout
+    assert re.search(r"^pass  log_prior \(1 of 1\)$", run.stdout, re.M)
     # README's example report is this grading's, but for its numbers (drawn with the inputs).
     readme = (ROOT / "README.md").read_text()
     example = readme[readme.index("For the solution with its\n  draw of z detached"):].split("```")[1]
     masked = [re.sub(r"\d+(\.\d+)?", "N", line.strip()) for line in example.strip().splitlines()]
     printed = {re.sub(r"\d+(\.\d+)?", "N", line.strip()) for line in run.stdout.splitlines()}
     assert masked and all(line in printed for line in masked), (masked, run.stdout)
-    assert "checks pass: FAILED" in run.stdout and "; 1 lines flagged for a person to look at" in run.stdout
+    # The last line: the points of the parts (elbo and loss, and train, which steps on its ELBO, lost) and of
+    # the written answers, as the notebook's metadata gives them.
+    assert run.stdout.endswith(f"\n\n{MAX_POINTS - 4 - 4} of {MAX_POINTS} points, {HAND_POINTS} more by hand\n")
     assert re.search(r"^flag  helpers.py, line \d+: torch.exp = torch.exp  \(changes torch.exp", run.stdout, re.M)
     # --keep keeps what nbval ran (the student's code and the probes) with its report and the results the
     # probes saved; nothing is left in TMPDIR.
