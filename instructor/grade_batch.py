@@ -15,7 +15,9 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
                          flags (lines that reach for the grading machinery or use what the
                          rules forbid, for a person to read)
     reports/NAME.txt     the report for that student, with the reason of every failure and their points
-    results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already
+    results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already;
+                         its provenance holds the seed that replays the grading (python -m instructor.grade
+                         SUBMISSION --seed SEED), for staff: the report does not show it
     class_report.html    what the class got wrong, counted by cause, with pictures and similar work, over every
     class_report.json    result in OUT_DIR (instructor/class_report.py), and its numbers
     batch.json           the submissions folder, for instructor/class_report.py to find the students' code

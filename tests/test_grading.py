@@ -4,12 +4,17 @@ Grading runs the notebook (2 epochs of training) once per submission, about
 20 s each on a 2-core CPU, so this is the slowest file of the suite.
 """
 import ast
+import hashlib
+import importlib.metadata
 import os
+import platform
 import pwd
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -20,6 +25,7 @@ from instructor.layout import is_graded
 from instructor.merge import merge
 from instructor.make_student import make_student
 from instructor.markers import BEGIN, END, MarkerError, strip_solutions
+from instructor.result import GradingResult
 from instructor.supervision import KERNEL_GONE_S, UNREAPED_S, kill_processes_of, run_watching_the_kernel
 from tests.test_batch import HAND_POINTS, MAX_POINTS
 
@@ -402,6 +408,52 @@ def test_a_planted_mistake_fails_and_is_named(tmp_path, mistake):
     assert part in failed_parts(report), "\n".join(report)
     reason = next(line for line in report if line.startswith(f"FAIL  {part} ("))
     assert "expected" in reason, reason
+
+
+DETACHED_Z = ("z = sample_diag_gaussian(mu, log_sigma)\n", "z = sample_diag_gaussian(mu, log_sigma).detach()\n")
+
+
+def git_head():
+    """The commit checked out here, or None outside a git checkout."""
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@pytest.mark.parametrize("edit", [None, DETACHED_Z], ids=["the solution", "z cut off from its gradient"])
+def test_the_recorded_seed_replays_a_grading_word_for_word(tmp_path, edit):
+    # The mistake's reasons hold numbers that depend on the inputs, drawn from the seed, and on the noise its
+    # elbo draws; the replay runs from the command line, as staff would, with another number of threads (a
+    # batch gives each grading its share of the cores).
+    submission = submission_from_solution(tmp_path / "s", edit)
+    started = datetime.now(timezone.utc).replace(microsecond=0)
+    first = grade_result(submission, SOLUTION_NOTEBOOK)
+    provenance = first.provenance
+    assert started <= datetime.fromisoformat(provenance.graded_at) <= datetime.now(timezone.utc)
+    files = [(name, (submission / name).read_bytes()) for name in ("A3_VAE.ipynb", "helpers.py")]
+    assert provenance.submission_digest == "sha256:" + hashlib.sha256(
+        b"".join(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data for name, data in files)).hexdigest()
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert (provenance.grader_version, provenance.grader_commit) == (version, git_head())
+    assert (provenance.python, provenance.torch) == (platform.python_version(), importlib.metadata.version("torch"))
+    assert str(provenance.seed) not in "\n".join(first.report), "the seed is for staff, not in the report"
+
+    env = {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve()),
+           "OMP_NUM_THREADS": "2" if os.environ.get("OMP_NUM_THREADS") == "1" else "1"}
+    replay = subprocess.run([sys.executable, "-m", "instructor.grade", str(submission), "--json",
+                             "--seed", str(provenance.seed)], capture_output=True, text=True, env=env)
+    again = GradingResult.from_json(replay.stdout)
+    assert again.provenance.seed == provenance.seed and again.passed is first.passed is (edit is None)
+    assert [(p.name, p.points, p.reason, p.diagnosis) for p in again.parts] == [
+        (p.name, p.points, p.reason, p.diagnosis) for p in first.parts]
+    assert again.report == first.report
+    if edit:
+        assert {p.name for p in first.parts if p.reason} == {"elbo and loss", "train"}
+
+
+def test_a_seed_that_is_not_one_is_refused():
+    run = subprocess.run([sys.executable, "-m", "instructor.grade", ".", "--seed", "-3"], capture_output=True,
+                         text=True)
+    assert run.returncode == 2 and "--seed: '-3' is not a seed: a whole number from 0 to 2**62 - 1" in run.stderr
 
 
 # Stand-ins for nbval: its "kernel" (a child whose command line says ipykernel) exits after a
