@@ -1,6 +1,7 @@
 """Grade a whole class: a folder of submissions into a CSV gradebook.
 
     python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
+                                     [--regrade | --only NAME [--only NAME ...]]
 
 SUBMISSIONS_DIR holds one folder, zip or notebook per student (named after the
 student), each with the notebook and helpers.py (found as instructor/grade.py finds them:
@@ -18,13 +19,21 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
     results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already;
                          its provenance holds the seed that replays the grading (python -m instructor.grade
                          SUBMISSION --seed SEED), for staff: the report does not show it
+    results/history/NAME.TIME.json
+                         each result a regrade replaced, TIME being when it was written (UTC, e.g.
+                         20261204T193012Z)
     class_report.html    what the class got wrong, counted by cause, with pictures and similar work, over every
     class_report.json    result in OUT_DIR (instructor/class_report.py), and its numbers
     batch.json           the submissions folder, for instructor/class_report.py to find the students' code
 
 Status is one of: graded, timed out, crashed, unreadable notebook, missing file,
 several notebooks.
-A rerun grades only the students without a result yet (or all, with --regrade).
+A rerun grades the students without a result yet, and regrades each whose submission changed
+since their result: a result records the digest of the files it graded (instructor/submission.py),
+which the batch compares with the files there now, and it names each student it regrades and why.
+A result from before digests were recorded cannot be compared: it is kept as it is, and the batch
+says how many there are; --only or --regrade regrades them. --only NAME (repeatable) regrades
+exactly those students, changed or not, and grades no one else; --regrade regrades everyone.
 Ctrl-C (or SIGTERM) stops the batch at once, the gradings under way included; what was
 graded is kept, and the same command grades the rest.
 The written answers are not scored here: the gradebook lists their maximum
@@ -32,11 +41,13 @@ points and the reports say whether each was answered.
 """
 import argparse
 import csv
+import difflib
 import io
 import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -47,7 +58,7 @@ from instructor.grade import grade_isolated
 from instructor.layout import default_reference, parts_of
 from instructor.result import GradingResult
 from instructor.similarity import THRESHOLD
-from instructor.submission import submissions_in
+from instructor.submission import digest, submissions_in
 from instructor.supervision import stop_gradings, stop_on_sigterm
 from vaekit.files import write_atomically
 
@@ -63,8 +74,20 @@ def grade_student(student, path, out_dir, reference, timeout, threads):
     result = grade_isolated(path, reference, timeout, threads)
     report = [f"{student}: {result.status}", "", *result.report, "", result.summary()]
     write_text(out_dir / "reports" / f"{student}.txt", "\n".join(report) + "\n", "the report")
+    keep_previous(out_dir, student)
     write_text(result_file(out_dir, student), result.to_json(), "the result")
     return result
+
+
+def keep_previous(out_dir, student):
+    """Move student's result, if there is one, to results/history/STUDENT.TIME.json, TIME being when it was
+    written (its file's time, UTC): a regrade keeps what it replaces."""
+    current = result_file(out_dir, student)
+    if current.is_file():
+        written = datetime.fromtimestamp(current.stat().st_mtime, timezone.utc)
+        kept = out_dir / "results" / "history" / f"{student}.{written:%Y%m%dT%H%M%S}Z.json"
+        kept.parent.mkdir(exist_ok=True)
+        current.replace(kept)
 
 
 def result_file(out_dir, student):
@@ -74,6 +97,47 @@ def result_file(out_dir, student):
 def stored_result(out_dir, student):
     """The GradingResult that grade_student stored for student."""
     return GradingResult.from_json(result_file(out_dir, student).read_text())
+
+
+def to_grade(students, paths, out_dir, everyone=False, only=()):
+    """Who this run grades: returns (the students to grade, a line for each student with a result who is
+    regraded, saying why, how many results were kept uncompared for lack of a digest).
+
+    By default the students without a result and those whose submission's digest is not their result's;
+    everyone (--regrade) all students; only (--only) exactly those, changed or not.
+    """
+    todo, why, undigested = [], [], 0
+    for student in dict.fromkeys(only) or students:  # a name given twice is graded once
+        if not result_file(out_dir, student).is_file():
+            todo.append(student)
+        elif only:
+            todo.append(student)
+            why.append(f"regrading {student}: asked for with --only")
+        elif everyone:
+            todo.append(student)
+        else:
+            provenance = stored_result(out_dir, student).provenance
+            if provenance is None:
+                undigested += 1
+            elif provenance.submission_digest != digest(paths[student]):
+                todo.append(student)
+                why.append(f"regrading {student}: the submission changed since its grading at "
+                           f"{provenance.graded_at}")
+    return todo, why, undigested
+
+
+def unknown_students(names, students):
+    """The error for the names given to --only that are no student of the folder, each with the students
+    whose names are close, and the folder's students; "" when every name is a student's."""
+    unknown = []
+    for name in names:
+        if name not in students:
+            close = difflib.get_close_matches(name, students, n=3)
+            unknown.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    if not unknown:
+        return ""
+    listed = ", ".join(students[:10]) + (f" and {len(students) - 10} more" if len(students) > 10 else "")
+    return f"no student {', '.join(unknown)} in the submissions folder, whose students are {listed or 'none'}"
 
 
 def gradebook(students, out_dir, reference):
@@ -101,7 +165,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None, help="where the gradebook and reports go")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
-    parser.add_argument("--regrade", action="store_true", help="grade every student again")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--regrade", action="store_true", help="grade every student again")
+    which.add_argument("--only", action="append", default=[], metavar="NAME",
+                       help="regrade this student (a name as in the submissions folder), and no one else; "
+                            "repeat it for several")
     parser.add_argument("--reference", type=Path, default=None, help="the reference notebook (see grade.py)")
     parser.add_argument("--similarity-threshold", type=float, default=THRESHOLD,
                         help=f"the class report names pairs of students whose own code is at least this alike, "
@@ -120,8 +188,14 @@ def main(argv=None):
     except ValueError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     students = sorted(paths)
-    todo = [s for s in students if args.regrade or not result_file(out_dir, s).is_file()]
-    print(f"{len(students)} students, {len(students) - len(todo)} graded already, {len(todo)} to grade")
+    if unknown := unknown_students(args.only, students):
+        parser.exit(2, f"{parser.prog}: error: --only: {unknown}\n")
+    todo, why, undigested = to_grade(students, paths, out_dir, args.regrade, args.only)
+    graded_before = sum(result_file(out_dir, s).is_file() for s in students if s not in todo)
+    print(f"{len(students)} students, {graded_before} graded already, {len(todo)} to grade", *why, sep="\n")
+    if undigested:
+        print(f"results graded before digests were recorded, kept as they are: {undigested} "
+              "(--only NAME or --regrade regrades them)")
     write_text(out_dir / BATCH_FILE, json.dumps({"submissions": str(args.submissions.resolve()),
                                                  "reference": str(Path(reference).resolve())}),
                "the record of what the batch graded")
@@ -143,9 +217,10 @@ def main(argv=None):
               "the same command grades the rest", file=sys.stderr)
         return 130
     pool.shutdown()
-    gradebook(students, out_dir, reference)
+    with_result = [s for s in students if result_file(out_dir, s).is_file()]  # --only may leave some without
+    gradebook(with_result, out_dir, reference)
     counts = {status: 0 for status in STATUSES}
-    for student in students:
+    for student in with_result:
         counts[stored_result(out_dir, student).status] += 1
     write_report(out_dir, students, paths, args.similarity_threshold, reference)
     print(f"gradebook: {out_dir / 'gradebook.csv'}; reports in {out_dir / 'reports'}; "
