@@ -1,15 +1,22 @@
 """Grade a submission of the VAE assignment, part by part.
 
-    python -m instructor.grade SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json]
+    python -m instructor.grade SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json] [--seed SEED]
 
 SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
 (or the notebook itself, with helpers.py beside it),
 under any name and at any depth (instructor/submission.py says how they are found;
 the report says what was taken). Exits 0 only if every check passes (2 if no
-single notebook is found), and prints one line per part: pass or fail, with
-the reason. With --json it prints one JSON object instead (a GradingResult,
+single notebook is found), and prints one line per part: pass or FAIL, with
+its points and the reason, an info line per check cell without points, and
+last "x of 34 points, 6 more by hand". With --json it prints one JSON object instead (a GradingResult,
 instructor/result.py), which instructor/grade_batch.py and instructor/gradescope.py
 read. Each part's points are those of its check cell (nbgrader's metadata).
+
+Each result records its provenance (instructor/result.py's Provenance): the seed,
+the submission's digest, the time, and the versions of the grader, Python and
+torch. --seed SEED grades with that seed in place of a fresh secret one, so
+that the seed of a result's JSON replays its grading: the same verdicts and
+reasons. The seed is for staff: the report's lines never show it.
 
 The grade is decided in the grader's own process, never in the student's
 kernel. The graded notebook is a merge (instructor/merge.py): every student
@@ -66,7 +73,7 @@ from instructor.markers import handed_out
 from instructor.merge import merge, placement_notes, written_answers
 from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
-from instructor.result import CREDIT, WITHHOLD, GradingResult, PartResult, diagnosis_id
+from instructor.result import CREDIT, WITHHOLD, GradingResult, PartResult, Provenance, diagnosis_id
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
@@ -74,6 +81,7 @@ JUDGE_TIMEOUT_S = 600  # the judge takes seconds; this is only for one that neve
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
+SEED_BITS = 62  # a grading's seed is below 2 ** SEED_BITS
 
 
 class GradingFolderError(OSError):
@@ -93,10 +101,18 @@ def grade(submission_dir, reference_path, keep=None):
     return result.passed, result.report
 
 
-def grade_result(submission_path, reference_path, keep=None, as_user=None, carry_forward=CREDIT):
+def draw_seed():
+    """A fresh secret seed for a grading's inputs."""
+    return secrets.randbits(SEED_BITS)
+
+
+def grade_result(submission_path, reference_path, keep=None, as_user=None, seed=None, carry_forward=CREDIT):
     """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns its
     GradingResult (instructor/result.py), whose status is "graded", "missing file" or "several notebooks"
-    (no single notebook found), "unreadable notebook", or "crashed" (the kernel died, or nbval did not run).
+    (no single notebook found), "unreadable notebook", or "crashed" (the kernel died, or nbval did not run),
+    with its provenance.
+
+    seed: the seed of the inputs, to replay a grading (default: a fresh one, draw_seed)
 
     as_user: run the student's code (nbval and its kernel) as this user, for a grader that runs as
              root (Gradescope's): it can then read nothing but its grading folder and what any user
@@ -106,6 +122,19 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None, carry
     raises FileNotFoundError if submission_path is neither a folder nor a zip nor a notebook,
     GradingFolderError if nothing could be written, KeyError for an as_user that does not exist
     """
+    seed = draw_seed() if seed is None else seed
+    result = graded(submission_path, reference_path, keep, as_user, seed, carry_forward)
+    return with_provenance(result, seed, submission_path)
+
+
+def with_provenance(result, seed, submission_path):
+    """result, with the provenance of its grading, which ends now, on the inputs of seed."""
+    result.provenance = Provenance.of_this_grading(seed, submissions.digest(submission_path))
+    return result
+
+
+def graded(submission_path, reference_path, keep, as_user, seed, carry_forward):
+    """grade_result's GradingResult, without its provenance."""
     reference = nbformat.read(reference_path, as_version=4)
     try:
         scratch = Path(tempfile.mkdtemp(prefix="vae-grade-"))
@@ -134,7 +163,6 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None, carry
                          "raise NotImplementedError, so every part that uses them fails")
         flags = submission_flags(reference, merged, found.helpers)
         notes += report_lines(flags)
-        seed = secrets.randbits(62)
         run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed,
                                            carry_forward=carry_forward)
         if run.kernel_died:
@@ -149,7 +177,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None, carry
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    report, reasons, diagnoses = list(notes), {}, {}
+    report, reasons, diagnoses, points = list(notes), {}, {}, dict(parts_of(reference))
     code_cells = [cell for cell in merged.cells if cell.cell_type == "code"]
     unfinished = {"reason": "no results were saved for this part (the grading cell did not finish)",
                   "diagnosis": "not-finished", "inherits": ""}
@@ -164,20 +192,26 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None, carry
                 carried[part] = verdict["inherits"]
             if why and "/" not in diagnosis:
                 diagnosis = diagnosis_id(part, diagnosis)
-        elif is_check_cell(cell):
-            part, why, diagnosis = f"notebook check {cell.id!r}", failed.get(number, ""), ""
-        else:
-            continue
-        credited = f": right given {carried[part]}, which fails (error carried forward)" if part in carried else ""
-        report.append(f"FAIL  {part}: {why} [{diagnosis}]" if why and diagnosis else
-                      f"FAIL  {part}: {why}" if why else f"pass  {part}{credited}")
-        if why:
-            reasons[part], diagnoses[part] = why, diagnosis
+            credited = f": right given {carried[part]}, which fails (error carried forward)" if part in carried else ""
+            report.append(part_line(part, points[part], why, diagnosis) + credited)
+            if why:
+                reasons[part], diagnoses[part] = why, diagnosis
+        elif is_check_cell(cell):  # worth no points: information for the student, and the exit code
+            why = failed.get(number, "")
+            report.append(f"info  notebook check {cell.id!r}: " + (f"did not pass: {why}" if why else "passed"))
     raised = [f"      (cell {cell.id!r} raised: {failed[n]})" for n, cell in enumerate(code_cells)
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
     return grading_result("graded", reference, report, reasons, diagnoses, placement=placement, flags=flags,
                           passed=run.returncode == 0 and not failed and not reasons, carried=carried)
+
+
+def part_line(part, points, why, diagnosis):
+    """A part's report line, "pass  log_q (2 of 2)" or "FAIL  log_q (0 of 2): why [diagnosis]": the reason and the
+    bracketed diagnosis end the line, where the tests and a person's eye find them."""
+    if not why:
+        return f"pass  {part} ({points} of {points})"
+    return f"FAIL  {part} (0 of {points}): {why}" + (f" [{diagnosis}]" if diagnosis else "")
 
 
 def submission_flags(reference, merged, helpers):
@@ -241,12 +275,14 @@ def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0, carry_forwa
 
 
 def judged(work, seed, carry_forward=CREDIT):
-    """{part: reason} from instructor/judge.py, in a process of the grader's (not the student's user), on the
+    """{part: {"reason", "diagnosis", "inherits"}} from instructor/judge.py, in a process of the grader's (not the
+    student's user), on the
     results the probes saved in work."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env["MNIST_ROOT"] = str(Path(os.environ.get("MNIST_ROOT", ROOT / "data")).resolve())
     done = subprocess.run([sys.executable, "-m", "instructor.judge", str(work / "grading_results"),
-                           str(work / "figures"), "--carry-forward", carry_forward], input=str(seed), capture_output=True, text=True, env=env,
+                           str(work / "figures"), "--carry-forward", carry_forward], input=str(seed),
+                          capture_output=True, text=True, env=env,
                           timeout=JUDGE_TIMEOUT_S, cwd=ROOT)
     if done.returncode != 0:
         raise JudgeError(f"instructor/judge.py failed: {done.stderr.strip()[-500:]}")
@@ -291,25 +327,29 @@ def not_graded(status, reference, why, report=None, placement=None, flags=()):
                           placement=placement, flags=flags)
 
 
-def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None, carry_forward=CREDIT):
+def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None, seed=None,
+                   carry_forward=CREDIT):
     """grade_result in a process of its own, killed with everything it started after timeout seconds.
 
     threads: CPU threads for its kernel (OMP_NUM_THREADS), so that gradings side by side do not
     fight over the cores; default: torch's own choice
     as_user: the user to run the student's code as (see grade_result)
+    seed:    as for grade_result; drawn here, so that a grading stopped before it reported records it too
     carry_forward: the policy for a part that inherits an earlier part's error (see grade_result)
 
     returns grade_result's GradingResult; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
     raises GradingStopped once stop_gradings() has been called
     """
+    seed = draw_seed() if seed is None else seed
     # Run as a module from this repository, with absolute paths: the caller's folder may be any.
     command = [sys.executable, "-m", "instructor.grade", str(Path(submission_dir).resolve()), "--json",
-               "--reference", str(Path(reference_path).resolve()), *(["--as-user", as_user] if as_user else []),
-               "--carry-forward", carry_forward]
+               "--reference", str(Path(reference_path).resolve()), "--seed", str(seed),
+               *(["--as-user", as_user] if as_user else []), "--carry-forward", carry_forward]
 
     def not_run(status, why):
-        return not_graded(status, nbformat.read(reference_path, as_version=4), why)
+        result = not_graded(status, nbformat.read(reference_path, as_version=4), why)
+        return with_provenance(result, seed, submission_dir)
 
     # A grader killed here cannot clean up after itself: its temporary files go into a folder
     # of ours, removed whatever happens to the grader.
@@ -343,11 +383,14 @@ def main(argv=None):
     parser.add_argument("--carry-forward", choices=(CREDIT, WITHHOLD), default=CREDIT,
                         help="a part that is right given the student's own earlier parts, which fail: credit it "
                              "(default) or withhold its points; its report line names those parts either way")
+    parser.add_argument("--seed", type=seed_argument, default=None,
+                        help="grade with this seed, a result's provenance.seed, to replay its grading "
+                             "(default: a fresh secret one)")
     args = parser.parse_args(argv)
     stop_on_sigterm()
     try:
         result = grade_result(args.submission, args.reference or default_reference(), args.keep, args.as_user,
-                              carry_forward=args.carry_forward)
+                              args.seed, carry_forward=args.carry_forward)
     except (FileNotFoundError, GradingFolderError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped
@@ -358,14 +401,20 @@ def main(argv=None):
         return 0 if passed else 1
     if result.status in NOT_FOUND:
         parser.exit(2, f"{parser.prog}: error: " + "\n".join(line.split("  ", 1)[1] for line in report) + "\n")
-    print("\n".join(report))
-    n_parts = sum(line.startswith(("pass", "FAIL")) for line in report)
-    n_failed = sum(line.startswith("FAIL") for line in report)
-    n_hand, n_flags = len(result.answers), len(result.flags)
-    print(f"\n{n_parts - n_failed} of {n_parts} checks pass: " + ("PASSED" if passed else "FAILED")
-          + (f"; {n_hand} written answers to be read by a person" if n_hand else "")
-          + (f"; {n_flags} lines flagged for a person to look at" if n_flags else ""))
+    print("\n".join(report) + f"\n\n{result.summary()}")
     return 0 if passed else 1
+
+
+def seed_argument(text):
+    """--seed's value: a whole number below 2 ** SEED_BITS, as a result's provenance.seed holds."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < 2 ** SEED_BITS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: a whole number from 0 to 2**{SEED_BITS} - 1, "
+                                         "as a result's provenance.seed holds")
+    return seed
 
 
 if __name__ == "__main__":

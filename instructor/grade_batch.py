@@ -2,7 +2,7 @@
 
     python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
                                      [--layout auto|folders|canvas|moodle | --pattern REGEX] [--roster CSV]
-                                     [--assignment NAME]
+                                     [--assignment NAME] [--regrade | --only NAME [--only NAME ...]]
 
 SUBMISSIONS_DIR holds one folder, zip or notebook per student (named after the
 student), each with the notebook and helpers.py (found as instructor/grade.py finds them:
@@ -20,8 +20,13 @@ stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
                          (what was graded when it was not A3_VAE.ipynb with its cell ids) and
                          flags (lines that reach for the grading machinery or use what the
                          rules forbid, for a person to read)
-    reports/NAME.txt     the report for that student, with the reason of every failure
-    results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already
+    reports/NAME.txt     the report for that student, with the reason of every failure and their points
+    results/NAME.json    the full result (instructor/result.py), from which a rerun knows what is graded already;
+                         its provenance holds the seed that replays the grading (python -m instructor.grade
+                         SUBMISSION --seed SEED), for staff: the report does not show it
+    results/history/NAME.TIME.json
+                         each result a regrade replaced, TIME being when it was written (UTC, e.g.
+                         20261204T193012Z)
     class_report.html    what the class got wrong, counted by cause, with pictures and similar work, over every
     class_report.json    result in OUT_DIR (instructor/class_report.py), and its numbers
     batch.json           the submissions folder, for instructor/class_report.py to find the students' code
@@ -36,7 +41,13 @@ Status is one of: graded, timed out, crashed, unreadable notebook, missing file,
 several notebooks, cannot be grouped; and no submission, for a student of the roster (--roster)
 who handed nothing in. The gradebook's first columns are the student's name in the batch and
 their id, name, section, late and roster (a submission not on the roster is flagged so).
-A rerun grades only the students without a result yet (or all, with --regrade).
+A rerun grades the students without a result yet, and regrades each whose submission changed
+since their result: a result records the digest of the files it graded (instructor/submission.py),
+which the batch compares with the files there now, and it names each student it regrades and why;
+a student who could not be graded last time (a file missing) is tried again.
+A result from before digests were recorded cannot be compared: it is kept as it is, and the batch
+says how many there are; --only or --regrade regrades them. --only NAME (repeatable) regrades
+exactly those students, changed or not, and grades no one else; --regrade regrades everyone.
 Ctrl-C (or SIGTERM) stops the batch at once, the gradings under way included; what was
 graded is kept, and the same command grades the rest.
 The written answers are not scored here: the gradebook has a column per question for the points
@@ -44,11 +55,13 @@ a person gives (instructor/answers.py), and the total of all the assignment's po
 """
 import argparse
 import csv
+import difflib
 import io
 import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -60,6 +73,7 @@ from instructor.grade import grade_isolated
 from instructor.layout import default_reference, parts_of
 from instructor.result import CREDIT, WITHHOLD, GradingResult
 from instructor.similarity import THRESHOLD
+from instructor.submission import digest
 from instructor.supervision import stop_gradings, stop_on_sigterm
 from vaekit.files import write_atomically
 
@@ -75,10 +89,22 @@ def write_text(path, text, what):
 def grade_student(student, path, out_dir, reference, timeout, threads, carry_forward=CREDIT):
     """Grade one student's folder or zip and store its report and result; returns the result."""
     result = grade_isolated(path, reference, timeout, threads, carry_forward=carry_forward)
-    header = f"{student}: {result.status}, {result.points} points\n\n"
-    write_text(out_dir / "reports" / f"{student}.txt", header + "\n".join(result.report) + "\n", "the report")
+    report = [f"{student}: {result.status}", "", *result.report, "", result.summary()]
+    write_text(out_dir / "reports" / f"{student}.txt", "\n".join(report) + "\n", "the report")
+    keep_previous(out_dir, student)
     write_text(result_file(out_dir, student), result.to_json(), "the result")
     return result
+
+
+def keep_previous(out_dir, student):
+    """Move student's result, if there is one, to results/history/STUDENT.TIME.json, TIME being when it was
+    written (its file's time, UTC): a regrade keeps what it replaces."""
+    current = result_file(out_dir, student)
+    if current.is_file():
+        written = datetime.fromtimestamp(current.stat().st_mtime, timezone.utc)
+        kept = out_dir / "results" / "history" / f"{student}.{written:%Y%m%dT%H%M%S}Z.json"
+        kept.parent.mkdir(exist_ok=True)
+        current.replace(kept)
 
 
 def result_file(out_dir, student):
@@ -88,6 +114,47 @@ def result_file(out_dir, student):
 def stored_result(out_dir, student):
     """The GradingResult that grade_student stored for student."""
     return GradingResult.from_json(result_file(out_dir, student).read_text())
+
+
+def to_grade(students, paths, out_dir, everyone=False, only=()):
+    """Who this run grades: returns (the students to grade, a line for each student with a result who is
+    regraded, saying why, how many results were kept uncompared for lack of a digest).
+
+    By default the students without a result and those whose submission's digest is not their result's;
+    everyone (--regrade) all students; only (--only) exactly those, changed or not.
+    """
+    todo, why, undigested = [], [], 0
+    for student in dict.fromkeys(only) or students:  # a name given twice is graded once
+        if not result_file(out_dir, student).is_file():
+            todo.append(student)
+        elif only:
+            todo.append(student)
+            why.append(f"regrading {student}: asked for with --only")
+        elif everyone:
+            todo.append(student)
+        else:
+            provenance = stored_result(out_dir, student).provenance
+            if provenance is None:
+                undigested += 1
+            elif provenance.submission_digest != digest(paths[student]):
+                todo.append(student)
+                why.append(f"regrading {student}: the submission changed since its grading at "
+                           f"{provenance.graded_at}")
+    return todo, why, undigested
+
+
+def unknown_students(names, students):
+    """The error for the names given to --only that are no student of the folder, each with the students
+    whose names are close, and the folder's students; "" when every name is a student's."""
+    unknown = []
+    for name in names:
+        if name not in students:
+            close = difflib.get_close_matches(name, students, n=3)
+            unknown.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    if not unknown:
+        return ""
+    listed = ", ".join(students[:10]) + (f" and {len(students) - 10} more" if len(students) > 10 else "")
+    return f"no student {', '.join(unknown)} in the submissions folder, whose students are {listed or 'none'}"
 
 
 def gradebook(students, out_dir, reference, intake):
@@ -146,7 +213,7 @@ def write_grades(out_dir, reference, intake):
     """The gradebook, the LMS exports and the written answers' pages and CSVs, from the stored results of
     every student of intake and the assignment's name in batch.json; returns the messages on answers CSVs
     that were left as they were."""
-    students = sorted(intake.people)
+    students = [student for student in sorted(intake.people) if result_file(out_dir, student).is_file()]
     grades = gradebook(students, out_dir, reference, intake)
     notebook = nbformat.read(reference, as_version=4)
     assignment = recorded_batch(out_dir).get("assignment", lms.ASSIGNMENT)
@@ -215,7 +282,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None, help="where the gradebook and reports go")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
-    parser.add_argument("--regrade", action="store_true", help="grade every student again")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--regrade", action="store_true", help="grade every student again")
+    which.add_argument("--only", action="append", default=[], metavar="NAME",
+                       help="regrade this student (a name as in the submissions folder), and no one else; "
+                            "repeat it for several")
     parser.add_argument("--reference", type=Path, default=None, help="the reference notebook (see grade.py)")
     parser.add_argument("--carry-forward", choices=(CREDIT, WITHHOLD), default=CREDIT,
                         help="a part right given the student's own earlier parts, which fail: credit it (default) "
@@ -239,11 +310,20 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     lms.write_class(out_dir / CLASS_FILE, intake)
     paths, students = intake.paths, sorted(intake.paths)
-    todo = [s for s in students if s not in intake.problems
-            and (args.regrade or s in previous or not result_file(out_dir, s).is_file())]
-    print(f"{len(students)} students, {len(students) - len(todo) - len(intake.problems)} graded already, "
-          f"{len(todo)} to grade" + (f", {len(intake.problems)} that cannot be (listed at the end)"
-                                     if intake.problems else ""))
+    if unknown := unknown_students(args.only, students):
+        parser.exit(2, f"{parser.prog}: error: --only: {unknown}\n")
+    gradable = [s for s in students if s not in intake.problems]
+    todo, why, undigested = to_grade(gradable, paths, out_dir, args.regrade, args.only)
+    todo = [s for s in todo if s not in intake.problems]
+    if not args.only:  # a student whose files were missing or could not be grouped last time, now fixed
+        todo += [s for s in gradable if s in previous and s not in todo]
+    graded_before = sum(result_file(out_dir, s).is_file() for s in gradable if s not in todo)
+    print(f"{len(students)} students, {graded_before} graded already, {len(todo)} to grade"
+          + (f", {len(intake.problems)} that cannot be (listed at the end)" if intake.problems else ""),
+          *why, sep="\n")
+    if undigested:
+        print(f"results graded before digests were recorded, kept as they are: {undigested} "
+              "(--only NAME or --regrade regrades them)")
     assignment = args.assignment or recorded_batch(out_dir).get("assignment", lms.ASSIGNMENT)
     write_text(out_dir / BATCH_FILE, json.dumps({"submissions": str(intake.folder.resolve()),
                                                  "reference": str(Path(reference).resolve()),
@@ -268,8 +348,9 @@ def main(argv=None):
         return 130
     pool.shutdown()
     messages = write_grades(out_dir, reference, intake)
+    with_result = [s for s in students if result_file(out_dir, s).is_file()]  # --only may leave some without
     counts = {status: 0 for status in STATUSES}
-    for student in students:
+    for student in with_result:
         counts[stored_result(out_dir, student).status] += 1
     write_report(out_dir, students, paths, args.similarity_threshold, reference)
     print(f"gradebook: {out_dir / 'gradebook.csv'}; reports in {out_dir / 'reports'}; "

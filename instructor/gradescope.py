@@ -22,6 +22,10 @@ execution time, and the lines flagged for a person (instructor/flags.py) as a hi
 without points. A submission that is missing a file, crashes or hangs still
 gets a results.json that says so. The written answers are graded by hand on
 Gradescope (add them there as manually graded questions); the output says so.
+The grading's provenance (instructor/result.py), its seed included, goes to run_autograder's
+standard output, which Gradescope shows to the instructors only, never into results.json:
+the seed replays the grading (python -m instructor.grade SUBMISSION --seed SEED) and stays
+secret from students.
 """
 import argparse
 import json
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
@@ -100,7 +105,8 @@ def results_json(result, seconds):
     if result.flags:  # for the instructor only: hidden from the student
         tests.append({"name": "flags for a person (no points)", "score": 0, "max_score": 0, "visibility": "hidden",
                       "output": "\n".join(describe(flag) for flag in result.flags)})
-    return {"score": result.points, "execution_time": round(seconds, 1), "output": output, "tests": tests}
+    return {"score": result.points, "execution_time": round(seconds, 1), "output": output, "tests": tests,
+            "stdout_visibility": "hidden"}  # the seed is there (see run)
 
 
 def run(root, timeout, as_user=None):
@@ -124,6 +130,7 @@ def run(root, timeout, as_user=None):
         copy = Path(scratch) / "submission"
         shutil.copytree(root / "submission", copy)
         result = grade_isolated(copy, root / "source" / "A3_VAE.ipynb", timeout, as_user=as_user)
+    print(f"provenance, for staff: {json.dumps(asdict(result.provenance))}")
     return write_results(root, results_json(result, time.monotonic() - start))
 
 

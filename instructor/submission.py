@@ -7,9 +7,12 @@ folders. So the notebook is the one notebook found anywhere in the
 submission, whatever its name, after unpacking any zip in it; Jupyter's
 checkpoints, macOS's ``__MACOSX`` folders and hidden files do not count.
 helpers.py is the one beside the notebook, else the only one in the submission.
+The digest of a submission names the files graded, whatever folder or zip they came in.
 """
 import fnmatch
+import hashlib
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -32,6 +35,17 @@ class Submission:
 
     def __init__(self, notebook, helpers, notes):
         self.notebook, self.helpers, self.notes = notebook, helpers, notes
+
+    def digest(self):
+        """"sha256:" and the hex SHA-256 over the files graded, the notebook then helpers.py (none without
+        one): for each, its file name, a NUL, its size in bytes in decimal, a NUL and its bytes. The names
+        count (a renamed notebook is another submission); the folders and zips around them do not."""
+        sha = hashlib.sha256()
+        for path in (self.notebook, self.helpers):
+            if path is not None:
+                data = Path(path).read_bytes()
+                sha.update(f"{Path(path).name}\0{len(data)}\0".encode() + data)
+        return f"sha256:{sha.hexdigest()}"
 
 
 def files_below(top, pattern):
@@ -118,6 +132,18 @@ def find(path, scratch):
         if helpers is not None:
             notes.append(f"note  took {helpers.relative_to(top)}, the only {HELPERS} in the submission")
     return Submission(notebook, helpers, notes)
+
+
+def digest(path):
+    """The digest (Submission.digest) of the submission in path, a folder, a zip or a notebook, as grading
+    would find it; None when no single notebook is found there, or nothing (path is neither of these). Zips
+    are unpacked into a temporary folder.
+    """
+    with tempfile.TemporaryDirectory(prefix="vae-digest-") as scratch:
+        try:
+            return find(path, scratch).digest()
+        except (SubmissionError, FileNotFoundError):
+            return None
 
 
 def submissions_in(folder):

@@ -11,6 +11,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -32,6 +33,7 @@ LATTICE_UPSIDE_DOWN = ("torch.meshgrid(ticks.flip(0), ticks,", "torch.meshgrid(t
 ENDLESS_LOOP = ("def log_prior(z):", "while True:\n    pass\n\n\ndef log_prior(z):")
 FORGOTTEN_LOG_N = ("torch.logsumexp(a, dim=dim) - math.log(a.shape[dim])", "torch.logsumexp(a, dim=dim)")
 MAX_POINTS = 34
+HAND_POINTS = 6  # the three written answers, 2 points each, which a person grades
 GENEROUS_TIMEOUT_S = 1800  # a grading takes well under a minute; only a grading that never ends reaches this
 # The limit of the one batch whose only grading never ends. Its size says nothing about speed: such a
 # grading is "timed out" under any limit, on any machine, whether the limit runs out while MNIST
@@ -103,9 +105,9 @@ def zipped_colab_copy(folder, archive, edit=None):
     return archive
 
 
-def grade_batch(folder, out, timeout, jobs=2):
+def grade_batch(folder, out, timeout, jobs=2, options=()):
     return subprocess.run([sys.executable, "-m", "instructor.grade_batch", str(folder), "--out", str(out),
-                           "--jobs", str(jobs), "--timeout", str(timeout)], capture_output=True, text=True,
+                           "--jobs", str(jobs), "--timeout", str(timeout), *options], capture_output=True, text=True,
                           env=environment(folder.parent / "tmp"))
 
 
@@ -163,7 +165,9 @@ def test_points_per_part_and_total(batch):
 
 def test_reports_and_notes_say_what_was_graded(batch):
     rows, out, _, _ = batch
-    assert "FAIL  lattice (5.4): lattice_image" in (out / "reports" / "bob.txt").read_text()
+    bob = (out / "reports" / "bob.txt").read_text()
+    assert "\nFAIL  lattice (5.4) (0 of 2): lattice_image" in bob and "\npass  log_q (1 of 1)\n" in bob
+    assert bob.endswith(f"\n\n{MAX_POINTS - 2} of {MAX_POINTS} points, {HAND_POINTS} more by hand\n")
     assert "cannot be read" in (out / "reports" / "carol.txt").read_text()
     assert "no helpers.py in the submission" in (out / "reports" / "dave.txt").read_text()
     assert "no helpers.py in the submission" in rows["dave"]["notes"]
@@ -217,6 +221,59 @@ def test_a_rerun_grades_only_what_is_new(batch):
     assert rows["bob"]["status"] == "graded" and total(rows["bob"]) == MAX_POINTS - 2
     report = json.loads((out / "class_report.json").read_text())  # over every result, the earlier ones too
     assert report["students"] == 6 and report["statuses"]["missing file"] == 1 and report["statuses"]["graded"] == 3
+
+
+def written(out):
+    """{result file below out/results, history included: its time of writing}."""
+    return {str(path.relative_to(out / "results")): path.stat().st_mtime_ns for path in (out / "results").rglob("*.json")}
+
+
+def test_a_changed_submission_is_regraded_and_its_old_result_kept(batch):
+    _, out, folder, _ = batch
+    shutil.rmtree(folder / "bob")
+    submission(folder / "bob")  # bob hands in again, the lattice mended
+    # erin's result as results from before digests were recorded have it: compared with nothing, it is kept.
+    erin = json.loads((out / "results" / "erin.json").read_text())
+    del erin["provenance"]
+    (out / "results" / "erin.json").write_text(json.dumps(erin))
+    old_bob = json.loads((out / "results" / "bob.json").read_text())
+    before = written(out)
+    run = grade_batch(folder, out, GENEROUS_TIMEOUT_S)
+    assert run.returncode == 0, run.stderr
+    assert (f"regrading bob: the submission changed since its grading at {old_bob['provenance']['graded_at']}\n"
+            in run.stdout), run.stdout
+    assert "results graded before digests were recorded, kept as they are: 1 (" in run.stdout
+    after = written(out)
+    (kept,) = [name for name in after if name.startswith("history/")]
+    assert re.fullmatch(r"history/bob\.\d{8}T\d{6}Z\.json", kept)
+    assert json.loads((out / "results" / kept).read_text()) == old_bob
+    assert {name for name in before if name not in after or after[name] != before[name]} == {"bob.json"}
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert total(rows["bob"]) == MAX_POINTS and total(rows["erin"]) == MAX_POINTS
+    assert json.loads((out / "results" / "bob.json").read_text())["provenance"]["submission_digest"] != (
+        old_bob["provenance"]["submission_digest"])
+
+
+def test_only_regrades_exactly_the_students_named(batch):
+    _, out, folder, _ = batch
+    (folder / "hal").mkdir()  # new, and not named: not graded
+    (folder / "hal" / "A3_VAE.ipynb").write_text("{ not JSON either")
+    before = written(out)
+    run = grade_batch(folder, out, GENEROUS_TIMEOUT_S, options=["--only", "carol", "--only", "frank"])
+    assert run.returncode == 0, run.stderr
+    assert "regrading carol: asked for with --only\nregrading frank: asked for with --only\n" in run.stdout
+    after = written(out)
+    assert {name for name in before if after[name] != before[name]} == {"carol.json", "frank.json"}
+    assert {name.split(".")[0] for name in set(after) - set(before)} == {"history/carol", "history/frank"}
+    assert not (out / "results" / "hal.json").exists()
+    with open(out / "gradebook.csv", newline="") as f:
+        assert "hal" not in {row["student"] for row in csv.DictReader(f)}
+    misspelt = grade_batch(folder, out, GENEROUS_TIMEOUT_S, options=["--only", "bbo"])
+    assert misspelt.returncode == 2 and "--only: no student 'bbo' (did you mean bob?)" in misspelt.stderr
+    nobody = grade_batch(folder, out, GENEROUS_TIMEOUT_S, options=["--only", "zed"])
+    assert nobody.returncode == 2 and "whose students are bob, carol, dave, erin, frank" in nobody.stderr
+    assert written(out) == after
 
 
 @contextlib.contextmanager
@@ -300,7 +357,11 @@ def run_autograder(root):
     run = subprocess.run([str(root / "run_autograder")], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert_nothing_left_behind(root.parent / "tmp")
-    return json.loads((root / "results" / "results.json").read_text())
+    results = json.loads((root / "results" / "results.json").read_text())
+    # The seed replays the grading: staff find it in the output Gradescope shows them alone, never in results.json.
+    seed = json.loads(run.stdout.split("provenance, for staff: ", 1)[1].splitlines()[0])["seed"]
+    assert results["stdout_visibility"] == "hidden" and str(seed) not in json.dumps(results)
+    return results
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,17 @@ Grading runs the notebook (2 epochs of training) once per submission, about
 20 s each on a 2-core CPU, so this is the slowest file of the suite.
 """
 import ast
+import hashlib
+import importlib.metadata
 import os
+import platform
 import pwd
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -20,7 +25,9 @@ from instructor.layout import is_graded
 from instructor.merge import merge
 from instructor.make_student import make_student
 from instructor.markers import BEGIN, END, MarkerError, strip_solutions
+from instructor.result import GradingResult
 from instructor.supervision import KERNEL_GONE_S, UNREAPED_S, kill_processes_of, run_watching_the_kernel
+from tests.test_batch import HAND_POINTS, MAX_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_NOTEBOOK = ROOT / "A3_VAE.ipynb"
@@ -64,7 +71,8 @@ def submission_from_solution(folder, notebook_edit=None, helpers_edit=None):
 
 
 def failed_parts(report):
-    return [line.split(":")[0][len("FAIL  "):] for line in report if line.startswith("FAIL")]
+    """The parts of the report's FAIL lines ("FAIL  log_q (0 of 2): why [id]")."""
+    return [re.match(r"FAIL  (.+?) \(0 of \d+\):", line).group(1) for line in report if line.startswith("FAIL")]
 
 
 # --------------------------------------------------------------------------
@@ -240,10 +248,12 @@ def test_the_solution_passes_with_another_number_of_threads(tmp_path, monkeypatc
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     passed, report = grade(submission_from_solution(tmp_path), SOLUTION_NOTEBOOK)
     assert passed, "\n".join(report)
-    checked = [line for line in report if line.startswith("pass")]
-    n_checks = sum("nbval-check-output" in c.metadata.get("tags", [])
-                   for c in nbformat.read(SOLUTION_NOTEBOOK, as_version=4).cells)
-    assert len(checked) == n_checks, "\n".join(report)
+    # A pass line per part with its points, an info line per check worth none, from the notebook's metadata.
+    reference = nbformat.read(SOLUTION_NOTEBOOK, as_version=4)
+    checks = [c for c in reference.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert [line for line in report if line.startswith(("pass", "info"))] == [
+        f"pass  {c.metadata['part']} ({c.metadata['nbgrader']['points']} of {c.metadata['nbgrader']['points']})"
+        if c.metadata.get("nbgrader", {}).get("points") else f"info  notebook check {c.id!r}: passed" for c in checks]
     by_hand = [line for line in report if line.startswith("hand")]
     assert len(by_hand) == 3 and all("to be read by a person (answered" in line for line in by_hand), by_hand
     assert not [line for line in report if line.startswith("flag")], "the solution raises no flag"
@@ -265,7 +275,7 @@ def test_correct_code_in_other_styles_passes(tmp_path):
 def test_untouched_student_edition_fails_every_part(student_dir):
     passed, report = grade(student_dir, SOLUTION_NOTEBOOK)
     assert not passed
-    parts = [line for line in report if line.startswith(("pass", "FAIL")) and "notebook check" not in line]
+    parts = [line for line in report if line.startswith(("pass", "FAIL"))]
     assert parts and all(line.startswith("FAIL") for line in parts), "\n".join(report)
     assert sum("(not answered)" in line for line in report) == 3, "\n".join(report)
 
@@ -396,8 +406,54 @@ def test_a_planted_mistake_fails_and_is_named(tmp_path, mistake):
     passed, report = grade(submission, SOLUTION_NOTEBOOK)
     assert not passed
     assert part in failed_parts(report), "\n".join(report)
-    reason = next(line for line in report if line.startswith(f"FAIL  {part}:"))
+    reason = next(line for line in report if line.startswith(f"FAIL  {part} ("))
     assert "expected" in reason, reason
+
+
+DETACHED_Z = ("z = sample_diag_gaussian(mu, log_sigma)\n", "z = sample_diag_gaussian(mu, log_sigma).detach()\n")
+
+
+def git_head():
+    """The commit checked out here, or None outside a git checkout."""
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@pytest.mark.parametrize("edit", [None, DETACHED_Z], ids=["the solution", "z cut off from its gradient"])
+def test_the_recorded_seed_replays_a_grading_word_for_word(tmp_path, edit):
+    # The mistake's reasons hold numbers that depend on the inputs, drawn from the seed, and on the noise its
+    # elbo draws; the replay runs from the command line, as staff would, with another number of threads (a
+    # batch gives each grading its share of the cores).
+    submission = submission_from_solution(tmp_path / "s", edit)
+    started = datetime.now(timezone.utc).replace(microsecond=0)
+    first = grade_result(submission, SOLUTION_NOTEBOOK)
+    provenance = first.provenance
+    assert started <= datetime.fromisoformat(provenance.graded_at) <= datetime.now(timezone.utc)
+    files = [(name, (submission / name).read_bytes()) for name in ("A3_VAE.ipynb", "helpers.py")]
+    assert provenance.submission_digest == "sha256:" + hashlib.sha256(
+        b"".join(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data for name, data in files)).hexdigest()
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert (provenance.grader_version, provenance.grader_commit) == (version, git_head())
+    assert (provenance.python, provenance.torch) == (platform.python_version(), importlib.metadata.version("torch"))
+    assert str(provenance.seed) not in "\n".join(first.report), "the seed is for staff, not in the report"
+
+    env = {**os.environ, "MNIST_ROOT": str(Path(os.environ.get("MNIST_ROOT", "data")).resolve()),
+           "OMP_NUM_THREADS": "2" if os.environ.get("OMP_NUM_THREADS") == "1" else "1"}
+    replay = subprocess.run([sys.executable, "-m", "instructor.grade", str(submission), "--json",
+                             "--seed", str(provenance.seed)], capture_output=True, text=True, env=env)
+    again = GradingResult.from_json(replay.stdout)
+    assert again.provenance.seed == provenance.seed and again.passed is first.passed is (edit is None)
+    assert [(p.name, p.points, p.reason, p.diagnosis) for p in again.parts] == [
+        (p.name, p.points, p.reason, p.diagnosis) for p in first.parts]
+    assert again.report == first.report
+    if edit:
+        assert {p.name for p in first.parts if p.reason} == {"elbo and loss", "train"}
+
+
+def test_a_seed_that_is_not_one_is_refused():
+    run = subprocess.run([sys.executable, "-m", "instructor.grade", ".", "--seed", "-3"], capture_output=True,
+                         text=True)
+    assert run.returncode == 2 and "--seed: '-3' is not a seed: a whole number from 0 to 2**62 - 1" in run.stderr
 
 
 # Stand-ins for nbval: its "kernel" (a child whose command line says ipykernel) exits after a
@@ -434,15 +490,17 @@ def test_grade_command_line_reports_and_sets_the_exit_code(tmp_path):
                           "--keep", str(tmp_path / "graded")],
                          capture_output=True, text=True, env={**env, "TMPDIR": str(tmp_path / "tmp")})
     assert run.returncode == 1
-    assert re.search(r"^FAIL  elbo and loss: elbo\(x\): expected the gradient", run.stdout, re.M), run.stdout
-    assert re.search(r"^pass  log_prior$", run.stdout, re.M)
+    assert re.search(r"^FAIL  elbo and loss \(0 of 4\): elbo\(x\): expected the gradient", run.stdout, re.M), run.stdout
+    assert re.search(r"^pass  log_prior \(1 of 1\)$", run.stdout, re.M)
     # README's example report is this grading's, but for its numbers (drawn with the inputs).
     readme = (ROOT / "README.md").read_text()
     example = readme[readme.index("For the solution with its\n  draw of z detached"):].split("```")[1]
     masked = [re.sub(r"\d+(\.\d+)?", "N", line.strip()) for line in example.strip().splitlines()]
     printed = {re.sub(r"\d+(\.\d+)?", "N", line.strip()) for line in run.stdout.splitlines()}
     assert masked and all(line in printed for line in masked), (masked, run.stdout)
-    assert "checks pass: FAILED" in run.stdout and "; 1 lines flagged for a person to look at" in run.stdout
+    # The last line: the points of the parts (elbo and loss, and train, which steps on its ELBO, lost) and of
+    # the written answers, as the notebook's metadata gives them.
+    assert run.stdout.endswith(f"\n\n{MAX_POINTS - 4 - 4} of {MAX_POINTS} points, {HAND_POINTS} more by hand\n")
     assert re.search(r"^flag  helpers.py, line \d+: torch.exp = torch.exp  \(changes torch.exp", run.stdout, re.M)
     # --keep keeps what nbval ran (the student's code and the probes) with its report and the results the
     # probes saved; nothing is left in TMPDIR.

@@ -4,6 +4,7 @@ The placement is checked against what is known of each cell (its source in
 the reference), not against what the placement code computes. A Colab copy in
 a zip is graded end to end in tests/test_batch.py (the batch and Gradescope).
 """
+import hashlib
 import json
 import shutil
 import zipfile
@@ -264,3 +265,31 @@ def test_a_batch_takes_folders_zips_and_notebooks_and_refuses_two_of_one_student
     shutil.copy(SOLUTION, batch / "ann.ipynb")
     with pytest.raises(ValueError, match=r"ann has two submissions .*\(ann and ann.ipynb\)"):
         submissions_in(batch)
+
+
+def documented_digest(*files):
+    """The digest as instructor/submission.py's docstring defines it: over (name, bytes) in order."""
+    sha = hashlib.sha256()
+    for name, data in files:
+        sha.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return "sha256:" + sha.hexdigest()
+
+
+def test_the_digest_names_the_files_graded_wherever_they_lie(tmp_path):
+    folder = handed_in(tmp_path / "in")
+    expected = documented_digest(("A3_VAE.ipynb", SOLUTION.read_bytes()),
+                                 ("helpers.py", (ROOT / "helpers.py").read_bytes()))
+    assert submissions.digest(folder) == expected
+    # The same files zipped in a folder of their own, or the notebook given alone: the same submission.
+    assert submissions.digest(zipped(folder, tmp_path / "work.zip", inside="my work")) == expected
+    assert submissions.digest(folder / "A3_VAE.ipynb") == expected
+    (folder / "A3_VAE.ipynb").rename(folder / "Copy of A3_VAE.ipynb")
+    assert submissions.digest(folder) == documented_digest(("Copy of A3_VAE.ipynb", SOLUTION.read_bytes()),
+                                                           ("helpers.py", (ROOT / "helpers.py").read_bytes()))
+    (folder / "helpers.py").write_text("# changed\n")
+    assert submissions.digest(folder) == documented_digest(("Copy of A3_VAE.ipynb", SOLUTION.read_bytes()),
+                                                           ("helpers.py", b"# changed\n"))
+    (folder / "helpers.py").unlink()
+    assert submissions.digest(folder) == documented_digest(("Copy of A3_VAE.ipynb", SOLUTION.read_bytes()))
+    (folder / "Copy of A3_VAE.ipynb").unlink()
+    assert submissions.digest(folder) is None and submissions.digest(tmp_path / "nowhere") is None
