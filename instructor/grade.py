@@ -407,14 +407,10 @@ def main(argv=None):
 
 def seed_argument(text):
     """--seed's value: a whole number below 2 ** SEED_BITS, as a result's provenance.seed holds."""
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = -1
-    if not 0 <= seed < 2 ** SEED_BITS:
+    if not (text.isascii() and text.isdigit() and int(text) < 2 ** SEED_BITS):
         raise argparse.ArgumentTypeError(f"{text!r} is not a seed: a whole number from 0 to 2**{SEED_BITS} - 1, "
                                          "as a result's provenance.seed holds")
-    return seed
+    return int(text)
 
 
 if __name__ == "__main__":

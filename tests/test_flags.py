@@ -97,7 +97,7 @@ def test_gradescope_shows_the_flags_to_the_instructor_only():
     flag = {"where": "cell 'elbo'", "line": 2, "code": "torch.exp = abs", "why": "changes torch.exp"}
     result = GradingResult(status="graded", passed=True,
                            parts=[PartResult(name="elbo and loss", points=4, max_points=4, reason="")],
-                           report=["pass  elbo and loss"], notes=[], answers=[], flags=[flag])
+                           report=["pass  elbo and loss (4 of 4)"], notes=[], answers=[], flags=[flag])
     results = results_json(result, 1.0)
     hidden = [test for test in results["tests"] if test["visibility"] == "hidden"]
     assert hidden == [{"name": "flags for a person (no points)", "score": 0, "max_score": 0, "visibility": "hidden",

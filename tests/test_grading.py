@@ -441,13 +441,22 @@ def test_the_recorded_seed_replays_a_grading_word_for_word(tmp_path, edit):
            "OMP_NUM_THREADS": "2" if os.environ.get("OMP_NUM_THREADS") == "1" else "1"}
     replay = subprocess.run([sys.executable, "-m", "instructor.grade", str(submission), "--json",
                              "--seed", str(provenance.seed)], capture_output=True, text=True, env=env)
+    assert replay.stdout.startswith("{"), replay.stderr
     again = GradingResult.from_json(replay.stdout)
-    assert again.provenance.seed == provenance.seed and again.passed is first.passed is (edit is None)
-    assert [(p.name, p.points, p.reason, p.diagnosis) for p in again.parts] == [
-        (p.name, p.points, p.reason, p.diagnosis) for p in first.parts]
-    assert again.report == first.report
-    if edit:
-        assert {p.name for p in first.parts if p.reason} == {"elbo and loss", "train"}
+    assert again.provenance.seed == provenance.seed
+    # The same verdicts and reasons, word for word. The info lines of the checks worth no points are left out:
+    # they say whether a cell ran within its time limit, which a busy machine can change.
+    assert verdicts(again) == verdicts(first)
+    assert part_lines(again.report) == part_lines(first.report)
+    assert {part.name for part in first.parts if part.reason} == (set() if edit is None else {"elbo and loss", "train"})
+
+
+def verdicts(result):
+    return [(part.name, part.points, part.reason, part.diagnosis) for part in result.parts]
+
+
+def part_lines(report):
+    return [line for line in report if line.startswith(("pass", "FAIL"))]
 
 
 def test_a_seed_that_is_not_one_is_refused():
