@@ -1,6 +1,6 @@
 """Grade a submission of the VAE assignment, part by part.
 
-    python -m instructor.grade SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json]
+    python -m instructor.grade SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json] [--sandbox MODE]
 
 SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
 (or the notebook itself, with helpers.py beside it),
@@ -37,6 +37,12 @@ before section 6. Cells the reference tags learner-only (the explorer, the
 latent walk, the gap study and the posterior figure: given code whose results
 no check reads) are skipped.
 
+The student's code (nbval, its kernel and whatever they start) runs in a sandbox
+(instructor/sandbox.py: bubblewrap) where it can run: --sandbox auto, the default; with
+--sandbox required, a machine where it cannot refuses to grade (exit 2), and --sandbox off grades
+without it. A report graded without says so in a note. As root, the student's code runs as the user
+--as-user, in the sandbox as DEFAULT_USER if none is given.
+
 Ctrl-C or SIGTERM stops a grading (exit 130) with everything it started, and
 removes its scratch folder; nothing is graded then.
 
@@ -67,6 +73,7 @@ from instructor.merge import merge, placement_notes, written_answers
 from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
 from instructor.result import GradingResult, PartResult
+from instructor.sandbox import MODES, SandboxError, choose, wrapper
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
@@ -74,6 +81,7 @@ JUDGE_TIMEOUT_S = 600  # the judge takes seconds; this is only for one that neve
 NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submission with no single notebook
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
+DEFAULT_USER = "nobody"  # the student's code runs as this user in the sandbox when root grades without --as-user
 
 
 class GradingFolderError(OSError):
@@ -93,7 +101,7 @@ def grade(submission_dir, reference_path, keep=None):
     return result.passed, result.report
 
 
-def grade_result(submission_path, reference_path, keep=None, as_user=None):
+def grade_result(submission_path, reference_path, keep=None, as_user=None, sandbox="auto"):
     """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns its
     GradingResult (instructor/result.py), whose status is "graded", "missing file" or "several notebooks"
     (no single notebook found), "unreadable notebook", or "crashed" (the kernel died, or nbval did not run).
@@ -101,9 +109,15 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
     as_user: run the student's code (nbval and its kernel) as this user, for a grader that runs as
              root (Gradescope's): it can then read nothing but its grading folder and what any user
              can (the Python environment, MNIST), not the grader's files nor the reference
+    sandbox: "auto" (in the sandbox where it can run), "required" or "off" (see instructor/sandbox.py)
     raises FileNotFoundError if submission_path is neither a folder nor a zip nor a notebook,
-    GradingFolderError if nothing could be written, KeyError for an as_user that does not exist
+    GradingFolderError if nothing could be written, KeyError for an as_user that does not exist,
+    SandboxError for sandbox "required" where none can run
     """
+    sandboxed, why_not = choose(sandbox)
+    if sandboxed and as_user is None and os.geteuid() == 0:
+        as_user = DEFAULT_USER
+    how = "bubblewrap" if sandboxed else "none"
     reference = nbformat.read(reference_path, as_version=4)
     try:
         scratch = Path(tempfile.mkdtemp(prefix="vae-grade-"))
@@ -118,7 +132,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
             if isinstance(err, FileNotFoundError):
                 raise
             raise folder_error(err, tempfile.gettempdir(), "(or set TMPDIR)") from None
-        notes = found.notes
+        notes = found.notes + ([] if sandboxed else [f"note  not sandboxed: {why_not}"])
         try:
             submission = nbformat.read(found.notebook, as_version=4)
         except Exception as err:  # nbformat raises several kinds for a broken file
@@ -133,16 +147,16 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
         flags = submission_flags(reference, merged, found.helpers)
         notes += report_lines(flags)
         seed = secrets.randbits(62)
-        run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed)
+        run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed, sandboxed)
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
             return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
-                              flags=flags)
+                              flags=flags, sandbox=how)
         if failed is None:
             why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
             return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
-                              flags=flags)
+                              flags=flags, sandbox=how)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -164,7 +178,7 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None):
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
     return grading_result("graded", reference, report, reasons, placement=placement, flags=flags,
-                          passed=run.returncode == 0 and not failed and not reasons)
+                          passed=run.returncode == 0 and not failed and not reasons, sandbox=how)
 
 
 def submission_flags(reference, merged, helpers):
@@ -177,9 +191,10 @@ def submission_flags(reference, merged, helpers):
     return flag_sources(sources)
 
 
-def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
+def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0, sandboxed=False):
     """Run the merged notebook under nbval in keep (or scratch), with helpers.py (None: the handout's),
-    as the user as_user if given (see grade_result), its probes on the inputs of seed; then judge.
+    as the user as_user if given (see grade_result), in the sandbox if sandboxed (instructor/sandbox.py),
+    its probes on the inputs of seed; then judge, outside.
 
     returns (the Run, {code cell number: reason} of the cells that failed, or None when nbval wrote no report,
     {part: reason, "" if it passed} of the parts whose results the probes saved)
@@ -204,14 +219,16 @@ def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0):
     # The kernel's connection file (and whatever the notebook puts in the temporary folder) goes
     # into scratch, removed by the caller: a killed nbval never removes it itself.
     env["TMPDIR"] = str(scratch)
-    if as_user is not None:  # IPython and matplotlib keep their settings below HOME: the user's own
+    if as_user is not None or sandboxed:  # IPython and matplotlib keep their settings below HOME
         env["HOME"] = str(scratch)
-    run = run_watching_the_kernel(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-         f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
-        cwd=work, env=env, user=as_user)
-    if as_user is not None:  # a process that left nbval's tree (a daemon) must not outlive it
-        kill_processes_of(pwd.getpwnam(as_user).pw_uid)
+    command = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+               f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"]
+    if sandboxed:  # the sandbox switches to as_user itself, and ends every process in it with nbval
+        run = run_watching_the_kernel(command, cwd=work, env=env, wrapper=wrapper([work, scratch], env, as_user))
+    else:
+        run = run_watching_the_kernel(command, cwd=work, env=env, user=as_user)
+        if as_user is not None:  # a process that left nbval's tree (a daemon) must not outlive it
+            kill_processes_of(pwd.getpwnam(as_user).pw_uid)
     failed = failures_by_cell(work / "report.xml") if (work / "report.xml").is_file() else None
     return run, failed, judged(work, seed) if failed is not None else {}
 
@@ -233,45 +250,50 @@ class JudgeError(RuntimeError):
     """The judge (the grader's own code) failed: nothing can be graded."""
 
 
-def grading_result(status, reference, report, reasons, placement=None, flags=(), passed=False):
+def grading_result(status, reference, report, reasons, placement=None, flags=(), passed=False, sandbox="none"):
     """The GradingResult of a grading whose report lines are report.
 
     reasons:   {part: why it failed}; a part not in it passed and earns its points
     placement: where the submission's cells were found (instructor/placement.py), once it was read:
                the written answers are then listed for a person
     flags:     the lines that reach for the grading machinery (instructor/flags.py), for a person
+    sandbox:   how the student's code ran: "bubblewrap", or "none" (also when it did not run)
     """
     parts = [PartResult(name=name, max_points=points, points=0 if reasons.get(name) else points,
                         reason=reasons.get(name, "")) for name, points in parts_of(reference)]
     answers = written_answers(placement) if placement is not None else []
     return GradingResult(status=status, passed=passed, parts=parts, flags=list(flags),
                          notes=[line for line in report if line.startswith("note")],
-                         report=report + [answer.report_line() for answer in answers], answers=answers)
+                         report=report + [answer.report_line() for answer in answers], answers=answers,
+                         sandbox=sandbox)
 
 
-def not_graded(status, reference, why, report=None, placement=None, flags=()):
+def not_graded(status, reference, why, report=None, placement=None, flags=(), sandbox="none"):
     """The GradingResult of a submission that could not be graded as a whole: every part earns nothing, for why.
 
-    report: the report's lines (default: one, FAIL and why); placement and flags as for grading_result
+    report: the report's lines (default: one, FAIL and why); placement, flags and sandbox as for grading_result
     """
     return grading_result(status, reference, report or [f"FAIL  {why}"], {name: why for name, _ in parts_of(reference)},
-                          placement=placement, flags=flags)
+                          placement=placement, flags=flags, sandbox=sandbox)
 
 
-def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None):
+def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None, sandbox="auto"):
     """grade_result in a process of its own, killed with everything it started after timeout seconds.
 
     threads: CPU threads for its kernel (OMP_NUM_THREADS), so that gradings side by side do not
     fight over the cores; default: torch's own choice
     as_user: the user to run the student's code as (see grade_result)
+    sandbox: the sandbox's mode (see grade_result)
 
     returns grade_result's GradingResult; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
-    raises GradingStopped once stop_gradings() has been called
+    raises GradingStopped once stop_gradings() has been called, SandboxError as grade_result
     """
+    choose(sandbox)  # refused here, not as a grader's exit code
     # Run as a module from this repository, with absolute paths: the caller's folder may be any.
     command = [sys.executable, "-m", "instructor.grade", str(Path(submission_dir).resolve()), "--json",
-               "--reference", str(Path(reference_path).resolve()), *(["--as-user", as_user] if as_user else [])]
+               "--reference", str(Path(reference_path).resolve()), "--sandbox", sandbox,
+               *(["--as-user", as_user] if as_user else [])]
 
     def not_run(status, why):
         return not_graded(status, nbformat.read(reference_path, as_version=4), why)
@@ -304,12 +326,17 @@ def main(argv=None):
                              "results in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--as-user", default=None,
-                        help="run the student's code as this user (when grading as root, as on Gradescope)")
+                        help="run the student's code as this user (when grading as root, as on Gradescope; "
+                             f"default in the sandbox: {DEFAULT_USER})")
+    parser.add_argument("--sandbox", choices=MODES, default="auto",
+                        help="run the student's code in bubblewrap's sandbox: where it can run (auto, the "
+                             "default), always (required: refuse where it cannot), or never (off)")
     args = parser.parse_args(argv)
     stop_on_sigterm()
     try:
-        result = grade_result(args.submission, args.reference or default_reference(), args.keep, args.as_user)
-    except (FileNotFoundError, GradingFolderError) as err:
+        result = grade_result(args.submission, args.reference or default_reference(), args.keep, args.as_user,
+                              args.sandbox)
+    except (FileNotFoundError, GradingFolderError, SandboxError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped
         parser.exit(130, f"{parser.prog}: interrupted; nothing was graded\n")

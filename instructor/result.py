@@ -45,6 +45,7 @@ class GradingResult:
     # checks that raised), a hand line per written answer
     report: list[str]
     answers: list[AnswerResult]  # to be read by a person
+    sandbox: str = "none"  # how the student's code ran: "bubblewrap", or "none" (results from before had no sandbox)
 
     @property
     def points(self):
