@@ -1,13 +1,13 @@
 """Grade a whole class: a folder of submissions into a CSV gradebook.
 
-    python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
+    python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS] [--sandbox MODE]
 
 SUBMISSIONS_DIR holds one folder, zip or notebook per student (named after the
 student), each with the notebook and helpers.py (found as instructor/grade.py finds them:
 another name, a nested folder or a zip is fine). Every submission is graded by instructor/grade.py
 in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
-stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
+stops the batch; the student's code runs in instructor/grade.py's sandbox (--sandbox). OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
     gradebook.csv        one row per student: status, the points of each part, total, notes
                          (what was graded when it was not A3_VAE.ipynb with its cell ids) and
@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from instructor.grade import grade_isolated
 from instructor.layout import default_reference, parts_of
 from instructor.result import GradingResult
+from instructor.sandbox import MODES, SandboxError, choose
 from instructor.supervision import stop_gradings, stop_on_sigterm
 from vaekit.files import write_atomically
 
@@ -48,9 +49,10 @@ def write_text(path, text, what):
     write_atomically(path, lambda f: f.write(text.encode()), what)
 
 
-def grade_student(student, path, out_dir, reference, timeout, threads):
-    """Grade one student's folder or zip and store its report and result; returns the result."""
-    result = grade_isolated(path, reference, timeout, threads)
+def grade_student(student, path, out_dir, reference, timeout, threads, sandbox="auto"):
+    """Grade one student's folder or zip (in the sandbox as sandbox says: see instructor/grade.py) and store its
+    report and result; returns the result."""
+    result = grade_isolated(path, reference, timeout, threads, sandbox=sandbox)
     header = f"{student}: {result.status}, {result.points} points\n\n"
     write_text(out_dir / "reports" / f"{student}.txt", header + "\n".join(result.report) + "\n", "the report")
     write_text(result_file(out_dir, student), result.to_json(), "the result")
@@ -106,11 +108,18 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
     parser.add_argument("--regrade", action="store_true", help="grade every student again")
     parser.add_argument("--reference", type=Path, default=None, help="the reference notebook (see grade.py)")
+    parser.add_argument("--sandbox", choices=MODES, default="auto",
+                        help="run the student's code in bubblewrap's sandbox: where it can run (auto, the "
+                             "default), always (required: refuse where it cannot), or never (off)")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.exit(2, f"{parser.prog}: error: {args.submissions} is not a folder\n")
     if args.jobs < 1 or args.timeout <= 0:
         parser.exit(2, f"{parser.prog}: error: --jobs must be at least 1 and --timeout positive\n")
+    try:
+        choose(args.sandbox)
+    except SandboxError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
     out_dir = args.out or args.submissions.parent / "grades"
     reference = args.reference or default_reference()
     try:
@@ -125,7 +134,7 @@ def main(argv=None):
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # the cores shared out, not fought over
     pool, futures = ThreadPoolExecutor(max_workers=args.jobs), []
     try:
-        futures = [pool.submit(grade_student, s, paths[s], out_dir, reference, args.timeout, threads)
+        futures = [pool.submit(grade_student, s, paths[s], out_dir, reference, args.timeout, threads, args.sandbox)
                    for s in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="submissions"):
             future.result()
