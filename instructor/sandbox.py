@@ -19,8 +19,9 @@ a grading's in grade_isolated).
 
 As root, bwrap needs no user namespace; the student's code then runs as an unprivileged user, switched
 to inside the sandbox (setpriv), so it cannot read root's files even where their permissions let any
-user. As any other user, bwrap needs unprivileged user namespaces, which most Linux distributions
-allow (Debian and Ubuntu do; Docker containers usually do not). probe() says whether it can run here.
+user. As any other user, bwrap needs unprivileged user namespaces, which many Linux distributions
+allow (Debian does; Ubuntu's AppArmor may restrict them; Docker containers usually forbid them).
+probe() says whether it can run here.
 """
 import functools
 import os
@@ -51,6 +52,9 @@ def probe():
     """None if bubblewrap can make a sandbox here, else why not (a sentence); tried once per process."""
     if shutil.which("bwrap") is None:
         return "bubblewrap is not installed (Debian and Ubuntu: apt install bubblewrap; there is none for macOS)"
+    missing = [tool for tool in ("prlimit", *(["setpriv"] if os.geteuid() == 0 else [])) if not shutil.which(tool)]
+    if missing:
+        return f"util-linux's {' and '.join(missing)} cannot be found"
     try:
         done = subprocess.run(["bwrap", *namespaces(), "--ro-bind", "/", "/", "true"], capture_output=True,
                               text=True, timeout=30)
@@ -86,7 +90,8 @@ def namespaces():
 
 
 def wrapper(writable, env, user=None):
-    """The command line that runs a command (appended to it) in the sandbox, in the first of writable.
+    """The command line that runs a command (appended to it) in the sandbox, in the first of writable, with
+    the limits LIMITS.
 
     writable: the folders the command may write (the grading folder, the scratch folder), bound at their
               own paths; everything below them is visible
