@@ -2,12 +2,13 @@
 
     python -m tools.benchmark [--epochs 1] [--repeats 25] [--eval-images 500] [--out docs/speed.md]
     python -m tools.benchmark --grading-only      (one grading's figures, printed; no page written)
+    python -m tools.benchmark --sandbox-only      (only the sandbox's section of the page, rewritten)
 
 `make benchmark` runs it. It times the notebook's own ``train`` against a bare
 PyTorch loop and the loops tutorials write, what ``train`` adds step by step,
 the exact log p(x) against a matrix product of the same shape and against
-IWAE, the notebook top to bottom and one grading with its peak memory; then
-writes the page, whose text says what each figure is. The page is this
+IWAE, the notebook top to bottom, one grading with its peak memory and one
+grading in the sandbox against one without; then writes the page, whose text says what each figure is. The page is this
 program's output, never edited by hand: every figure in it is from the run
 that wrote it.
 """
@@ -39,6 +40,7 @@ from instructor.layout import SUPPORT_MODULES, copy_files, is_graded
 from instructor.markers import strip_solutions
 from instructor.merge import merge
 from instructor.reference_model import build_networks, networks_from_checkpoint, reference_model
+from instructor.sandbox import probe
 from tools.memory import watch
 from tools.notebook_code import notebook_namespace
 from vaekit import arguments
@@ -283,20 +285,22 @@ def run_notebook_copy():
                        cwd=tmp, check=True, capture_output=True, env=environment())
 
 
-def run_grading(threads=None):
-    """instructor/grade.py on a copy of the solution; returns (peak PSS of all its processes in MB, seconds).
+def run_grading(threads=None, sandbox="auto"):
+    """instructor/grade.py on a copy of the solution; returns (peak PSS of all its processes in MB, seconds,
+    CPU seconds of all its processes).
 
     threads: OMP_NUM_THREADS for it (None: torch's own choice)
+    sandbox: its --sandbox
     """
     env = environment() if threads is None else {**environment(), "OMP_NUM_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as tmp:
         copy_files(("A3_VAE.ipynb", "helpers.py"), ROOT, tmp)
-        child = subprocess.Popen([sys.executable, "-m", "instructor.grade", tmp], cwd=ROOT,
+        child = subprocess.Popen([sys.executable, "-m", "instructor.grade", tmp, "--sandbox", sandbox], cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        peak_mb, seconds = watch(child)
+        peak_mb, seconds, cpu_s = watch(child)
     if child.returncode != 0:
         raise RuntimeError(f"grading the solution failed (exit code {child.returncode})")
-    return peak_mb, seconds
+    return peak_mb, seconds, cpu_s
 
 
 def run_checks_in_kernel(threads=1):
@@ -323,7 +327,7 @@ def grading_rows():
     the kernel alternating with the checks run in it; returns the page's lines."""
     rows = []
     for threads in (1, None):
-        peak_mb, seconds = run_grading(threads)
+        peak_mb, seconds, _ = run_grading(threads)
         name = "1 thread" if threads else f"{torch.get_num_threads()} threads (torch's default)"
         rows.append(f"| one grading (`python -m instructor.grade`), {name} | {seconds:.1f} s | "
                     f"peak memory {peak_mb:.0f} MB, summed over its processes |")
@@ -335,6 +339,26 @@ def grading_rows():
                 f"(medians) | {statistics.median(judged):.1f} s / {statistics.median(in_kernel):.1f} s | "
                 f"{statistics.median(judged) / statistics.median(in_kernel):.2f} |")
     return rows
+
+
+def sandbox_section(pairs=5):
+    """The page's section on what the sandbox costs: one grading in it against one without, alternating;
+    returns its lines."""
+    lines = [SANDBOX_TEXT.format(pairs=pairs), f"Measured on {datetime.date.today()}, on {machine()}.", ""]
+    if probe() is not None:
+        return lines + [f"Not measured: no sandbox can run here ({probe()})."]
+    runs = {"required": [], "off": []}  # (peak MB, seconds, CPU seconds) of each grading
+    for pair in range(pairs):
+        for sandbox in ("required", "off") if pair % 2 == 0 else ("off", "required"):
+            runs[sandbox].append(run_grading(1, sandbox))
+    lines += ["| one grading, 1 thread | in the sandbox | without | in the sandbox / without, pair by pair |",
+              "| --- | --- | --- | --- |"]
+    for what, index, unit in (("time", 1, "s"), ("CPU time, all its processes", 2, "s"), ("peak memory", 0, "MB")):
+        medians = [statistics.median(measured[index] for measured in runs[sandbox]) for sandbox in runs]
+        ratios = sorted(a[index] / b[index] for a, b in zip(*runs.values()))
+        lines.append(f"| {what} (medians) | {medians[0]:.1f} {unit} | {medians[1]:.1f} {unit} | "
+                     f"**median {statistics.median(ratios):.2f}** (from {ratios[0]:.2f} to {ratios[-1]:.2f}) |")
+    return lines
 
 
 def environment():
@@ -431,9 +455,22 @@ scratch copy here). A grading merges the submission with the reference and
 runs it under nbval with 2 epochs and 50 test digits, skipping the cells
 tagged `learner-only`; its peak memory is summed over all its processes (PSS),
 what a container's limit such as Gradescope's must hold, and the kernel,
-which imports PyTorch, holds most of it. The last row compares grading as it
+which imports PyTorch, holds most of it. Each grading runs as `python -m
+instructor.grade` does by default: in the sandbox where one can run (see the
+next section). The last row compares grading as it
 runs (each part's results judged by `instructor/judge.py` in a process of the
 grader's) with the same merge running the notebook's checks in the kernel.
+"""
+
+SANDBOX_HEADING = "## The sandbox"
+SANDBOX_TEXT = SANDBOX_HEADING + """
+
+One grading of the solution in the sandbox (`--sandbox required`,
+`instructor/sandbox.py`) against one without (`--sandbox off`), with 1
+thread, {pairs} pairs whose order alternates, so that the machine's drift hits
+both alike; a ratio is the median of the pairs'. The time depends on what
+else the machine runs meanwhile; the CPU time, summed over the grading's
+processes (sampled every 0.05 s, as the peak memory above), much less so.
 """
 
 
@@ -448,11 +485,20 @@ def main():
                         help="the page to write (default docs/speed.md)")
     parser.add_argument("--grading-only", action="store_true",
                         help="measure only one grading: its time and peak memory, printed; no page is written")
+    parser.add_argument("--sandbox-only", action="store_true",
+                        help="measure only the sandbox's cost, and rewrite only its section of the page (the last)")
     args = parser.parse_args()
     if min(args.epochs, args.repeats, args.eval_images) < 1:
         parser.error("--epochs, --repeats and --eval-images must be at least 1")
     if args.grading_only:
         print("\n".join(grading_rows()))
+        return
+    if args.sandbox_only:
+        section = "\n".join(sandbox_section())
+        print(section)
+        before = args.out.read_text().split(f"\n{SANDBOX_HEADING}\n")[0].rstrip("\n")
+        write_atomically(args.out, lambda f: f.write(f"{before}\n\n{section}\n".encode()), "the speed page")
+        print(f"\nwrote {args.out}")
         return
 
     page = []
@@ -572,6 +618,9 @@ def main():
     say(f"| `make run` with the committed model | {notebook_seconds:.1f} s | |")
     for row in grading_rows():
         say(row)
+    say()
+    for line in sandbox_section():
+        say(line)
     write_atomically(args.out, lambda f: f.write(("\n".join(page) + "\n").encode()), "the speed page")
     print(f"\nwrote {args.out}")
 
