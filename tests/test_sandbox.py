@@ -179,7 +179,7 @@ def test_a_correct_solution_scores_in_full_in_the_sandbox(tmp_path):
     shutil.copy(SOLUTION_NOTEBOOK, folder)
     shutil.copy(ROOT / "helpers.py", folder)
     result = grade_result(folder, SOLUTION_NOTEBOOK, sandbox="required")
-    assert result.passed and result.points == sum(part.max_points for part in result.parts), result.report
+    assert result.passed and result.points == sum(part.max_points for part in result.parts), "\n".join(result.report)
     assert result.sandbox == "bubblewrap" and not [line for line in result.notes if "sandbox" in line]
 
 
