@@ -1,6 +1,7 @@
 """Grade a submission of the VAE assignment, part by part.
 
     python -m instructor.grade SUBMISSION [--reference NOTEBOOK] [--keep DIR] [--json] [--seed SEED]
+                                          [--sandbox MODE] [--carry-forward credit|withhold]
 
 SUBMISSION is a folder or a zip holding the student's notebook and helpers.py
 (or the notebook itself, with helpers.py beside it),
@@ -44,6 +45,12 @@ before section 6. Cells the reference tags learner-only (the explorer, the
 latent walk, the gap study and the posterior figure: given code whose results
 no check reads) are skipped.
 
+The student's code (nbval, its kernel and whatever they start) runs in a sandbox
+(instructor/sandbox.py: bubblewrap) where it can run: --sandbox auto, the default; with
+--sandbox required, a machine where it cannot refuses to grade (exit 2), and --sandbox off grades
+without it. A report graded without says so in a note. As root, the student's code runs as the user
+--as-user, in the sandbox as DEFAULT_USER if none is given.
+
 Ctrl-C or SIGTERM stops a grading (exit 130) with everything it started, and
 removes its scratch folder; nothing is graded then.
 
@@ -74,6 +81,7 @@ from instructor.merge import merge, placement_notes, written_answers
 from instructor.nbval_report import failures_by_cell
 from instructor.placement import Placement
 from instructor.result import CREDIT, WITHHOLD, GradingResult, PartResult, Provenance, diagnosis_id
+from instructor.sandbox import MODES, SandboxError, choose, wrapper
 from instructor.supervision import hand_over, kill_processes_of, run_stoppable, run_watching_the_kernel, stop_on_sigterm
 from vaekit.files import plain_reason
 
@@ -82,6 +90,7 @@ NOT_FOUND = ("missing file", "several notebooks")  # the statuses of a submissio
 GRADING_ENV = {"VAE_EPOCHS": "2", "VAE_EVAL_IMAGES": "50"}
 CELL_TIMEOUT_S = 180  # a cell takes seconds when grading; an endless loop is stopped after this
 SEED_BITS = 62  # a grading's seed is below 2 ** SEED_BITS
+DEFAULT_USER = "nobody"  # the student's code runs as this user in the sandbox when root grades without --as-user
 
 
 class GradingFolderError(OSError):
@@ -106,7 +115,8 @@ def draw_seed():
     return secrets.randbits(SEED_BITS)
 
 
-def grade_result(submission_path, reference_path, keep=None, as_user=None, seed=None, carry_forward=CREDIT):
+def grade_result(submission_path, reference_path, keep=None, as_user=None, seed=None, carry_forward=CREDIT,
+                 sandbox="auto"):
     """Grade one submission (a folder, a zip or a notebook; see instructor/submission.py); returns its
     GradingResult (instructor/result.py), whose status is "graded", "missing file" or "several notebooks"
     (no single notebook found), "unreadable notebook", or "crashed" (the kernel died, or nbval did not run),
@@ -119,11 +129,13 @@ def grade_result(submission_path, reference_path, keep=None, as_user=None, seed=
              can (the Python environment, MNIST), not the grader's files nor the reference
     carry_forward: CREDIT or WITHHOLD the points of a part right given the student's own failing earlier
              parts (instructor/judge.py's carried_forward; its reason names them either way)
+    sandbox: "auto" (in the sandbox where it can run), "required" or "off" (see instructor/sandbox.py)
     raises FileNotFoundError if submission_path is neither a folder nor a zip nor a notebook,
-    GradingFolderError if nothing could be written, KeyError for an as_user that does not exist
+    GradingFolderError if nothing could be written, KeyError for an as_user that does not exist,
+    SandboxError for sandbox "required" where none can run
     """
     seed = draw_seed() if seed is None else seed
-    result = graded(submission_path, reference_path, keep, as_user, seed, carry_forward)
+    result = graded(submission_path, reference_path, keep, as_user, seed, carry_forward, sandbox)
     return with_provenance(result, seed, submission_path)
 
 
@@ -133,8 +145,12 @@ def with_provenance(result, seed, submission_path):
     return result
 
 
-def graded(submission_path, reference_path, keep, as_user, seed, carry_forward):
+def graded(submission_path, reference_path, keep, as_user, seed, carry_forward, sandbox):
     """grade_result's GradingResult, without its provenance."""
+    sandboxed, why_not = choose(sandbox)
+    if sandboxed and as_user is None and os.geteuid() == 0:
+        as_user = DEFAULT_USER
+    how = "bubblewrap" if sandboxed else "none"
     reference = nbformat.read(reference_path, as_version=4)
     try:
         scratch = Path(tempfile.mkdtemp(prefix="vae-grade-"))
@@ -149,7 +165,7 @@ def graded(submission_path, reference_path, keep, as_user, seed, carry_forward):
             if isinstance(err, FileNotFoundError):
                 raise
             raise folder_error(err, tempfile.gettempdir(), "(or set TMPDIR)") from None
-        notes = found.notes
+        notes = found.notes + ([] if sandboxed else [f"note  not sandboxed: {why_not}"])
         try:
             submission = nbformat.read(found.notebook, as_version=4)
         except Exception as err:  # nbformat raises several kinds for a broken file
@@ -163,17 +179,17 @@ def graded(submission_path, reference_path, keep, as_user, seed, carry_forward):
                          "raise NotImplementedError, so every part that uses them fails")
         flags = submission_flags(reference, merged, found.helpers)
         notes += report_lines(flags)
-        run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed,
+        run, failed, verdicts = run_merged(merged, found.helpers, scratch, keep, as_user, seed, sandboxed,
                                            carry_forward=carry_forward)
         if run.kernel_died:
             why = ("the kernel died while running the notebook (a cell killed it, or it ran out of "
                    "memory); nothing after that could be checked")
             return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
-                              flags=flags)
+                              flags=flags, sandbox=how)
         if failed is None:
             why = f"grading did not run: {(run.stderr or run.stdout).strip()[-500:]}"
             return not_graded("crashed", reference, why, report=notes + [f"FAIL  {why}"], placement=placement,
-                              flags=flags)
+                              flags=flags, sandbox=how)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -203,7 +219,7 @@ def graded(submission_path, reference_path, keep, as_user, seed, carry_forward):
               if n in failed and not is_check_cell(cell) and "probe" not in cell.metadata]
     report += ["cells outside the checks that failed:"] + raised if raised else []
     return grading_result("graded", reference, report, reasons, diagnoses, placement=placement, flags=flags,
-                          passed=run.returncode == 0 and not failed and not reasons, carried=carried)
+                          passed=run.returncode == 0 and not failed and not reasons, carried=carried, sandbox=how)
 
 
 def part_line(part, points, why, diagnosis):
@@ -235,9 +251,10 @@ def student_sources(reference, merged, helpers):
     return sources
 
 
-def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0, carry_forward=CREDIT):
+def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0, sandboxed=False, carry_forward=CREDIT):
     """Run the merged notebook under nbval in keep (or scratch), with helpers.py (None: the handout's),
-    as the user as_user if given (see grade_result), its probes on the inputs of seed; then judge.
+    as the user as_user if given (see grade_result), in the sandbox if sandboxed (instructor/sandbox.py),
+    its probes on the inputs of seed; then judge, outside.
 
     returns (the Run, {code cell number: reason} of the cells that failed, or None when nbval wrote no report,
     {part: reason, "" if it passed} of the parts whose results the probes saved)
@@ -262,14 +279,16 @@ def run_merged(merged, helpers, scratch, keep, as_user=None, seed=0, carry_forwa
     # The kernel's connection file (and whatever the notebook puts in the temporary folder) goes
     # into scratch, removed by the caller: a killed nbval never removes it itself.
     env["TMPDIR"] = str(scratch)
-    if as_user is not None:  # IPython and matplotlib keep their settings below HOME: the user's own
+    if as_user is not None or sandboxed:  # IPython and matplotlib keep their settings below HOME
         env["HOME"] = str(scratch)
-    run = run_watching_the_kernel(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-         f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"],
-        cwd=work, env=env, user=as_user)
-    if as_user is not None:  # a process that left nbval's tree (a daemon) must not outlive it
-        kill_processes_of(pwd.getpwnam(as_user).pw_uid)
+    command = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+               f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--junitxml=report.xml", "-vv", "A3_VAE.ipynb"]
+    if sandboxed:  # the sandbox switches to as_user itself, and ends every process in it with nbval
+        run = run_watching_the_kernel(command, cwd=work, env=env, wrapper=wrapper([work, scratch], env, as_user))
+    else:
+        run = run_watching_the_kernel(command, cwd=work, env=env, user=as_user)
+        if as_user is not None:  # a process that left nbval's tree (a daemon) must not outlive it
+            kill_processes_of(pwd.getpwnam(as_user).pw_uid)
     failed = failures_by_cell(work / "report.xml") if (work / "report.xml").is_file() else None
     return run, failed, judged(work, seed, carry_forward) if failed is not None else {}
 
@@ -294,7 +313,7 @@ class JudgeError(RuntimeError):
 
 
 def grading_result(status, reference, report, reasons, diagnoses, placement=None, flags=(), passed=False,
-                   carried=None):
+                   carried=None, sandbox="none"):
     """The GradingResult of a grading whose report lines are report.
 
     reasons:   {part: why it failed}; a part not in it passed and earns its points
@@ -303,6 +322,7 @@ def grading_result(status, reference, report, reasons, diagnoses, placement=None
                the written answers are then listed for a person
     flags:     the lines that reach for the grading machinery (instructor/flags.py), for a person
     carried:   {part: the earlier failing parts whose error it carries forward (instructor/judge.py)}
+    sandbox:   how the student's code ran: "bubblewrap", or "none" (also when it did not run)
     """
     carried = carried or {}
     parts = [PartResult(name=name, max_points=points, points=0 if reasons.get(name) else points,
@@ -312,23 +332,24 @@ def grading_result(status, reference, report, reasons, diagnoses, placement=None
     answers = written_answers(placement) if placement is not None else []
     return GradingResult(status=status, passed=passed, parts=parts, flags=list(flags),
                          notes=[line for line in report if line.startswith("note")],
-                         report=report + [answer.report_line() for answer in answers], answers=answers)
+                         report=report + [answer.report_line() for answer in answers], answers=answers,
+                         sandbox=sandbox)
 
 
-def not_graded(status, reference, why, report=None, placement=None, flags=()):
+def not_graded(status, reference, why, report=None, placement=None, flags=(), sandbox="none"):
     """The GradingResult of a submission that could not be graded as a whole: every part earns nothing, for why,
     with the status as its diagnosis (e.g. "train/timed-out").
 
-    report: the report's lines (default: one, FAIL and why); placement and flags as for grading_result
+    report: the report's lines (default: one, FAIL and why); placement, flags and sandbox as for grading_result
     """
     names = [name for name, _ in parts_of(reference)]
     return grading_result(status, reference, report or [f"FAIL  {why}"], dict.fromkeys(names, why),
                           {name: diagnosis_id(name, status.replace(" ", "-")) for name in names},
-                          placement=placement, flags=flags)
+                          placement=placement, flags=flags, sandbox=sandbox)
 
 
 def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_user=None, seed=None,
-                   carry_forward=CREDIT):
+                   carry_forward=CREDIT, sandbox="auto"):
     """grade_result in a process of its own, killed with everything it started after timeout seconds.
 
     threads: CPU threads for its kernel (OMP_NUM_THREADS), so that gradings side by side do not
@@ -336,15 +357,17 @@ def grade_isolated(submission_dir, reference_path, timeout, threads=None, as_use
     as_user: the user to run the student's code as (see grade_result)
     seed:    as for grade_result; drawn here, so that a grading stopped before it reported records it too
     carry_forward: the policy for a part that inherits an earlier part's error (see grade_result)
+    sandbox: the sandbox's mode (see grade_result)
 
     returns grade_result's GradingResult; its status is also "timed out" or "missing file" here, and
     "crashed" when the grader itself died (e.g. the machine ran out of memory)
-    raises GradingStopped once stop_gradings() has been called
+    raises GradingStopped once stop_gradings() has been called, SandboxError as grade_result
     """
     seed = draw_seed() if seed is None else seed
+    choose(sandbox)  # refused here, not as a grader's exit code
     # Run as a module from this repository, with absolute paths: the caller's folder may be any.
     command = [sys.executable, "-m", "instructor.grade", str(Path(submission_dir).resolve()), "--json",
-               "--reference", str(Path(reference_path).resolve()), "--seed", str(seed),
+               "--reference", str(Path(reference_path).resolve()), "--seed", str(seed), "--sandbox", sandbox,
                *(["--as-user", as_user] if as_user else []), "--carry-forward", carry_forward]
 
     def not_run(status, why):
@@ -379,7 +402,11 @@ def main(argv=None):
                              "results in this folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--as-user", default=None,
-                        help="run the student's code as this user (when grading as root, as on Gradescope)")
+                        help="run the student's code as this user (when grading as root, as on Gradescope; "
+                             f"default in the sandbox: {DEFAULT_USER})")
+    parser.add_argument("--sandbox", choices=MODES, default="auto",
+                        help="run the student's code in bubblewrap's sandbox: where it can run (auto, the "
+                             "default), always (required: refuse where it cannot), or never (off)")
     parser.add_argument("--carry-forward", choices=(CREDIT, WITHHOLD), default=CREDIT,
                         help="a part that is right given the student's own earlier parts, which fail: credit it "
                              "(default) or withhold its points; its report line names those parts either way")
@@ -390,8 +417,8 @@ def main(argv=None):
     stop_on_sigterm()
     try:
         result = grade_result(args.submission, args.reference or default_reference(), args.keep, args.as_user,
-                              args.seed, carry_forward=args.carry_forward)
-    except (FileNotFoundError, GradingFolderError) as err:
+                              args.seed, carry_forward=args.carry_forward, sandbox=args.sandbox)
+    except (FileNotFoundError, GradingFolderError, SandboxError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the notebook's run and its kernel are already stopped
         parser.exit(130, f"{parser.prog}: interrupted; nothing was graded\n")

@@ -1,6 +1,6 @@
 """Grade a whole class: a folder of submissions into a CSV gradebook.
 
-    python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS]
+    python -m instructor.grade_batch SUBMISSIONS_DIR [--out DIR] [--jobs N] [--timeout SECONDS] [--sandbox MODE]
                                      [--layout auto|folders|canvas|moodle | --pattern REGEX] [--roster CSV]
                                      [--assignment NAME] [--regrade | --only NAME [--only NAME ...]]
 
@@ -13,7 +13,7 @@ and whether the work was late, and a student whose helpers.py is missing or whos
 cannot be grouped gets that status, listed at the end, and no grade. Every submission is graded by instructor/grade.py
 in a process of its own with a time limit, several at once (--jobs), so one
 that loops forever, kills its kernel or fills memory gets its row and never
-stops the batch. OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
+stops the batch; the student's code runs in instructor/grade.py's sandbox (--sandbox). OUT_DIR (default: grades/ beside SUBMISSIONS_DIR) receives
 
     gradebook.csv        one row per student: status, the points of each part, total, the
                          identifier of why each failed part failed (diagnoses, e.g. log_q/missing-constant), notes
@@ -72,6 +72,7 @@ from instructor.class_report import BATCH_FILE, recorded_batch, write_report
 from instructor.grade import grade_isolated
 from instructor.layout import default_reference, parts_of
 from instructor.result import CREDIT, WITHHOLD, GradingResult
+from instructor.sandbox import MODES, SandboxError, choose
 from instructor.similarity import THRESHOLD
 from instructor.submission import digest
 from instructor.supervision import stop_gradings, stop_on_sigterm
@@ -86,9 +87,10 @@ def write_text(path, text, what):
     write_atomically(path, lambda f: f.write(text.encode()), what)
 
 
-def grade_student(student, path, out_dir, reference, timeout, threads, carry_forward=CREDIT):
-    """Grade one student's folder or zip and store its report and result; returns the result."""
-    result = grade_isolated(path, reference, timeout, threads, carry_forward=carry_forward)
+def grade_student(student, path, out_dir, reference, timeout, threads, carry_forward=CREDIT, sandbox="auto"):
+    """Grade one student's folder or zip (in the sandbox as sandbox says: see instructor/grade.py) and store its
+    report and result, keeping the result it replaces; returns the result."""
+    result = grade_isolated(path, reference, timeout, threads, carry_forward=carry_forward, sandbox=sandbox)
     report = [f"{student}: {result.status}", "", *result.report, "", result.summary()]
     write_text(out_dir / "reports" / f"{student}.txt", "\n".join(report) + "\n", "the report")
     keep_previous(out_dir, student)
@@ -294,6 +296,9 @@ def main(argv=None):
     parser.add_argument("--similarity-threshold", type=float, default=THRESHOLD,
                         help=f"the class report names pairs of students whose own code is at least this alike, "
                              f"0 to 1 (default {THRESHOLD})")
+    parser.add_argument("--sandbox", choices=MODES, default="auto",
+                        help="run the student's code in bubblewrap's sandbox: where it can run (auto, the "
+                             "default), always (required: refuse where it cannot), or never (off)")
     args = parser.parse_args(argv)
     if not args.submissions.exists():
         parser.exit(2, f"{parser.prog}: error: {args.submissions} is not there\n")
@@ -301,6 +306,10 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: --jobs must be at least 1 and --timeout positive\n")
     if not 0 <= args.similarity_threshold <= 1:
         parser.exit(2, f"{parser.prog}: error: --similarity-threshold must be between 0 and 1\n")
+    try:
+        choose(args.sandbox)
+    except SandboxError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
     out_dir = args.out or args.submissions.parent / "grades"
     reference = args.reference or default_reference()
     previous = lms.read_class(out_dir / CLASS_FILE).problems if (out_dir / CLASS_FILE).is_file() else {}
@@ -335,7 +344,7 @@ def main(argv=None):
     pool, futures = ThreadPoolExecutor(max_workers=args.jobs), []
     try:
         futures = [pool.submit(grade_student, s, paths[s], out_dir, reference, args.timeout, threads,
-                               args.carry_forward) for s in todo]
+                               args.carry_forward, args.sandbox) for s in todo]
         for future in tqdm(as_completed(futures), total=len(futures), desc="submissions"):
             future.result()
     except KeyboardInterrupt:

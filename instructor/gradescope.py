@@ -13,6 +13,8 @@ each submission, in a container of its own.
 On Gradescope the autograder runs as root; setup.sh makes the user vae-student and
 run_autograder has instructor/grade.py run the student's code (nbval and its kernel) as that user,
 with ROOT/source, ROOT/submission and ROOT/results private to root and MNIST in ROOT/data.
+instructor/grade.py's sandbox is tried as well (--sandbox auto); Gradescope's container usually
+forbids it, and the output then says "not sandboxed".
 
 `run` is what run_autograder calls: it grades the files in ROOT/submission
 (the notebook and helpers.py under any name, in a folder or a zip: see

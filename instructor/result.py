@@ -125,6 +125,7 @@ class GradingResult:
     report: list[str]
     answers: list[AnswerResult]  # to be read by a person
     provenance: Provenance | None = None  # None in results from before it was recorded
+    sandbox: str = "none"  # how the student's code ran: "bubblewrap", or "none" (results from before had no sandbox)
 
     @property
     def points(self):

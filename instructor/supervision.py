@@ -127,8 +127,9 @@ def signal_quietly(pid, signum):
         pass
 
 
-def run_watching_the_kernel(command, cwd, env, user=None):
-    """Run nbval; if its kernel exits while nbval still runs, stop it and say so.
+def run_watching_the_kernel(command, cwd, env, user=None, wrapper=()):
+    """Run nbval (command), as user if given, within wrapper if given (a command line that runs command:
+    the sandbox, instructor/sandbox.py); if its kernel exits while nbval still runs, stop it and say so.
 
     nbval does not notice a dead kernel: it waits for the cell's timeout and then
     skips the rest. Watching the kernel's process (Linux's /proc) tells sooner.
@@ -138,7 +139,7 @@ def run_watching_the_kernel(command, cwd, env, user=None):
     its cell: one unreaped for UNREAPED_S has died. A kernel gone altogether
     while nbval still runs KERNEL_GONE_S later counts as died too.
     """
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    child = subprocess.Popen([*wrapper, *command], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True,
                              **({"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []} if user else {}))
     outputs = {}
@@ -150,13 +151,16 @@ def run_watching_the_kernel(command, cwd, env, user=None):
                for name, stream in (("stdout", child.stdout), ("stderr", child.stderr))]
     for reader in readers:
         reader.start()
+    own_line = b"".join(os.fsencode(word) + b"\0" for word in command)  # nbval's, below the wrapper's
     kernels, unreaped_since, gone_since, died = set(), None, None, False
     try:
         while child.poll() is None:
             table = process_table()
-            kernels |= set(child_pids(table, child.pid, "ipykernel"))
+            nbval = next((pid for pid in descendants(child.pid, table) if table.get(pid, ())[2:] == (own_line,)),
+                         None)
+            kernels |= set(child_pids(table, nbval, "ipykernel"))
             now = time.monotonic()
-            unreaped = any(table.get(kernel, ())[:2] == (child.pid, "Z") for kernel in kernels)
+            unreaped = any(table.get(kernel, ())[:2] == (nbval, "Z") for kernel in kernels)
             unreaped_since = (unreaped_since or now) if unreaped else None  # a shutdown's is reaped at once
             if any(kernel not in table for kernel in kernels):  # reaped: nbval shut it down, or it died
                 gone_since = gone_since or now

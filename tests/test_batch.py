@@ -25,7 +25,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.supervision import kill_tree
+from instructor.sandbox import probe
+from instructor.supervision import descendants, kill_tree, process_table
 from instructor.make_student import student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,17 +54,19 @@ def environment(temporary):
 
 
 def marked_processes():
-    """The living processes (from /proc) whose environment holds MARKER: what the graders left behind."""
-    found = []
+    """The living processes (from /proc) whose environment holds MARKER, and those below them (the sandbox,
+    instructor/sandbox.py, gives the student's code an environment of its own): what the graders left behind."""
+    marked = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state != "Z" and f"{MARKER}=".encode() in (entry / "environ").read_bytes():
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                found.append(f"{entry.name}: {command}")
-        except (OSError, IndexError):
+            if f"{MARKER}=".encode() in (entry / "environ").read_bytes():
+                marked.append(int(entry.name))
+        except OSError:
             continue
-    return found
+    table = process_table()
+    below = {pid for top in marked for pid in descendants(top, table)}
+    return [f"{pid}: " + table[pid][2].replace(b"\0", b" ").decode() for pid in sorted(below)
+            if pid in table and table[pid][1] != "Z"]
 
 
 def assert_nothing_left_behind(temporary):
@@ -173,7 +176,9 @@ def test_reports_and_notes_say_what_was_graded(batch):
     assert "no helpers.py in the submission" in rows["dave"]["notes"]
     assert "the kernel died" in (out / "reports" / "frank.txt").read_text()
     assert rows["erin"]["notes"].startswith("unpacked erin.zip; graded erin.zip/a3/Copy of A3_VAE.ipynb")
-    assert rows["bob"]["notes"] == "" and rows["bob"]["flags"] == ""
+    assert rows["bob"]["notes"] == ("" if probe() is None else f"not sandboxed: {probe()}")
+    assert rows["bob"]["flags"] == ""
+    assert json.loads((out / "results" / "erin.json").read_text())["sandbox"] == ("none" if probe() else "bubblewrap")
     assert rows["frank"]["flags"] == ("cell 'log-prior', line 1: changes torch.manual_seed, an attribute of the "
                                       "imported torch")
     assert "flag  cell 'log-prior', line 1: torch.manual_seed = torch.manual_seed" in (

@@ -1,4 +1,4 @@
-"""The benchmark's memory measurement sums a whole process tree, and its time limit stops the tree."""
+"""The benchmark's memory and CPU measurements sum a whole process tree, and its time limit stops the tree."""
 import subprocess
 import sys
 import time
@@ -14,10 +14,23 @@ def test_the_peak_counts_the_memory_of_a_grandchild():
     # The parent only waits; the grandchild touches every page of 300 MB, which is then resident.
     grandchild = [sys.executable, "-c", HOLD.format(mb=300, seconds=2)]
     parent = subprocess.Popen([sys.executable, "-c", f"import subprocess; subprocess.run({grandchild!r})"])
-    peak_mb, seconds = watch(parent)
+    peak_mb, seconds, _ = watch(parent)
     assert parent.returncode == 0
     assert 300 <= peak_mb < 300 + 200, peak_mb  # 300 MB held, plus two interpreters of some MB each
     assert seconds >= 2
+
+
+SPIN = "import time\nwhile time.process_time() < {cpu_s}:\n    pass\n"
+
+
+def test_the_cpu_time_counts_a_grandchild_s():
+    # The grandchild spins for 1 s of its own CPU time, then the parent, which waited, for 1 s of its own.
+    grandchild = [sys.executable, "-c", SPIN.format(cpu_s=1)]
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess; subprocess.run({grandchild!r})\n"
+                               + SPIN.format(cpu_s=1)])
+    _, _, cpu_s = watch(parent)
+    assert parent.returncode == 0
+    assert 2 - 0.2 <= cpu_s < 2 + 1, cpu_s  # at most a sample lost at the grandchild's end; plus the startups
 
 
 def alive(pid):

@@ -2,12 +2,14 @@
 
     python -m tools.benchmark [--epochs 1] [--repeats 25] [--eval-images 500] [--out docs/speed.md]
     python -m tools.benchmark --grading-only      (the gradings' figures, printed; no page written)
+    python -m tools.benchmark --sandbox-only      (only the sandbox's section of the page, rewritten)
+    python -m tools.benchmark --class-only        (only the section on a class's batch, rewritten)
 
 `make benchmark` runs it. It times the notebook's own ``train`` against a bare
 PyTorch loop and the loops tutorials write, what ``train`` adds step by step,
 the exact log p(x) against a matrix product of the same shape and against
-IWAE, the notebook top to bottom and one grading with its peak memory; then
-writes the page, whose text says what each figure is. The page is this
+IWAE, the notebook top to bottom, one grading with its peak memory and one
+grading in the sandbox against one without; then writes the page, whose text says what each figure is. The page is this
 program's output, never edited by hand: every figure in it is from the run
 that wrote it.
 """
@@ -39,6 +41,7 @@ from instructor.layout import SUPPORT_MODULES, copy_files, is_graded
 from instructor.markers import strip_solutions
 from instructor.merge import merge
 from instructor.reference_model import build_networks, networks_from_checkpoint, reference_model
+from instructor.sandbox import probe
 from tools.memory import watch
 from tools.notebook_code import notebook_namespace
 from vaekit import arguments
@@ -283,20 +286,22 @@ def run_notebook_copy():
                        cwd=tmp, check=True, capture_output=True, env=environment())
 
 
-def run_grading(threads=None):
-    """instructor/grade.py on a copy of the solution; returns (peak PSS of all its processes in MB, seconds).
+def run_grading(threads=None, sandbox="auto"):
+    """instructor/grade.py on a copy of the solution; returns (peak PSS of all its processes in MB, seconds,
+    CPU seconds of all its processes).
 
     threads: OMP_NUM_THREADS for it (None: torch's own choice)
+    sandbox: its --sandbox
     """
     env = environment() if threads is None else {**environment(), "OMP_NUM_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as tmp:
         copy_files(("A3_VAE.ipynb", "helpers.py"), ROOT, tmp)
-        child = subprocess.Popen([sys.executable, "-m", "instructor.grade", tmp], cwd=ROOT,
+        child = subprocess.Popen([sys.executable, "-m", "instructor.grade", tmp, "--sandbox", sandbox], cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        peak_mb, seconds = watch(child)
+        peak_mb, seconds, cpu_s = watch(child)
     if child.returncode != 0:
         raise RuntimeError(f"grading the solution failed (exit code {child.returncode})")
-    return peak_mb, seconds
+    return peak_mb, seconds, cpu_s
 
 
 def run_checks_in_kernel(threads=1):
@@ -323,7 +328,7 @@ def grading_rows():
     the kernel alternating with the checks run in it; returns the page's lines."""
     rows = []
     for threads in (1, None):
-        peak_mb, seconds = run_grading(threads)
+        peak_mb, seconds, _ = run_grading(threads)
         name = "1 thread" if threads else f"{torch.get_num_threads()} threads (torch's default)"
         rows.append(f"| one grading (`python -m instructor.grade`), {name} | {seconds:.1f} s | "
                     f"peak memory {peak_mb:.0f} MB, summed over its processes |")
@@ -337,31 +342,89 @@ def grading_rows():
     return rows
 
 
-CLASS_SIZE = 4  # copies of the solution in the batch whose class report is timed
+CLASS_SIZE = 2  # copies of the solution in each batch of the class section
+# The grader before this project graded a term (LMS downloads, regrades, provenance, errors carried forward,
+# the class report): the class section times a batch of it against a batch of this one.
+BEFORE_THE_TERM = "c13ec25"
 
 
-def class_report_row(jobs=2):
-    """A batch of CLASS_SIZE copies of the solution (grade_batch, jobs at once, its class report included),
-    then its class report alone, three times (instructor.class_report: the results read, the similar work of
-    every pair, which copies all are, the figures and the page); returns the page's line."""
+def timed_batch(folder, out, root):
+    """Seconds of one grade_batch of folder into out, by the grader in root (this repository or an older
+    checkout of it), one grading at a time, unsandboxed."""
+    command = [sys.executable, "-m", "instructor.grade_batch", str(folder), "--out", str(out), "--jobs", "1"]
+    if root == ROOT:  # the sandbox's cost is measured apart (its section): here, only what the batch adds
+        command += ["--sandbox", "off"]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=root, env=environment(), check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def class_section(pairs=2):
+    """The page's section on a class's batch: a batch of CLASS_SIZE copies of the solution by this grader (its
+    class report included) against one by the grader of BEFORE_THE_TERM, alternating, then the class report
+    written again on its own; returns its lines."""
+    lines = [CLASS_TEXT.format(size=CLASS_SIZE, pairs=pairs, before=BEFORE_THE_TERM),
+             f"Measured on {datetime.date.today()}, on {machine()}.", ""]
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "submissions"
-        for number in range(CLASS_SIZE):
-            copy_files(("A3_VAE.ipynb", "helpers.py"), ROOT, folder / f"student-{number}")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "instructor.grade_batch", str(folder), "--jobs", str(jobs)], cwd=ROOT,
-                       env=environment(), check=True, capture_output=True)
-        batch_seconds = time.perf_counter() - start
-        report_seconds = []
-        for _ in range(3):
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "instructor.class_report", str(Path(tmp) / "grades")], cwd=ROOT,
-                           env=environment(), check=True, capture_output=True)
-            report_seconds.append(time.perf_counter() - start)
-    report = statistics.median(report_seconds)
-    return (f"| the class report of a batch of {CLASS_SIZE} (`grade_batch --jobs {jobs}`, {batch_seconds:.0f} s with "
-            f"its report), written again on its own (median of 3) | {report:.1f} s | "
-            f"{report / batch_seconds:.1%} of the batch |")
+        tmp = Path(tmp)
+        subprocess.run(["git", "worktree", "add", "--detach", str(tmp / "before"), BEFORE_THE_TERM], cwd=ROOT,
+                       check=True, capture_output=True)
+        try:
+            for number in range(CLASS_SIZE):
+                copy_files(("A3_VAE.ipynb", "helpers.py"), ROOT, tmp / "submissions" / f"student-{number}")
+            times = {"now": [], "before": []}
+            for pair in range(pairs):
+                for grader in ("now", "before") if pair % 2 == 0 else ("before", "now"):
+                    root = ROOT if grader == "now" else tmp / "before"
+                    times[grader].append(timed_batch(tmp / "submissions", tmp / f"grades-{grader}-{pair}", root))
+            report = []
+            for _ in range(3):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "instructor.class_report", str(tmp / "grades-now-0")], cwd=ROOT,
+                               env=environment(), check=True, capture_output=True)
+                report.append(time.perf_counter() - start)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "before")], cwd=ROOT,
+                           capture_output=True)
+    ratios = sorted(now / before for now, before in zip(times["now"], times["before"]))
+    now, report = statistics.median(times["now"]), statistics.median(report)
+    return lines + [
+        "| a batch of the class | seconds | |", "| --- | --- | --- |",
+        f"| this grader, its class report included (median), a student | {now / CLASS_SIZE:.1f} | |",
+        f"| the grader of {BEFORE_THE_TERM} (median), a student | {statistics.median(times['before']) / CLASS_SIZE:.1f} | |",
+        f"| this / {BEFORE_THE_TERM}, pair by pair | | **median {statistics.median(ratios):.2f}** (from "
+        f"{ratios[0]:.2f} to {ratios[-1]:.2f}) |",
+        f"| the class report alone, written again (median of 3), the class | {report:.1f} | "
+        f"**{report / now:.1%}** of this grader's batch |"]
+
+
+def rewrite_section(page, heading, lines):
+    """page (the text of docs/speed.md) with its section under heading (up to the next "## " heading, or the
+    end) replaced by lines; added at the end where there is none."""
+    before, found, after = page.partition(f"\n{heading}\n")
+    rest = after.split("\n## ", 1)
+    tail = f"\n## {rest[1]}" if found and len(rest) > 1 else ""
+    return before.rstrip("\n") + "\n\n" + "\n".join(lines).rstrip("\n") + "\n" + tail
+
+
+def sandbox_section(pairs=5):
+    """The page's section on what the sandbox costs: one grading in it against one without, alternating;
+    returns its lines."""
+    lines = [SANDBOX_TEXT.format(pairs=pairs), f"Measured on {datetime.date.today()}, on {machine()}.", ""]
+    if probe() is not None:
+        return lines + [f"Not measured: no sandbox can run here ({probe()})."]
+    runs = {"required": [], "off": []}  # (peak MB, seconds, CPU seconds) of each grading
+    for pair in range(pairs):
+        for sandbox in ("required", "off") if pair % 2 == 0 else ("off", "required"):
+            runs[sandbox].append(run_grading(1, sandbox))
+    lines += ["| one grading, 1 thread | in the sandbox | without | in the sandbox / without, pair by pair |",
+              "| --- | --- | --- | --- |"]
+    for what, index, unit in (("time", 1, "s"), ("CPU time, all its processes", 2, "s"), ("peak memory", 0, "MB")):
+        medians = [statistics.median(measured[index] for measured in runs[sandbox]) for sandbox in runs]
+        ratios = sorted(a[index] / b[index] for a, b in zip(*runs.values()))
+        lines.append(f"| {what} (medians) | {medians[0]:.1f} {unit} | {medians[1]:.1f} {unit} | "
+                     f"**median {statistics.median(ratios):.2f}** (from {ratios[0]:.2f} to {ratios[-1]:.2f}) |")
+    return lines
 
 
 def environment():
@@ -458,12 +521,38 @@ scratch copy here). A grading merges the submission with the reference and
 runs it under nbval with 2 epochs and 50 test digits, skipping the cells
 tagged `learner-only`; its peak memory is summed over all its processes (PSS),
 what a container's limit such as Gradescope's must hold, and the kernel,
-which imports PyTorch, holds most of it. The last row compares grading as it
+which imports PyTorch, holds most of it. Each grading runs as `python -m
+instructor.grade` does by default: in the sandbox where one can run (see the
+next section). The last row compares grading as it
 runs (each part's results judged by `instructor/judge.py` in a process of the
 grader's) with the same merge running the notebook's checks in the kernel.
 The class report's row is a batch of copies of the solution, every pair of
 them similar work, then its report written again on its own: what the report
 adds to a batch.
+"""
+
+CLASS_HEADING = "## A class"
+CLASS_TEXT = CLASS_HEADING + """
+
+A batch of {size} copies of the solution (`grade_batch --jobs 1`), by this
+grader (unsandboxed: the sandbox's cost is the next section; its class report
+and everything a term needs included: the digest and provenance of each
+result, the gradebook, the exports, the written answers' pages) against a batch by
+the grader of {before}, from before those, {pairs} pairs whose order
+alternates; a ratio is the median of the pairs'. Then the class report alone,
+written again from the batch's folder (`python -m instructor.class_report`),
+against this grader's batch.
+"""
+
+SANDBOX_HEADING = "## The sandbox"
+SANDBOX_TEXT = SANDBOX_HEADING + """
+
+One grading of the solution in the sandbox (`--sandbox required`,
+`instructor/sandbox.py`) against one without (`--sandbox off`), with 1
+thread, {pairs} pairs whose order alternates, so that the machine's drift hits
+both alike; a ratio is the median of the pairs'. The time depends on what
+else the machine runs meanwhile; the CPU time, summed over the grading's
+processes (sampled every 0.05 s, as the peak memory above), much less so.
 """
 
 
@@ -478,11 +567,22 @@ def main():
                         help="the page to write (default docs/speed.md)")
     parser.add_argument("--grading-only", action="store_true",
                         help="measure only one grading: its time and peak memory, printed; no page is written")
+    parser.add_argument("--sandbox-only", action="store_true",
+                        help="measure only the sandbox's cost, and rewrite only its section of the page")
+    parser.add_argument("--class-only", action="store_true",
+                        help="measure only a class's batch and its report, and rewrite only that section")
     args = parser.parse_args()
     if min(args.epochs, args.repeats, args.eval_images) < 1:
         parser.error("--epochs, --repeats and --eval-images must be at least 1")
     if args.grading_only:
-        print("\n".join([*grading_rows(), class_report_row()]))
+        print("\n".join(grading_rows()))
+        return
+    if args.sandbox_only or args.class_only:
+        heading, lines = (SANDBOX_HEADING, sandbox_section()) if args.sandbox_only else (CLASS_HEADING, class_section())
+        print("\n".join(lines))
+        page = rewrite_section(args.out.read_text(), heading, lines)
+        write_atomically(args.out, lambda f: f.write(page.encode()), "the speed page")
+        print(f"\nwrote {args.out}")
         return
 
     page = []
@@ -600,8 +700,14 @@ def main():
     say("| | time | |")
     say("| --- | --- | --- |")
     say(f"| `make run` with the committed model | {notebook_seconds:.1f} s | |")
-    for row in [*grading_rows(), class_report_row()]:
+    for row in grading_rows():
         say(row)
+    say()
+    for line in class_section():
+        say(line)
+    say()
+    for line in sandbox_section():
+        say(line)
     write_atomically(args.out, lambda f: f.write(("\n".join(page) + "\n").encode()), "the speed page")
     print(f"\nwrote {args.out}")
 

@@ -169,7 +169,7 @@ def grade_one(root, name, files, env, memory_bytes, cpus):
     limits = Cgroup(f"vae-trial-{os.getpid()}-{name}", memory_bytes, cpus)
     try:
         child = chroot(root, ["/autograder/run_autograder"], env, limits)
-        peak_pss, seconds = watch(child, GRADESCOPE_LIMIT_S)
+        peak_pss, seconds, _ = watch(child, GRADESCOPE_LIMIT_S)
         cgroup_peak, oom_kills = limits.peak(), limits.oom_kills()
     finally:
         limits.remove()
