@@ -92,36 +92,68 @@ def closed_form_kl(mu, log_sigma):
     return (0.5 * (mu ** 2 + (2 * log_sigma).exp() - 1) - log_sigma).sum(1).mean().item()
 
 
+def scalings(batch):
+    """What a result off by a factor most likely is: {factor: (cause, text)}."""
+    return {-1.0: ("negated", "the value negated: the loss (-ELBO) where the ELBO belongs, or the other way round?"),
+            float(batch): ("sum-over-batch", f"the sum over the batch of {batch} digits, not the mean"),
+            1 / batch: ("divided-by-batch", f"the value divided by the batch size, {batch}, once more: the mean is "
+                                            "already over the batch"),
+            1 / DATA_DIM: ("divided-by-pixels", f"the value divided by {DATA_DIM}: per pixel where the whole digit "
+                                                "belongs?")}
+
+
+def elbo_diagnosis(estimate, terms, batch):
+    """What an ELBO estimate is, as a combination of its terms at the codes drawn (batch means: log p(x | z),
+    log p(z), log q(z | x), the closed-form KL and log q(mu | x), the density of q at its mean): the
+    likelihood as a mean over pixels or not, what stands beside it where log p(z) - log q(z | x) belongs,
+    and the whole scaled (scalings). The simplest combination within the tolerance is named: (cause, text),
+    or ("no-diagnosis", None)."""
+    likelihood, prior, q, kl, q_at_mu = terms
+    log_2pi = math.log(2 * math.pi)  # the normalising constant of a 2-D Gaussian's log density, negated
+    rests = {  # what stands where log p(z) - log q(z | x) belongs: (cause, text) or None, and its value
+        None: prior - q,
+        ("prior-missing", "log p(x | z) - log q(z | x): is log p(z) missing?"): -q,
+        ("q-missing", "log p(x, z) alone: is - log q(z | x) missing?"): prior,
+        ("prior-in-place-of-q", "log p(x, z) - log p(z): the prior in place of q?"): 0.0,
+        ("q-sign-flipped", "log p(x, z) + log q(z | x): the sign of log q flipped?"): prior + q,
+        ("prior-subtracted", "log p(x | z) - log p(z) - log q(z | x): the sign of log p(z) flipped?"): -prior - q,
+        ("q-summed", f"log q(z | x) summed over the batch of {batch} digits, the rest averaged"): prior - batch * q,
+        ("q-at-mu", "log q(mu | x): log q at the mean mu rather than at the code z drawn?"): prior - q_at_mu,
+        ("closed-form-kl", "log p(x | z) - KL(q || p) with the KL in closed form: elbo must be the one-draw "
+                           "estimate log p(x, z) - log q(z | x) at the code it drew"): -kl,
+        ("closed-form-kl-added", "log p(x | z) + KL(q || p), the KL in closed form and added: its sign flipped, "
+                                 "and the one-draw estimate log p(x, z) - log q(z | x) belongs"): kl,
+        ("q-constant-missing", "the ELBO with log q(z | x) short of its normalising constant, - log(2 pi)"):
+            prior - q - log_2pi,
+        ("prior-constant-missing", "the ELBO with log p(z) short of its normalising constant, - log(2 pi)"):
+            prior - q + log_2pi,
+        ("q-constant-halved", "the ELBO with log q(z | x)'s normalising constant that of one dimension, "
+                              "- log(2 pi) / 2"): prior - q - log_2pi / 2,
+        ("prior-constant-halved", "the ELBO with log p(z)'s normalising constant that of one dimension, "
+                                  "- log(2 pi) / 2"): prior - q + log_2pi / 2}
+    likelihoods = {None: likelihood, ("mean-over-pixels", "log p(x | z) averaged over the 784 pixels: a mean where "
+                                                          "a sum belongs?"): likelihood / DATA_DIM}
+    scales = {1.0: None, **scalings(batch)}
+    candidates = sorted(((sum(key is not None for key in keys), keys, scale * (value + rest))
+                         for scale, scaled in scales.items()
+                         for named, value in likelihoods.items() for rest_named, rest in rests.items()
+                         for keys in [(scaled, named, rest_named)]), key=lambda candidate: candidate[0])
+    for changes, keys, value in candidates:
+        if changes and abs(estimate - value) < 2e-3 + 1e-5 * abs(value):
+            named = [key for key in keys if key is not None]
+            return "-and-".join(cause for cause, _ in named), "; and ".join(text for _, text in named)
+    return "no-diagnosis", None
+
+
 def compare_elbo(inputs, results, expected, figure=None):
     """expected: "estimate" and "grads" (Linear's layout) at the codes elbo(x) decoded, "terms" there (the
-    batch means of log p(x | z), log p(z), log q(z | x) and the closed-form KL, for the diagnoses), "loss"
+    batch means of log p(x | z), log p(z), log q(z | x), the closed-form KL and log q(mu | x), for the
+    diagnoses: elbo_diagnosis), "loss"
     at the codes loss(x) decoded, "noise": the standard normal draws behind the codes of one digit
     repeated."""
     elbo_codes(inputs, results)
     estimate, wanted = results["estimate"].item(), expected["estimate"]
-    terms = expected["terms"]  # log p(x | z), log p(z), log q(z | x) at the codes drawn and the KL: batch means
-    log_2pi = math.log(2 * math.pi)  # the normalising constant of a 2-D Gaussian's log density, negated
-    mistakes = {
-        ("prior-missing", "log p(x | z) - log q(z | x): is log p(z) missing?"): terms[0] - terms[2],
-        ("q-missing", "log p(x, z) alone: is - log q(z | x) missing?"): terms[0] + terms[1],
-        ("prior-in-place-of-q", "log p(x, z) - log p(z): the prior in place of q?"): terms[0],
-        ("q-sign-flipped", "log p(x, z) + log q(z | x): the sign of log q flipped?"): terms[0] + terms[1] + terms[2],
-        ("sum-over-batch", f"the sum over the batch of {len(inputs['x'])} digits, not the mean"):
-            len(inputs["x"]) * wanted,
-        ("closed-form-kl", "log p(x | z) - KL(q || p) with the KL in closed form: elbo must be the one-draw "
-                           "estimate log p(x, z) - log q(z | x) at the code it drew"): terms[0] - terms[3],
-        ("mean-over-pixels", "log p(x | z) averaged over the 784 pixels: a mean where a sum belongs?"):
-            terms[0] / DATA_DIM + terms[1] - terms[2],
-        ("q-constant-missing", "the ELBO with log q(z | x) short of its normalising constant, - log(2 pi)"):
-            wanted - log_2pi,
-        ("prior-constant-missing", "the ELBO with log p(z) short of its normalising constant, - log(2 pi)"):
-            wanted + log_2pi,
-        ("q-constant-halved", "the ELBO with log q(z | x)'s normalising constant that of one dimension, "
-                              "- log(2 pi) / 2"): wanted - log_2pi / 2,
-        ("prior-constant-halved", "the ELBO with log p(z)'s normalising constant that of one dimension, "
-                                  "- log(2 pi) / 2"): wanted + log_2pi / 2}
-    cause, matched = next((key for key, value in mistakes.items() if abs(estimate - value) < 2e-3 + 1e-5 * abs(value)),
-                          ("no-diagnosis", None))
+    cause, matched = elbo_diagnosis(estimate, expected["terms"], len(inputs["x"]))
     expect(abs(estimate - wanted) < 2e-3 + 1e-5 * abs(wanted),
            f"elbo(x): expected {wanted:.4f}, the mean over the batch of log p(x, z) - log q(z | x) at the codes "
            f"it drew, found {estimate:.4f}" + (f"; it matches {matched}" if matched else
@@ -137,11 +169,14 @@ def compare_elbo(inputs, results, expected, figure=None):
                f"one off by up to {difference:.3g} (the gradient is up to {scale:.3g}); z must be mu + sigma * eps "
                "so that gradients flow through it", "wrong-gradient")
     value, wanted = results["loss"], expected["loss"]
-    expect(isinstance(value, torch.Tensor) and value.dim() == 0 and results["loss_requires_grad"]
-           and abs(value.item() - wanted) < 2e-3 + 1e-5 * abs(wanted),
+    number = value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else None
+    cause, scaled = next(((cause, f"; it is {text}") for factor, (cause, text) in scalings(len(inputs["x"])).items()
+                          if number is not None and abs(number - factor * wanted) < 2e-3 + 1e-5 * abs(wanted)),
+                         ("not-negative-elbo", ""))
+    expect(number is not None and value.dim() == 0 and results["loss_requires_grad"]
+           and abs(number - wanted) < 2e-3 + 1e-5 * abs(wanted),
            f"loss(x): expected -elbo(x) = {wanted:.4f} as a 0-d tensor with gradients, found "
-           f"{value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else describe(value)}",
-           "loss-not-negative-elbo")
+           f"{describe(value) if number is None else number}" + scaled, "loss-" + cause)
     mean, sd = expected["noise"].mean(0), expected["noise"].std(0)
     expect(bool((mean.abs() < 0.1).all() and ((sd - 1).abs() < 0.1).all()),
            f"elbo(x): expected codes z = mu + sigma * eps with eps ~ N(0, I); over {NOISE_DRAWS} draws the noise "
@@ -175,7 +210,8 @@ def check_elbo(elbo, loss, encode, joint_log_density, log_q, log_prior, encoder,
                 mu, log_sigma = encode(x)
                 prior = log_prior(z_drawn)
                 terms = [(joint_log_density(x, z_drawn) - prior).mean().item(), prior.mean().item(),
-                         log_q(z_drawn, mu, log_sigma).mean().item(), closed_form_kl(mu, log_sigma)]
+                         log_q(z_drawn, mu, log_sigma).mean().item(), closed_form_kl(mu, log_sigma),
+                         log_q(mu, mu, log_sigma).mean().item()]
                 loss_value = -mean_elbo(loss_codes).item()
                 mu, log_sigma = encode(x[:1])
                 noise = ((noise_codes - mu) / log_sigma.exp()).double().cpu()
