@@ -69,7 +69,7 @@ def network_expected(weights, inputs):
     out = forward64(weights, inputs)
     return {"out": out, "sigmoid_output": torch.sigmoid(out),
             "relu": forward64(weights, inputs, torch.relu), "sigmoid_hidden": forward64(weights, inputs, torch.sigmoid),
-            "no_hidden": forward64(weights, inputs, lambda h: h)}
+            "no_hidden": forward64(weights, inputs, lambda h: h), "tanh_output": torch.tanh(out)}
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,23 @@ def expected_train(inputs, results, data, densities=ASSIGNMENT):
            f"found batches of shapes {[describe(b) for b in results['batches']]}", "not-training-batches")
     after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], LEARNING_RATE, densities)
     mean = sum(losses) / len(losses)
-    return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean)}
+    return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean),
+            "variants": training_variants(x_batches, results["codes"], inputs, densities)}
+
+
+def training_variants(x_batches, z_batches, inputs, densities):
+    """The weights after the steps of training loops that students get wrong, for the diagnoses of
+    compare_train: {(cause, text): weights}: a new Adam at every step (its moments lost), and a learning
+    rate ten times too large or too small (not config['lr'])."""
+    weights = inputs["encoder"] + inputs["decoder"]
+    for x, z in zip(x_batches, z_batches):
+        weights = adam64([x], [z], weights[:4], weights[4:], LEARNING_RATE, densities)[0]
+    scaled = {(f"learning-rate-times-{factor:g}", f"Adam's steps with a learning rate {factor:g} times config['lr']: "
+                                                  "is the learning rate hard-coded, or not the config's?"):
+              adam64(x_batches, z_batches, inputs["encoder"], inputs["decoder"], factor * LEARNING_RATE, densities)[0]
+              for factor in (10, 0.1)}
+    return {("new-optimizer-each-step", "Adam's first step at every step: is a new optimizer made at every step, so "
+                                        "that Adam's running moments are lost?"): weights, **scaled}
 
 
 def expected_scatter(inputs, results, data):
@@ -193,8 +209,8 @@ def expected_reconstructions(inputs, results, data):
 
 
 def expected_lattice(inputs, results, data):
-    return {layout: torch.sigmoid(forward64(inputs["decoder"], lattice_codes(layout))).view(-1, 28, 28)
-            for layout in LATTICE_LAYOUTS}
+    return {**{layout: torch.sigmoid(forward64(inputs["decoder"], lattice_codes(layout))).view(-1, 28, 28)
+               for layout in LATTICE_LAYOUTS}, "logits": forward64(inputs["decoder"], lattice_codes()).view(-1, 28, 28)}
 
 
 def stored(reference):
@@ -496,11 +512,23 @@ def part_inputs(name, seed):
     return seed_weights(seed) if PARTS[name].visualization else inputs_for(PARTS[name], seed)
 
 
+# What an error that the student's code raised most likely means: {words in its message: (cause, hint)}.
+RAISED = {"must match the size of tensor": ("shapes-do-not-broadcast",
+                                            "; two shapes that do not broadcast: a sum, mean or max with keepdim=True "
+                                            "missing or misplaced, or over the wrong dimension?"),
+          "does not require grad and does not have a grad_fn": ("loss-without-gradients",
+                                                                "; the loss carries no gradients: computed under "
+                                                                "torch.no_grad(), or detached?")}
+
+
 def judge(name, results, inputs, figures, data=None):
     """Why the part called name fails, and the identifier of that cause (instructor/result.py's
     diagnosis_id), from the kernel's results on inputs; ("", "") if it passes."""
     if results.get("error"):
-        return str(results["error"]), diagnosis_id(name, results.get("cause"))
+        cause, hint = next(((cause, hint) for words, (cause, hint) in RAISED.items()
+                            if str(results.get("cause", "")).startswith("raised-") and words in str(results["error"])),
+                           (results.get("cause"), ""))
+        return str(results["error"]) + hint, diagnosis_id(name, cause)
     part = PARTS[name]
     try:
         expected = EXPECTED[name](inputs, results, data or Data())

@@ -47,6 +47,8 @@ def shape_diagnosis(found, expected):
         return "missing-sum", f": one value per entry of the last dimension ({found[-1]}); is a sum over it missing?"
     if found == expected[::-1] and len(found) == 2:
         return "transposed", ": the transpose of the expected shape"
+    if sorted(found) == sorted(expected) and len(found) > 2:
+        return "dimensions-permuted", ": the same dimensions in another order (stacked along another dimension?)"
     if not found and expected:
         return "reduced-over-batch", ": one number where one value per row belongs; summed or averaged over the batch?"
     return "wrong-shape", ""
@@ -267,8 +269,8 @@ def expect_png(path, size=None):
 def expect_normal_draws(noise, what, hint):
     """noise (n values, n of 16 or more) looks like independent N(0, 1) draws, as far as a few numbers can
     tell: none beyond 6, not half of them repeating one another (mu +- sigma, or a grid, in place of draws:
-    real draws never come that close), not evenly spaced (a grid), and a spread that n draws give but once
-    in millions.
+    real draws never come that close), not evenly spaced (a grid), not all of one sign with a small spread
+    (uniform draws), and a spread that n draws give but once in millions.
 
     hint: what the noise is, in the student's terms, for the messages (e.g. "(z - mu) / sigma")
     """
@@ -285,8 +287,21 @@ def expect_normal_draws(noise, what, hint):
                                                              f"{hint}, found {n} evenly spaced values (a fixed grid "
                                                              "in place of a draw?)", "deterministic-draws")
     variance = values.var().item()
+    # All of one sign with a small spread: N(0, 1) draws give that once in hundreds of millions, U[0, 1) always.
+    expect(not (bool((values >= 0).all() or (values <= 0).all()) and variance < 0.25),
+           f"{what}: expected draws of N(0, I) in {hint}, found all {n} of one sign, with variance {variance:.3g}: "
+           "uniform draws (torch.rand) where normal ones (torch.randn) belong?", "uniform-not-normal")
     expect(0.05 < variance < 5, f"{what}: expected draws of N(0, I) in {hint}, whose variance is 1, found "
                                 f"{variance:.3g}", "wrong-spread")
+
+
+def normal_draws(noise):
+    """Whether noise passes expect_normal_draws."""
+    try:
+        expect_normal_draws(noise, "", "")
+    except AssertionError:
+        return False
+    return True
 
 
 def expect_binary_draws(samples, means, what):

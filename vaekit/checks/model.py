@@ -60,6 +60,8 @@ NETWORK_MISTAKES = {  # the expected values of these variants are compared when 
     "relu": "uses ReLU where tanh is expected",
     "sigmoid_hidden": "uses a sigmoid where tanh is expected",
     "no_hidden": "has no tanh between its two layers",
+    "tanh_output": "applies a tanh to its outputs; they must be the raw outputs of the last Linear (logits), no "
+                   "output activation",
 }
 
 
@@ -119,12 +121,20 @@ def compare_encoder(inputs, results, expected, figure=None):
     mu, log_sigma = expected["mu"], expected["log_sigma"]
     # Outputs 0 and 2, and 1 and 3: the four outputs split as every other one.
     even, odd = torch.stack([mu[:, 0], log_sigma[:, 0]], dim=1), torch.stack([mu[:, 1], log_sigma[:, 1]], dim=1)
+    half = len(expected["out"]) // 2
     expect_close(pair[0], mu, "encode(x)[0], mu (the first two outputs)", atol=1e-4,
                  hints={"mistakes": {("mu-is-log-sigma", "log_sigma, the last two outputs"): log_sigma,
+                                     ("split-along-batch", "the first half of the rows of the outputs: split along "
+                                                           "dimension 0, the batch, where dimension 1 belongs?"):
+                                         expected["out"][:half],
                                      ("every-other-output", "outputs 0 and 2: every other output, where mu is the "
                                                             "first two"): even}})
     expect_close(pair[1], log_sigma, "encode(x)[1], log_sigma (the last two outputs)", atol=1e-4,
                  hints={"mistakes": {("log-sigma-is-mu", "mu, the first two outputs"): mu,
+                                     ("sigma-not-log-sigma", "exp of the last two outputs, sigma: they already are "
+                                                             "log sigma"): log_sigma.exp(),
+                                     ("log-of-log-sigma", "the log of the last two outputs: they already are log "
+                                                          "sigma"): log_sigma.log(),
                                      ("every-other-output", "outputs 1 and 3: every other output, where log_sigma is "
                                                             "the last two"): odd}})
     return [f"encoder: {architecture}, found by shape; outputs W2 tanh(W1 x + b1) + b2: ok",

@@ -229,8 +229,9 @@ def train_inputs(g):
 
 class StepWatcher:
     """Watches every optimizer step while open: whether the gradient of one parameter (the decoder's
-    last bias) at the step is the one the latest backward pass computed, how many passes ran since the
-    last step, and the weights the step starts from (layers: the TwoLayers of both networks)."""
+    last bias) at the step is the one the latest backward pass computed, or none at all (None or zero), how
+    many passes ran since the last step, and the weights the step starts from (layers: the TwoLayers of
+    both networks)."""
 
     def __init__(self, parameter, layers):
         self.parameter, self.layers, self.latest, self.passes = parameter, layers, None, 0
@@ -244,7 +245,8 @@ class StepWatcher:
     def saw_step(self, optimizer, args, kwargs):
         grad = self.parameter.grad
         fresh = grad is not None and self.latest is not None and torch.allclose(grad, self.latest)
-        self.steps.append([self.passes, fresh])
+        cleared = grad is None or not bool(grad.any())
+        self.steps.append([self.passes, fresh, cleared])
         self.weights.append([p.detach().cpu().clone() for layers in self.layers for p in layers.as_linear(layers.params)])
         self.passes = 0
 
@@ -276,46 +278,64 @@ def run_train(inputs, device, train, encoder, decoder, config):
 
 def compare_train(inputs, results, expected, figure=None):
     """expected: "losses", the loss of each step, within "loss_tolerance"; then either "after" (the
-    weights after Adam's steps, [W1, b1, W2, b2] of both networks) or, where Adam is not computed by
+    weights after Adam's steps, [W1, b1, W2, b2] of both networks, and "variants", {(cause, text): the
+    weights after a wrong training loop}, for the diagnoses) or, where Adam is not computed by
     hand (the notebook's check), "first_step": the sign of Adam's first step of the decoder's last bias."""
     batches, codes, history = results["batches"], results["codes"], results["history"]
     expect(len(batches) == TRAIN_STEPS and len(codes) == TRAIN_STEPS,
            f"train: expected one evaluation of the loss per mini-batch ({TRAIN_STEPS} batches of {BATCH_SIZE}), "
            f"found {len(batches)} calls of the encoder and {len(codes)} of the decoder", "not-one-loss-per-batch")
+    expect(not any(torch.equal(a, b) for i, a in enumerate(batches) for b in batches[i + 1:]),
+           f"train: expected {TRAIN_STEPS} different mini-batches of x, one per step, found the same batch at two "
+           "steps: is the loss computed on a fixed batch (e.g. x[:batch_size]) rather than the loop's batch?",
+           "same-batch-every-step")
     expect(isinstance(history, list) and len(history) == 1 and isinstance(history[0], float),
            f"train: expected a list with one mean loss per epoch (1 epoch), found {describe(history)}",
            "history-not-per-epoch")
     steps = results["steps"]
     expect(len(steps) == TRAIN_STEPS, f"train: expected one optimizer step per mini-batch ({TRAIN_STEPS}), "
                                       f"found {len(steps)} (is optimizer.step() called?)", "not-one-step-per-batch")
-    for number, (passes, fresh) in enumerate(steps, start=1):
-        piled = passes == 1 and not fresh
+    for number, (passes, fresh, cleared) in enumerate(steps, start=1):
+        piled, emptied = passes == 1 and not fresh and not cleared, passes == 1 and cleared
         expect(passes == 1 and fresh,
                f"train: at step {number}, expected the gradients of this batch's loss, from one backward pass "
                f"since the last step; found {passes} pass(es)"
                + (", and gradients piled up from earlier steps (reset them: optimizer.zero_grad())" if piled else
+                  ", and no gradient at the step (is optimizer.zero_grad() called between loss.backward() and "
+                  "optimizer.step()?)" if emptied else
                   " (is loss.backward() called before optimizer.step()?)" if passes == 0 else ""),
-               "gradients-not-reset" if piled else "no-backward" if passes == 0 else "several-backward-passes")
+               "gradients-not-reset" if piled else "gradients-cleared-before-step" if emptied else
+               "no-backward" if passes == 0 else "several-backward-passes")
     start = inputs["encoder"] + inputs["decoder"]
     mean_loss = sum(expected["losses"]) / len(expected["losses"])
 
     def expect_mean_loss():  # after the steps' checks, which name a wrong step better than its loss does
+        cause, scaled = next(((cause, f"; it is {text}") for factor, (cause, text) in scalings(BATCH_SIZE).items()
+                              if abs(history[0] - factor * mean_loss) <= abs(factor) * expected["loss_tolerance"]),
+                             ("wrong-mean-loss", ""))
         expect(abs(history[0] - mean_loss) <= expected["loss_tolerance"],
                f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, "
-               f"averaged), found {history[0]:.3f}", "wrong-mean-loss")
+               f"averaged), found {history[0]:.3f}" + scaled, cause)
 
     expect(results["written"], "train: expected a checkpoint to be written after the epoch", "no-checkpoint")
     if expected.get("after") is not None:
-        for name, before, after, reference in zip(PARAMETER_NAMES, start, results["after"], expected["after"]):
-            step_found, step_expected = (after - before).double(), (reference - before).double()
-            error = (step_found - step_expected).norm().item() / step_expected.norm().item()
-            cosine = torch.nn.functional.cosine_similarity(step_found.flatten(), step_expected.flatten(), dim=0)
+        def off(found, reference, index):  # the size of the difference of two weights' changes, relative
+            step_found, step_expected = (found - start[index]).double(), (reference - start[index]).double()
+            return (step_found - step_expected).norm().item() / step_expected.norm().item()
+
+        for index, (name, after, reference) in enumerate(zip(PARAMETER_NAMES, results["after"], expected["after"])):
+            error = off(after, reference, index)
+            cosine = torch.nn.functional.cosine_similarity((after - start[index]).double().flatten(),
+                                                           (reference - start[index]).double().flatten(), dim=0)
             opposite = cosine.item() < -0.9  # each weight moved against Adam's step
+            cause, text = next(((cause, f"; it matches {text}") for (cause, text), weights
+                                in expected.get("variants", {}).items() if off(after, weights[index], index) < 0.02),
+                               ("ascends-the-loss", "; it is Adam's change reversed: is the sign of the loss flipped?")
+                               if opposite else
+                               ("not-adam-steps", " (wrong sign, no update, or gradients not reset between steps?)"))
             expect(error < 0.02, f"train: expected {TRAIN_STEPS} steps from the same weights to change the {name} "
                                  f"as Adam on the negative ELBO does, found a change off by {error:.0%} of its size"
-                                 + ("; it is Adam's change reversed: is the sign of the loss flipped?"
-                                    if opposite else " (wrong sign, no update, or gradients not reset between steps?)"),
-                   "ascends-the-loss" if opposite else "not-adam-steps")
+                                 + text, cause)
         expect_mean_loss()
         return [f"train: {TRAIN_STEPS} steps from fixed weights match Adam on the negative ELBO: ok",
                 "one mean loss per epoch, and a checkpoint written: ok"]
