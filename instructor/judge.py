@@ -319,15 +319,15 @@ def bernoulli_terms(x, logits, reduce=lambda values: values):
     x, y = x.double(), logits.double()
     log_sigmoid = torch.nn.functional.logsigmoid
     return {"terms": {("x-term", "x log sigmoid(y)"): reduce(x * log_sigmoid(y)),
-                      ("one-minus-x-term", "(1 - x) log sigmoid(-y)"): reduce((1 - x) * log_sigmoid(-y))},
-            "extras": {("one-minus-x-log-sigmoid-y", "(1 - x) log sigmoid(y) (log sigmoid(y) where log(1 - "
+                      ("not-x-term", "(1 - x) log sigmoid(-y)"): reduce((1 - x) * log_sigmoid(-y))},
+            "extras": {("not-x-log-sigmoid-y", "(1 - x) log sigmoid(y) (log sigmoid(y) where log(1 - "
                                                      "sigmoid(y)) = log sigmoid(-y) belongs?)"):
                            reduce((1 - x) * log_sigmoid(y)),
-                       ("x-log-sigmoid-minus-y", "x log sigmoid(-y) (log(1 - sigmoid(y)) where log sigmoid(y) "
+                       ("x-log-sigmoid-neg-y", "x log sigmoid(-y) (log(1 - sigmoid(y)) where log sigmoid(y) "
                                                  "belongs?)"): reduce(x * log_sigmoid(-y)),
-                       ("one-minus-x-log-sigmoid-one-minus-y", "(1 - x) log sigmoid(1 - y) (1 - y where -y "
+                       ("not-x-log-sigmoid-1-minus-y", "(1 - x) log sigmoid(1 - y) (1 - y where -y "
                                                                "belongs?)"): reduce((1 - x) * log_sigmoid(1 - y)),
-                       ("one-minus-x-log-half", "(1 - x) log sigmoid(0) = -(1 - x) log 2 (log sigmoid(x y): the "
+                       ("not-x-log-half", "(1 - x) log sigmoid(0) = -(1 - x) log 2 (log sigmoid(x y): the "
                                                 "logits' sign 2x - 1 forgotten?)"): reduce(-(1 - x) * math.log(2)),
                        ("logits", "y (log sigmoid(y) where log sigmoid(-y) = log sigmoid(y) - y belongs, or the "
                                   "other way round?)"): reduce(y),

@@ -479,6 +479,8 @@ NOTEBOOK_DIAGNOSED = {
                              "    return mu, torch.exp(log_sigma)", "already are log sigma"),
     "encode split along the batch": ("encoder", "def encode(x):\n    return encoder(x).split(len(x) // 2)",
                                      "split along dimension 0"),
+    "dropout in the decoder": ("decoder", "decoder = nn.Sequential(nn.Linear(2, 500), nn.Tanh(), nn.Dropout(0.1), "
+                               "nn.Linear(500, 784))", "dropout"),
     "a tanh on the decoder's output": ("decoder", "decoder = nn.Sequential(nn.Linear(2, 500), nn.Tanh(), "
                                        "nn.Linear(500, 784), nn.Tanh())", "applies a tanh"),
 }

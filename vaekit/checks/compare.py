@@ -138,7 +138,8 @@ def describe_fit(keys, coefficients, n_terms):
     causes += [f"{cause}-{COEFFICIENTS[c][0]}" for (cause, _), c in changed]
     parts += [f"an extra term {'' if c == 1.0 else f'{c:g} * '}{text}" for (_, text), c in added]
     causes += [f"extra-{cause}" for (cause, _), c in added]
-    return "-and-".join(causes), "it is the formula with " + "; and ".join(parts)
+    cause = "-and-".join(causes)  # an identifier holds 61 characters at most (instructor/result.py)
+    return cause if len(cause) <= 61 else f"{causes[0]}-and-more", "it is the formula with " + "; and ".join(parts)
 
 
 def named_constant(constant, atoms, tolerance=1e-4):

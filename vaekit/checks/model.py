@@ -65,10 +65,14 @@ NETWORK_MISTAKES = {  # the expected values of these variants are compared when 
 }
 
 
-def compare_network(name, sizes, found, expected):
-    """found: the network's outputs; expected: {"out", and each of NETWORK_MISTAKES}."""
+def compare_network(name, sizes, found, again, expected):
+    """found, again: the network's outputs on the same inputs, twice; expected: {"out", and each of
+    NETWORK_MISTAKES}."""
     architecture = f"Linear({sizes[0]}, {sizes[1]}), tanh, Linear({sizes[1]}, {sizes[2]})"
     expect_tensor(found, f"{name} outputs", expected["out"].shape)
+    expect(isinstance(again, torch.Tensor) and torch.equal(found, again),
+           f"{name}: expected the same outputs for the same inputs, found other outputs the second time: dropout, "
+           "or another random layer, in the network?", "random-outputs")
     if not torch.allclose(found.double(), expected["out"].double(), atol=1e-4, rtol=1e-4):
         cause, diagnosis = next(
             ((key.replace("_", "-"), text) for key, text in NETWORK_MISTAKES.items()
@@ -87,11 +91,11 @@ def decoder_inputs(g):
 def run_decoder(inputs, device, decoder):
     layers = TwoLayers(decoder, "decoder", DECODER_SIZES)
     with Weights([(layers, inputs["decoder"])]), torch.no_grad():
-        return {"out": plain(decoder(inputs["z"].to(device)))}
+        return {"out": plain(decoder(inputs["z"].to(device))), "again": plain(decoder(inputs["z"].to(device)))}
 
 
 def compare_decoder(inputs, results, expected, figure=None):
-    architecture = compare_network("decoder", DECODER_SIZES, results["out"], expected)
+    architecture = compare_network("decoder", DECODER_SIZES, results["out"], results["again"], expected)
     return [f"decoder: {architecture}, found by shape", "outputs are logits W2 tanh(W1 z + b1) + b2: ok"]
 
 
@@ -110,11 +114,11 @@ def run_encoder(inputs, device, encoder, encode):
     layers = TwoLayers(encoder, "encoder", ENCODER_SIZES)
     x = inputs["x"].to(device)
     with Weights([(layers, inputs["encoder"])]), torch.no_grad():
-        return {"out": plain(encoder(x)), "pair": plain(encode(x))}
+        return {"out": plain(encoder(x)), "again": plain(encoder(x)), "pair": plain(encode(x))}
 
 
 def compare_encoder(inputs, results, expected, figure=None):
-    architecture = compare_network("encoder", ENCODER_SIZES, results["out"], expected)
+    architecture = compare_network("encoder", ENCODER_SIZES, results["out"], results["again"], expected)
     pair = results["pair"]
     expect(isinstance(pair, list) and len(pair) == 2,
            f"encode(x): expected a pair (mu, log_sigma), found {describe(pair)}", "not-a-pair")

@@ -106,8 +106,8 @@ def elbo_diagnosis(estimate, terms, batch):
     """What an ELBO estimate is, as a combination of its terms at the codes drawn (batch means: log p(x | z),
     log p(z), log q(z | x), the closed-form KL and log q(mu | x), the density of q at its mean): the
     likelihood as a mean over pixels or not, what stands beside it where log p(z) - log q(z | x) belongs,
-    and the whole scaled (scalings). The simplest combination within the tolerance is named: (cause, text),
-    or ("no-diagnosis", None)."""
+    and the whole scaled (scalings). The simplest combination within the tolerance, of one or two of these
+    mistakes, is named: (cause, text), or ("no-diagnosis", None)."""
     likelihood, prior, q, kl, q_at_mu = terms
     log_2pi = math.log(2 * math.pi)  # the normalising constant of a 2-D Gaussian's log density, negated
     rests = {  # what stands where log p(z) - log q(z | x) belongs: (cause, text) or None, and its value
@@ -139,7 +139,7 @@ def elbo_diagnosis(estimate, terms, batch):
                          for named, value in likelihoods.items() for rest_named, rest in rests.items()
                          for keys in [(scaled, named, rest_named)]), key=lambda candidate: candidate[0])
     for changes, keys, value in candidates:
-        if changes and abs(estimate - value) < 2e-3 + 1e-5 * abs(value):
+        if 0 < changes <= 2 and abs(estimate - value) < 2e-3 + 1e-5 * abs(value):
             named = [key for key in keys if key is not None]
             return "-and-".join(cause for cause, _ in named), "; and ".join(text for _, text in named)
     return "no-diagnosis", None
