@@ -411,6 +411,22 @@ DIAGNOSED = {
 }
 
 
+def test_a_wrong_result_is_named_by_the_terms_of_its_formula():
+    # The fit knows no formula: any terms and extras, any names. It names simple coefficients only, exactly.
+    from vaekit.checks.compare import fitted_terms, named_constant
+    g = torch.Generator().manual_seed(1)
+    a, b, c = (torch.randn(12, generator=g, dtype=torch.float64) for _ in range(3))
+    terms, extras = {("a", "A"): a, ("b", "B"): b}, {("c", "C"): c}
+    assert fitted_terms(2 * a + b, terms, extras, 1e-6) == ("a-doubled", "it is the formula with the term A doubled")
+    assert fitted_terms(a + c, terms, extras, 1e-6) == ("c-for-b", "it is the formula with C where B belongs")
+    assert fitted_terms(a + b - 0.5 * c, terms, extras, 1e-6)[0] == "extra-c"
+    assert fitted_terms(a + 1.3 * b, terms, extras, 1e-6) is None
+    assert fitted_terms(a[:2] + b[:2], {k: v[:2] for k, v in terms.items()}, {}, 1e-6) is None, "as many terms as entries"
+    atoms = {"log n": math.log(5), "n": 5}
+    assert named_constant(-5, atoms) == "-n" and named_constant(-0.5 * math.log(5) - 5, atoms) == "-1/2 log n - n"
+    assert named_constant(-1.2345, atoms) is None
+
+
 def GOOD_GAUSSIAN(z, mu, log_sigma):
     return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)).sum(1)
 
