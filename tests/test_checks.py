@@ -975,6 +975,10 @@ VIZ_MISTAKES = {
                                             "z_four.*sigma passed to the sampler where log_sigma belongs"),
     "codes stacked on the first dimension": ("reconstructions", "for _ in range(2)], dim=1)", "for _ in range(2)])",
                                              "the same dimensions in another order"),
+    "samples of the means repeated then viewed": ("prior-samples",
+                                                  "torch.stack([sample_bernoulli(prior_means) for _ in range(3)], dim=1)",
+                                                  "sample_bernoulli(prior_means.repeat(3, 1)).view(10, 3, -1)",
+                                                  "prior_samples.*mixes the codes"),
     "lattice of logits": ("lattice", "lattice_means = torch.sigmoid(decoder(z_lattice)).cpu()",
                           "lattice_means = decoder(z_lattice).cpu()", "is the sigmoid missing"),
     "lattice PNG stretched": ("lattice", 'save_image(Image.fromarray((lattice_image * 255).round().byte().numpy()), '

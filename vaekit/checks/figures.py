@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from vaekit.checks.compare import (expect, expect_binary_draws, expect_close, expect_normal_draws, expect_png,
-                                   expect_tensor, normal_draws)
+                                   expect_tensor, passes)
 from vaekit.checks.part import DATA_DIM, LATENT_DIM, Part, no_inputs, plain, public_check, report
 
 LATTICE_SIZE, LATTICE_RANGE = 50, 3.0
@@ -93,6 +93,12 @@ def compare_prior_samples(inputs, results, expected, figure):
     expect_close(prior_means, expected["means"], "prior_means, sigmoid(decoder(z_prior))", atol=1e-5,
                  hints={"mistakes": {("sigmoid-missing", "decoder(z_prior), the logits: is the sigmoid missing?"):
                                      expected["logits"]}})
+    # The draws of means.repeat(3, 1) viewed as (10, 3, 784): the codes' rows mixed, each sample of another code.
+    mixed = prior_means.repeat(3, 1).view_as(prior_samples)
+    expect(passes(expect_binary_draws, prior_samples, prior_means.unsqueeze(1).expand_as(prior_samples), "")
+           or not passes(expect_binary_draws, prior_samples, mixed, ""),
+           "prior_samples: expected 3 draws from each code's means in its row, found draws of other codes' means: "
+           "repeat(3, 1) then view mixes the codes; stack the 3 draws along dimension 1", "codes-mixed")
     expect_binary_draws(prior_samples, prior_means.unsqueeze(1).expand_as(prior_samples), "prior_samples")
     expect(not bool((prior_samples[:, 0] == prior_samples[:, 1]).all() and
                     (prior_samples[:, 1] == prior_samples[:, 2]).all()),
@@ -145,7 +151,7 @@ def compare_reconstructions(inputs, results, expected, figure):
                                                     "digit")
     except AssertionError as err:  # draws of the wrong spread: sigma passed where log_sigma belongs spreads exp(sigma)
         as_log_sigma = (z_four.double() - expected["mu"].unsqueeze(1)) / expected["sigma"].exp().unsqueeze(1)
-        expect(err.cause != "wrong-spread" or not normal_draws(as_log_sigma),
+        expect(err.cause != "wrong-spread" or not passes(expect_normal_draws, as_log_sigma, "", ""),
                f"{err}; they are draws of N(0, I) in (z_four - mu) / exp(sigma): sigma passed to the sampler where "
                "log_sigma belongs?", "sigma-as-log-sigma")
         raise
