@@ -43,6 +43,10 @@ def describe(found):
 def shape_diagnosis(found, expected):
     """What a wrong shape most likely means: (cause, text to add to the message)."""
     found, expected = tuple(found), tuple(expected)
+    if len(found) == len(expected) + 1 and any(found[:i] + found[i + 1:] == expected and found[i] == 1
+                                               for i in range(len(found))):
+        return "extra-dimension", ": the expected shape with an extra dimension of size 1 (keepdim=True where it " \
+                                  "does not belong, or a squeeze missing?)"
     if len(found) == len(expected) + 1 and found[:len(expected)] == expected:
         return "missing-sum", f": one value per entry of the last dimension ({found[-1]}); is a sum over it missing?"
     if found == expected[::-1] and len(found) == 2:
