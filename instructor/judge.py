@@ -69,7 +69,7 @@ def network_expected(weights, inputs):
     out = forward64(weights, inputs)
     return {"out": out, "sigmoid_output": torch.sigmoid(out),
             "relu": forward64(weights, inputs, torch.relu), "sigmoid_hidden": forward64(weights, inputs, torch.sigmoid),
-            "no_hidden": forward64(weights, inputs, lambda h: h)}
+            "no_hidden": forward64(weights, inputs, lambda h: h), "tanh_output": torch.tanh(out)}
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def expected_elbo(inputs, results, data, densities=ASSIGNMENT):
         mu, log_sigma = out[:, :LATENT_DIM], out[:, LATENT_DIM:]
         terms = [densities.likelihood(x, forward64(inputs["decoder"], z_drawn)).sum(1).mean().item(),
                  densities.prior(z_drawn).mean().item(), densities.q(z_drawn, mu, log_sigma).mean().item(),
-                 closed_form_kl(mu, log_sigma)]
+                 closed_form_kl(mu, log_sigma), densities.q(mu, mu, log_sigma).mean().item()]
         loss = -elbo64(x, loss_codes, enc, dec, densities)[0].mean().item()
         noise = elbo64(x[:1].expand(NOISE_DRAWS, -1), noise_codes, enc, dec)[1]
     return {"estimate": estimate.item(), "grads": list(grads), "terms": terms, "loss": loss, "noise": noise}
@@ -166,7 +166,23 @@ def expected_train(inputs, results, data, densities=ASSIGNMENT):
            f"found batches of shapes {[describe(b) for b in results['batches']]}", "not-training-batches")
     after, losses = adam64(x_batches, results["codes"], inputs["encoder"], inputs["decoder"], LEARNING_RATE, densities)
     mean = sum(losses) / len(losses)
-    return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean)}
+    return {"after": after, "losses": losses, "loss_tolerance": 1e-2 + 1e-4 * abs(mean),
+            "variants": training_variants(x_batches, results["codes"], inputs, densities)}
+
+
+def training_variants(x_batches, z_batches, inputs, densities):
+    """The weights after the steps of training loops that students get wrong, for the diagnoses of
+    compare_train: {(cause, text): weights}: a new Adam at every step (its moments lost), and a learning
+    rate ten times too large or too small (not config['lr'])."""
+    weights = inputs["encoder"] + inputs["decoder"]
+    for x, z in zip(x_batches, z_batches):
+        weights = adam64([x], [z], weights[:4], weights[4:], LEARNING_RATE, densities)[0]
+    scaled = {(f"learning-rate-times-{factor:g}", f"Adam's steps with a learning rate {factor:g} times config['lr']: "
+                                                  "is the learning rate hard-coded, or not the config's?"):
+              adam64(x_batches, z_batches, inputs["encoder"], inputs["decoder"], factor * LEARNING_RATE, densities)[0]
+              for factor in (10, 0.1)}
+    return {("new-optimizer-each-step", "Adam's first step at every step: is a new optimizer made at every step, so "
+                                        "that Adam's running moments are lost?"): weights, **scaled}
 
 
 def expected_scatter(inputs, results, data):
@@ -193,8 +209,8 @@ def expected_reconstructions(inputs, results, data):
 
 
 def expected_lattice(inputs, results, data):
-    return {layout: torch.sigmoid(forward64(inputs["decoder"], lattice_codes(layout))).view(-1, 28, 28)
-            for layout in LATTICE_LAYOUTS}
+    return {**{layout: torch.sigmoid(forward64(inputs["decoder"], lattice_codes(layout))).view(-1, 28, 28)
+               for layout in LATTICE_LAYOUTS}, "logits": forward64(inputs["decoder"], lattice_codes()).view(-1, 28, 28)}
 
 
 def stored(reference):
@@ -217,8 +233,47 @@ def density_mistakes(i):
                          ("sigma-multiplies", "the density with z - mu multiplied by sigma, where it is divided by it"):
                              gaussian64(z, mu, -log_sigma) - 2 * log_sigma.double().sum(1),
                          ("square-not-halved", "the log density with ((z - mu) / sigma)^2 not halved"):
-                             gaussian64(z, mu, log_sigma) - 0.5 * (((z - mu) / log_sigma.exp()).double() ** 2).sum(1)},
-            "offsets": constant_mistakes(z)}
+                             gaussian64(z, mu, log_sigma) - 0.5 * (((z - mu) / log_sigma.exp()).double() ** 2).sum(1),
+                         ("sigma-as-log-sigma", "the density of exp(log_sigma) passed as log_sigma: sigma where "
+                                                "log_sigma belongs?"): gaussian64(z, mu, log_sigma.exp()),
+                         ("log-variance-as-log-sigma", "the density of 2 log_sigma passed as log_sigma: the log of "
+                                                       "the variance where the log of sigma belongs?"):
+                             gaussian64(z, mu, 2 * log_sigma)},
+            "offsets": constant_mistakes(z), **gaussian_terms(z, mu, log_sigma)}
+
+
+def gaussian_terms(z, mu, log_sigma):
+    """The terms of log N(z | mu, diag sigma^2), each summed over the K dimensions of a row, those students
+    write in their place, and its normalising constant (compare.diagnosis)."""
+    z, mu, log_sigma = z.double(), mu.double(), log_sigma.double()
+    sigma = log_sigma.exp()
+    return {"terms": {("square", "-1/2 sum ((z - mu) / sigma)^2"): -0.5 * (((z - mu) / sigma) ** 2).sum(1),
+                      ("log-sigma", "- sum log sigma"): -log_sigma.sum(1),
+                      **normal_constant(z)},
+            "extras": {("square-over-sigma", "-1/2 sum (z - mu)^2 / sigma (divided by sigma where sigma^2 "
+                                             "belongs?)"): -0.5 * ((z - mu) ** 2 / sigma).sum(1),
+                       ("square-over-log-sigma", "-1/2 sum ((z - mu) / log_sigma)^2 (log_sigma used as sigma: exp "
+                                                 "missing?)"): -0.5 * (((z - mu) / log_sigma) ** 2).sum(1),
+                       ("square-of-z-plus-mu", "-1/2 sum ((z + mu) / sigma)^2 (z + mu where z - mu belongs?)"):
+                           -0.5 * (((z + mu) / sigma) ** 2).sum(1),
+                       ("square-not-divided", "-1/2 sum (z - mu)^2 (not divided by sigma^2?)"):
+                           -0.5 * ((z - mu) ** 2).sum(1),
+                       ("sigma", "- sum sigma (sigma where log sigma belongs?)"): -sigma.sum(1),
+                       ("variance", "- sum sigma^2 (the variance where log sigma belongs?)"): -(sigma ** 2).sum(1)},
+            "constant": constant_words(z)}
+
+
+def normal_constant(z):
+    """The normalising constant of a log density of z (B, K), as a term of each row."""
+    return {("constant", "-K/2 log 2pi"): torch.full((len(z),), -0.5 * z.shape[1] * LOG_2PI, dtype=torch.float64)}
+
+
+def constant_words(z):
+    """The normalising constant of a log density of z (B, K) and the quantities a wrong one is written with."""
+    batch, k = z.shape
+    return {"text": "-K/2 log 2pi", "value": -0.5 * k * LOG_2PI,
+            "atoms": {"log 2pi": LOG_2PI, "log pi": math.log(math.pi), "K": k, "log K": math.log(k),
+                      "B": batch, "log B": math.log(batch)}}
 
 
 def constant_mistakes(z):
@@ -235,8 +290,16 @@ def normal_mistakes(i):
     z = i["z"].double()
     return {"mistakes": {("square-not-halved", "the log density with |z|^2 not halved"):
                              std_normal64(z) - 0.5 * (z ** 2).sum(1),
-                         ("density-not-log", "the density itself, not its log"): std_normal64(z).exp()},
-            "offsets": constant_mistakes(z)}
+                         ("density-not-log", "the density itself, not its log"): std_normal64(z).exp(),
+                         ("log-sigma-one", "the log density of N(0, e^2 I): log_sigma = 1 (ones) where 0 (zeros) "
+                                           "belongs?"): gaussian64(z, torch.zeros_like(z), torch.ones_like(z))},
+            "offsets": constant_mistakes(z),
+            "terms": {("square", "-1/2 sum z^2"): -0.5 * (z ** 2).sum(1), **normal_constant(z)},
+            "extras": {("square-of-sum", "-1/2 (sum z)^2 (the square of the sum where the sum of squares "
+                                         "belongs?)"): -0.5 * z.sum(1) ** 2,
+                       ("norm", "-1/2 |z| (the norm where its square belongs?)"): -0.5 * z.norm(dim=1),
+                       ("absolute", "-1/2 sum |z| (|z| where z^2 belongs?)"): -0.5 * z.abs().sum(1)},
+            "constant": constant_words(z)}
 
 
 def likelihood_mistakes(x, logits):
@@ -244,14 +307,41 @@ def likelihood_mistakes(x, logits):
     return {("probabilities-as-logits", "the log likelihood of sigmoid(decoder(z)) as logits: probabilities "
                                         "passed where logits belong?"):
             bernoulli64(x, torch.sigmoid(logits.double())).sum(1),
+            ("log-probabilities-as-logits", "the log likelihood of log sigmoid(decoder(z)) as logits: log "
+                                            "probabilities passed where logits belong?"):
+            bernoulli64(x, torch.nn.functional.logsigmoid(logits.double())).sum(1),
             ("x-swapped", "the log likelihood of 1 - x: x and 1 - x swapped?"): bernoulli64(1 - x, logits).sum(1)}
+
+
+def bernoulli_terms(x, logits, reduce=lambda values: values):
+    """The two terms of log Ber(x | sigmoid(y)) = x log sigmoid(y) + (1 - x) log sigmoid(-y), of each pixel or
+    reduced (summed over the pixels of a row), and those students write in their place (compare.diagnosis)."""
+    x, y = x.double(), logits.double()
+    log_sigmoid = torch.nn.functional.logsigmoid
+    return {"terms": {("x-term", "x log sigmoid(y)"): reduce(x * log_sigmoid(y)),
+                      ("not-x-term", "(1 - x) log sigmoid(-y)"): reduce((1 - x) * log_sigmoid(-y))},
+            "extras": {("not-x-log-sigmoid-y", "(1 - x) log sigmoid(y) (log sigmoid(y) where log(1 - "
+                                                     "sigmoid(y)) = log sigmoid(-y) belongs?)"):
+                           reduce((1 - x) * log_sigmoid(y)),
+                       ("x-log-sigmoid-neg-y", "x log sigmoid(-y) (log(1 - sigmoid(y)) where log sigmoid(y) "
+                                                 "belongs?)"): reduce(x * log_sigmoid(-y)),
+                       ("not-x-log-sigmoid-1-minus-y", "(1 - x) log sigmoid(1 - y) (1 - y where -y "
+                                                               "belongs?)"): reduce((1 - x) * log_sigmoid(1 - y)),
+                       ("not-x-log-half", "(1 - x) log sigmoid(0) = -(1 - x) log 2 (log sigmoid(x y): the "
+                                                "logits' sign 2x - 1 forgotten?)"): reduce(-(1 - x) * math.log(2)),
+                       ("logits", "y (log sigmoid(y) where log sigmoid(-y) = log sigmoid(y) - y belongs, or the "
+                                  "other way round?)"): reduce(y),
+                       ("x-logits", "x y"): reduce(x * y),
+                       ("softplus", "log(1 + e^y) = softplus(y)"): reduce(torch.nn.functional.softplus(y))}}
 
 
 def joint_expected(i):
     logits = forward64(i["decoder"], i["z"])
     likelihood, prior = bernoulli64(i["x"], logits).sum(1), std_normal64(i["z"])
-    return {"out": likelihood + prior,
-            "mistakes": {("prior-subtracted", "log p(x | z) - log p(z): the prior subtracted where the joint adds "
+    return {"out": likelihood + prior, "terms": {("likelihood", "log p(x | z)"): likelihood, ("prior", "log p(z)"): prior},
+            "mistakes": {("product", "log p(x | z) * log p(z): the product of the logs where their sum belongs"):
+                             likelihood * prior,
+                         ("prior-subtracted", "log p(x | z) - log p(z): the prior subtracted where the joint adds "
                                               "it?"): likelihood - prior,
                          ("prior-missing", "log p(x | z) alone: is log p(z) missing?"): likelihood,
                          ("mean-over-pixels", "log p(x | z) averaged over the 784 pixels, + log p(z): a mean where a "
@@ -262,7 +352,8 @@ def joint_expected(i):
 
 def likelihood_expected(i):
     logits = forward64(i["decoder"], i["z"])
-    return {"out": bernoulli64(i["x"], logits).sum(1), "mistakes": likelihood_mistakes(i["x"], logits)}
+    return {"out": bernoulli64(i["x"], logits).sum(1), "mistakes": likelihood_mistakes(i["x"], logits),
+            "entries": bernoulli64(i["x"], logits), **bernoulli_terms(i["x"], logits, lambda values: values.sum(1))}
 
 
 def bernoulli_expected(i):
@@ -274,14 +365,23 @@ def bernoulli_expected(i):
                          ("x-swapped", "the log density of 1 - x: x and 1 - x swapped?"): bernoulli64(1 - x, y),
                          ("one-minus-x-term-missing", "log sigmoid(y) where x = 1 and 0 where x = 0: is the (1 - x) "
                                                       "term missing?"): bernoulli64(x, y) * x,
-                         ("density-not-log", "the probability itself, not its log"): bernoulli64(x, y).exp()}}
+                         ("density-not-log", "the probability itself, not its log"): bernoulli64(x, y).exp()},
+            **bernoulli_terms(x, y)}
 
 
 def table_expected(i):
     x, y = i["x"].double(), i["logits"].double()
     out = torch.stack([bernoulli64(row.expand_as(y), y).sum(1) for row in x])
+    softplus = torch.nn.functional.softplus
+    by_column = lambda values: values.expand(len(x), -1)  # noqa: E731  (a term of logits_j alone, in each row i)
     return {"out": out, "mistakes": {("term-missing", "the table without the part of the log density that does not "
-                                                      "depend on x: is a term missing?"): x @ y.T}}
+                                                      "depend on x: is a term missing?"): x @ y.T},
+            "terms": {("x-logits", "x_i . y_j"): x @ y.T, ("softplus", "- sum_d softplus(y_jd)"):
+                      by_column(-softplus(y).sum(1))},
+            "extras": {("softplus-of-minus-y", "- sum_d softplus(-y_jd) (softplus(-y) where softplus(y) belongs?)"):
+                           by_column(-softplus(-y).sum(1)),
+                       ("logits", "sum_d y_jd"): by_column(y.sum(1)),
+                       ("x-softplus", "- x_i . softplus(y_j) (the softplus term weighted by x?)"): -x @ softplus(y).T}}
 
 
 def log_mean_exp_expected(i):
@@ -290,8 +390,12 @@ def log_mean_exp_expected(i):
     missing_log_n = {("log-n-missing", f"log({n}) = log(n): is the - log(n) missing (a log-sum-exp, not a "
                                         "log-mean-exp)?"): math.log(n)}
     return {"out": torch.logsumexp(values, 1) - math.log(n), "by_column": torch.logsumexp(values[:1], 1) - math.log(n),
-            "mistakes": {("plain-mean", "the mean of a, not log(mean(exp(a)))"): values.mean(1)},
-            "offsets": missing_log_n}
+            "mistakes": {("plain-mean", "the mean of a, not log(mean(exp(a)))"): values.mean(1),
+                         ("divided-by-n", "log(sum(exp(a))) / n: divided by n where log(mean) = log(sum) - log(n) "
+                                          "belongs?"): torch.logsumexp(values, 1) / n},
+            "offsets": missing_log_n,
+            "constant": {"text": "- log n", "value": -math.log(n),
+                         "atoms": {"log n": math.log(n), "n": n, "log a.numel()": math.log(values.numel())}}}
 
 
 # What -(K / 2) log(2 pi) adds to a log density of K = 2 dimensions, and its half.
@@ -408,11 +512,23 @@ def part_inputs(name, seed):
     return seed_weights(seed) if PARTS[name].visualization else inputs_for(PARTS[name], seed)
 
 
+# What an error that the student's code raised most likely means: {words in its message: (cause, hint)}.
+RAISED = {"must match the size of tensor": ("shapes-do-not-broadcast",
+                                            "; two shapes that do not broadcast: a sum, mean or max with keepdim=True "
+                                            "missing or misplaced, or over the wrong dimension?"),
+          "does not require grad and does not have a grad_fn": ("loss-without-gradients",
+                                                                "; the loss carries no gradients: computed under "
+                                                                "torch.no_grad(), or detached?")}
+
+
 def judge(name, results, inputs, figures, data=None):
     """Why the part called name fails, and the identifier of that cause (instructor/result.py's
     diagnosis_id), from the kernel's results on inputs; ("", "") if it passes."""
     if results.get("error"):
-        return str(results["error"]), diagnosis_id(name, results.get("cause"))
+        cause, hint = next(((cause, hint) for words, (cause, hint) in RAISED.items()
+                            if str(results.get("cause", "")).startswith("raised-") and words in str(results["error"])),
+                           (results.get("cause"), ""))
+        return str(results["error"]) + hint, diagnosis_id(name, cause)
     part = PARTS[name]
     try:
         expected = EXPECTED[name](inputs, results, data or Data())

@@ -347,7 +347,87 @@ DIAGNOSED = {
     "the uniforms compared the wrong way": ("helpers.sample_bernoulli", "sample_bernoulli",
                                             lambda p, generator=None: (torch.rand(p.shape, generator=generator) > p).float(),
                                             "1 - p"),
+    # Diagnosed by the terms of the formula (compare.fitted_terms), by the constant (named_constant), by the
+    # shape (misshapen), or by what a draw says.
+    "the sign of the (1 - x) term": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                     lambda x, y: -x * F.softplus(-y) + (1 - x) * F.softplus(y),
+                                     r"the term \(1 - x\) log sigmoid\(-y\) with its sign flipped"),
+    "log sigmoid(y) in both terms": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                     lambda x, y: F.logsigmoid(y),
+                                     r"\(1 - x\) log sigmoid\(y\) .* where \(1 - x\) log sigmoid\(-y\) belongs"),
+    "the sign 2x - 1 of the logits forgotten": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                                lambda x, y: -F.softplus(-x * y), "sign 2x - 1 forgotten"),
+    "log sigmoid(y) for log(1 - sigmoid(y))": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                               lambda x, y: x * y + F.logsigmoid(y), "an extra term y"),
+    "a helper summed over its pixels": ("helpers.bernoulli_log_density", "bernoulli_log_density",
+                                        lambda x, y: (x * y - F.softplus(y)).sum(-1), "sum over dimension 1"),
+    "the constant not halved": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                lambda z: -(z ** 2).sum(1) / 2 - z.shape[1] * math.log(2 * math.pi),
+                                "its constant is -2 log 2pi where -K/2 log 2pi belongs"),
+    "the constant of K times 2 pi": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                     lambda z: -0.5 * (z ** 2).sum(1) - 0.5 * math.log(2 * math.pi * z.shape[1]),
+                                     "its constant is -1/2 log 2pi - 1/2 log K"),
+    "the square of the sum": ("helpers.std_normal_log_density", "std_normal_log_density",
+                              lambda z: -0.5 * z.sum(1) ** 2 - math.log(2 * math.pi), "square of the sum"),
+    "a table of every row with every row": ("helpers.std_normal_log_density", "std_normal_log_density",
+                                            lambda z: -0.5 * z @ z.T - math.log(2 * math.pi), "diagonal is right"),
+    "the log of the variance": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                                lambda z, mu, ls: GOOD_GAUSSIAN(z, mu, ls) - ls.sum(1), "- sum log sigma doubled"),
+    "divided by sigma": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                         lambda z, mu, ls: (-(z - mu) ** 2 / (2 * ls.exp()) - ls).sum(1) - math.log(2 * math.pi),
+                         r"divided by sigma where sigma\^2 belongs"),
+    "sigma for log sigma": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                            lambda z, mu, ls: GOOD_GAUSSIAN(z, mu, ls) + ls.sum(1) - ls.exp().sum(1),
+                            "sigma where log sigma belongs"),
+    "exp missing in the square": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+                                  lambda z, mu, ls: (-0.5 * ((z - mu) / ls) ** 2 - ls).sum(1) - math.log(2 * math.pi),
+                                  "exp missing"),
+    "z + mu": ("helpers.diag_gaussian_log_density", "diag_gaussian_log_density",
+               lambda z, mu, ls: GOOD_GAUSSIAN(z, -mu, ls), "z \\+ mu where z - mu belongs"),
+    "softplus(-y) in the table": ("helpers.bernoulli_log_likelihood_table", "bernoulli_log_likelihood_table",
+                                  lambda x, y: x @ y.T + F.logsigmoid(y).sum(1),
+                                  r"softplus\(-y\) where softplus\(y\) belongs"),
+    "n for log n": ("helpers.log_mean_exp", "log_mean_exp", lambda a, dim: torch.logsumexp(a, dim) - a.shape[dim],
+                    "its constant is -n where - log n belongs"),
+    "log of every entry's count": ("helpers.log_mean_exp", "log_mean_exp",
+                                   lambda a, dim: torch.logsumexp(a, dim) - math.log(a.numel()), r"a\.numel\(\)"),
+    "divided by n": ("helpers.log_mean_exp", "log_mean_exp", lambda a, dim: torch.logsumexp(a, dim) / a.shape[dim],
+                     "divided by n"),
+    "keepdim where it does not belong": ("helpers.log_mean_exp", "log_mean_exp",
+                                         lambda a, dim: torch.logsumexp(a, dim, keepdim=True) - math.log(a.shape[dim]),
+                                         "extra dimension of size 1"),
+    "n of the last axis": ("helpers.log_mean_exp", "log_mean_exp",
+                           lambda a, dim: torch.logsumexp(a, dim) - math.log(a.shape[-1]), "fixed axis"),
+    "shifted by the largest of all": ("helpers.log_mean_exp", "log_mean_exp",
+                                      lambda a, dim: (a - a.max()).exp().mean(dim).log() + a.max(), "underflow"),
+    "one noise for the whole batch": ("helpers.sample_diag_gaussian", "sample_diag_gaussian",
+                                      lambda mu, ls, generator=None: mu + ls.exp() * torch.randn(
+                                          mu.shape[-1], generator=generator), "one noise shared"),
+    "mu scaled by sigma": ("helpers.sample_diag_gaussian", "sample_diag_gaussian",
+                           lambda mu, ls, generator=None: (mu + torch.randn(mu.shape, generator=generator)) * ls.exp(),
+                           "mu scaled by sigma"),
+    "probabilities thresholded": ("helpers.sample_bernoulli", "sample_bernoulli",
+                                  lambda p, generator=None: (p > 0.5).float(), "thresholded rather than drawn"),
+    "normal draws for uniform ones": ("helpers.sample_bernoulli", "sample_bernoulli",
+                                      lambda p, generator=None: (torch.randn(p.shape, generator=generator) < p).float(),
+                                      r"normal draws \(randn\)"),
 }
+
+
+def test_a_wrong_result_is_named_by_the_terms_of_its_formula():
+    # The fit knows no formula: any terms and extras, any names. It names simple coefficients only, exactly.
+    from vaekit.checks.compare import fitted_terms, named_constant
+    g = torch.Generator().manual_seed(1)
+    a, b, c = (torch.randn(12, generator=g, dtype=torch.float64) for _ in range(3))
+    terms, extras = {("a", "A"): a, ("b", "B"): b}, {("c", "C"): c}
+    assert fitted_terms(2 * a + b, terms, extras, 1e-6) == ("a-doubled", "it is the formula with the term A doubled")
+    assert fitted_terms(a + c, terms, extras, 1e-6) == ("c-for-b", "it is the formula with C where B belongs")
+    assert fitted_terms(a + b - 0.5 * c, terms, extras, 1e-6)[0] == "extra-c"
+    assert fitted_terms(a + 1.3 * b, terms, extras, 1e-6) is None
+    assert fitted_terms(a[:2] + b[:2], {k: v[:2] for k, v in terms.items()}, {}, 1e-6) is None, "as many terms as entries"
+    atoms = {"log n": math.log(5), "n": 5}
+    assert named_constant(-5, atoms) == "-n" and named_constant(-0.5 * math.log(5) - 5, atoms) == "-1/2 log n - n"
+    assert named_constant(-1.2345, atoms) is None
 
 
 def GOOD_GAUSSIAN(z, mu, log_sigma):
@@ -362,7 +442,8 @@ def test_a_mistake_in_a_helper_is_diagnosed(mistake, tmp_path):
               "helpers.bernoulli_log_density": checks.check_bernoulli_log_density,
               "helpers.bernoulli_log_likelihood_table": checks.check_likelihood_table,
               "helpers.log_mean_exp": checks.check_log_mean_exp,
-              "helpers.sample_bernoulli": checks.check_sample_bernoulli}[part]
+              "helpers.sample_bernoulli": checks.check_sample_bernoulli,
+              "helpers.sample_diag_gaussian": checks.check_sample_diag_gaussian}[part]
     helper(part, name, function, public, tmp_path, words)
 
 
@@ -393,6 +474,34 @@ NOTEBOOK_DIAGNOSED = {
     "the batch size in log_q's constant": ("log_q", "def log_q(z, mu, log_sigma):\n"
                                            "    return (-0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma).sum(1) "
                                            "- 0.5 * z.shape[0] * math.log(2 * math.pi)", "counts the batch size"),
+    "log_prior of N(0, e^2)": ("log_prior", "def log_prior(z):\n"
+                               "    return diag_gaussian_log_density(z, torch.zeros_like(z), torch.ones_like(z))",
+                               r"N\(0, e\^2 I\)"),
+    "log_q of sigma": ("log_q", "def log_q(z, mu, log_sigma):\n"
+                       "    return diag_gaussian_log_density(z, mu, log_sigma.exp())", "sigma where log_sigma belongs"),
+    "log_q of the log variance": ("log_q", "def log_q(z, mu, log_sigma):\n"
+                                  "    return diag_gaussian_log_density(z, mu, 2 * log_sigma)", "log of the variance"),
+    "log_likelihood summed over the batch": ("log_likelihood", "def log_likelihood(x, z):\n"
+                                             "    return bernoulli_log_density(x, decoder(z)).sum(dim=0)",
+                                             "sum over dimension 0 .* of the values of each entry"),
+    "log probabilities as logits": ("log_likelihood", "def log_likelihood(x, z):\n"
+                                    "    return bernoulli_log_density(x, torch.nn.functional.logsigmoid(decoder(z))).sum(1)",
+                                    "log probabilities passed"),
+    "the joint as a product": ("joint_log_density", "def joint_log_density(x, z):\n"
+                               "    return log_likelihood(x, z) * log_prior(z)", "product of the logs"),
+    "the joint through exp": ("joint_log_density", "def joint_log_density(x, z):\n"
+                              "    return torch.log(torch.exp(log_likelihood(x, z) + log_prior(z)))", "underflow"),
+    "the prior in every pixel": ("joint_log_density", "def joint_log_density(x, z):\n"
+                                 "    return (bernoulli_log_density(x, decoder(z)) + log_prior(z)[:, None]).sum(1)",
+                                 r"log p\(z\) times 784"),
+    "encode returns sigma": ("encoder", "def encode(x):\n    mu, log_sigma = encoder(x).chunk(2, dim=1)\n"
+                             "    return mu, torch.exp(log_sigma)", "already are log sigma"),
+    "encode split along the batch": ("encoder", "def encode(x):\n    return encoder(x).split(len(x) // 2)",
+                                     "split along dimension 0"),
+    "dropout in the decoder": ("decoder", "decoder = nn.Sequential(nn.Linear(2, 500), nn.Tanh(), nn.Dropout(0.1), "
+                               "nn.Linear(500, 784))", "dropout"),
+    "a tanh on the decoder's output": ("decoder", "decoder = nn.Sequential(nn.Linear(2, 500), nn.Tanh(), "
+                                       "nn.Linear(500, 784), nn.Tanh())", "applies a tanh"),
 }
 
 
@@ -411,7 +520,8 @@ def test_a_mistake_in_the_notebook_is_diagnosed(nb, mistake, tmp_path):
               "joint_log_density": lambda: checks.check_joint_log_density(nb["joint_log_density"], nb["decoder"], "cpu"),
               "log_prior": lambda: checks.check_log_prior(nb["log_prior"], "cpu"),
               "log_q": lambda: checks.check_log_q(nb["log_q"], "cpu"),
-              "encoder": lambda: checks.check_encoder(nb["encoder"], nb["encode"], "cpu")}[part]
+              "encoder": lambda: checks.check_encoder(nb["encoder"], nb["encode"], "cpu"),
+              "decoder": lambda: checks.check_decoder(nb["decoder"], "cpu")}[part]
     both_fail(nb, part, public, words, tmp_path)
 
 
@@ -577,6 +687,43 @@ def elbo(x):
     kl = (0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 1) - log_sigma).sum(1)
     return (log_likelihood(x, z) - kl).mean()
 """, "elbo\\(x\\): expected.*the KL in closed form"),
+    "the loss returned by elbo": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    return (log_q(z, mu, log_sigma) - joint_log_density(x, z)).mean()
+def loss(x):
+    return elbo(x)
+""", "elbo\\(x\\): expected.*the value negated"),
+    "log q summed, the rest averaged": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    return joint_log_density(x, z).mean() - log_q(z, mu, log_sigma).sum()
+""", "elbo\\(x\\): expected.*log q\\(z \\| x\\) summed over the batch of 16 digits, the rest averaged"),
+    "log q at mu": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    return (joint_log_density(x, z) - log_q(mu, mu, log_sigma)).mean()
+""", "elbo\\(x\\): expected.*log q at the mean mu"),
+    "per pixel": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    return torch.mean(joint_log_density(x, z) - log_q(z, mu, log_sigma)) / 784
+""", "elbo\\(x\\): expected.*divided by 784"),
+    "the closed-form KL added": ("""
+def elbo(x):
+    mu, log_sigma = encode(x)
+    z = sample_diag_gaussian(mu, log_sigma)
+    kl = 0.5 * (mu ** 2 + log_sigma.exp() ** 2 - 1 - 2 * log_sigma).sum(1)
+    return (log_likelihood(x, z) + kl).mean()
+""", "elbo\\(x\\): expected.*the KL in closed form and added"),
+    "the loss divided by the batch size": ("""
+def loss(x):
+    return -elbo(x) / len(x)
+""", "loss\\(x\\): expected.*divided by the batch size"),
 }
 
 
@@ -645,7 +792,73 @@ TRAIN_MISTAKES = {  # the step, and the words that name the mistake
             loss(batch).backward()
             optimizer.step()
 """, "one evaluation of the loss per mini-batch"),
+    "gradients cleared before the step": ("""            batch_loss = loss(batch)
+            batch_loss.backward()
+            optimizer.zero_grad()
+            optimizer.step()
+""", r"no gradient at the step"),
+    "the loss summed over the batch": ("""            batch_loss = loss(batch) * batch.shape[0]
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+""", "the sum over the batch of 200 digits"),
+    "the first batch at every step": ("""            batch_loss = loss(x_train[:len(batch)])
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+""", "the same batch at two steps"),
 }
+# Mistakes of the step that Adam computed by hand tells apart, which grading does (the notebook's check does not).
+GRADED_TRAIN_MISTAKES = {
+    "a new optimizer at every step": ("""            optimizer = torch.optim.Adam(optimizer.param_groups[0]["params"], lr=config["lr"])
+            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+""", "new optimizer made at every step"),
+    "the learning rate hard-coded": ("""            optimizer.param_groups[0]["lr"] = 1e-4
+            batch_loss = loss(batch)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+""", "learning rate 0.1 times config"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(GRADED_TRAIN_MISTAKES))
+def test_training_mistakes_that_grading_names(nb, mistake, tmp_path):
+    step, words = GRADED_TRAIN_MISTAKES[mistake]
+    train_with_step(nb, step)
+    why = graded(nb, "train", tmp_path)
+    assert re.search(words, why), why
+
+
+# Errors the student's code raises, and the likely cause grading names beside them (judge.RAISED; the
+# helpers' own argument checks): (part, the code, the words).
+RAISED = {
+    "keepdim missing": ("helpers.log_mean_exp", {"log_mean_exp": lambda a, dim: (
+        (a - a.max(dim).values).exp().mean(dim).log() + a.max(dim).values)}, "keepdim=True missing or misplaced"),
+    "keepdim misplaced": ("helpers.bernoulli_log_likelihood_table", {"bernoulli_log_likelihood_table": lambda x, y: (
+        x @ y.T - F.softplus(y).sum(1, keepdim=True))}, "keepdim=True missing or misplaced"),
+    "x and logits swapped": ("log_likelihood", "def log_likelihood(x, z):\n"
+                             "    return bernoulli_log_density(decoder(z), x).sum(1)", "x and logits swapped"),
+    "a loss without gradients": ("train", SOLUTION_STEP.replace("batch_loss = loss(batch)",
+                                                                "batch_loss = loss(batch).detach()"),
+                                 r"computed under torch.no_grad\(\), or detached"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(RAISED))
+def test_an_error_raised_is_told_its_likely_cause(nb, mistake, tmp_path):
+    part, code, words = RAISED[mistake]
+    if isinstance(code, dict):
+        nb = {**code, "device": "cpu"}
+    elif part == "train":
+        train_with_step(nb, code)
+    else:
+        run(nb, code)
+    why = graded(nb, part, tmp_path)
+    assert re.search(words, why), why
 
 
 def train_with_step(nb, step):
@@ -754,6 +967,29 @@ VIZ_MISTAKES = {
                                     'FIGURES / "latent_lattice.png")',
                                     'plt.imsave(FIGURES / "latent_lattice.png", lattice_image[::2, ::2], cmap="gray")',
                                     "1400 x 1400"),
+    "scatter of the encoder's outputs": ("scatter", "mu_train, _ = encode(x_train)", "mu_train = encoder(x_train)",
+                                         "the encoder's 4 outputs"),
+    "scatter of every other output": ("scatter", "mu_train, _ = encode(x_train)",
+                                      "mu_train = encoder(x_train)[:, 0::2]", "every other output"),
+    "prior codes from a uniform": ("prior-samples", "z_prior = torch.randn(10, LATENT_DIM, device=device)",
+                                   "z_prior = torch.rand(10, LATENT_DIM, device=device)", r"uniform draws \(torch.rand\)"),
+    "codes drawn with sigma as log sigma": ("reconstructions", "sample_diag_gaussian(mu_four, log_sigma_four)",
+                                            "sample_diag_gaussian(mu_four, log_sigma_four.exp())",
+                                            "z_four.*sigma passed to the sampler where log_sigma belongs"),
+    "codes stacked on the first dimension": ("reconstructions", "for _ in range(2)], dim=1)", "for _ in range(2)])",
+                                             "the same dimensions in another order"),
+    "samples of the means repeated then viewed": ("prior-samples",
+                                                  "torch.stack([sample_bernoulli(prior_means) for _ in range(3)], dim=1)",
+                                                  "sample_bernoulli(prior_means.repeat(3, 1)).view(10, 3, -1)",
+                                                  "prior_samples.*mixes the codes"),
+    "lattice of logits": ("lattice", "lattice_means = torch.sigmoid(decoder(z_lattice)).cpu()",
+                          "lattice_means = decoder(z_lattice).cpu()", "is the sigmoid missing"),
+    "lattice PNG stretched": ("lattice", 'save_image(Image.fromarray((lattice_image * 255).round().byte().numpy()), '
+                              'FIGURES / "latent_lattice.png")',
+                              'plt.imsave(FIGURES / "latent_lattice.png", lattice_image.numpy(), cmap="gray")',
+                              "vmin=0, vmax=1"),
+    "lattice PNG not scaled": ("lattice", "(lattice_image * 255).round().byte()", "lattice_image.byte()",
+                               "not multiplied by 255"),
 }
 
 

@@ -52,8 +52,19 @@ def check_finite_gaussian(mu, log_sigma):
 # One call for each function of helpers.py
 # ---------------------------------------------------------------------------
 
+def check_not_swapped(x, logits):
+    """Raise if x is not binary where logits are, 0s and 1s both: x and logits passed the other way round."""
+    if isinstance(x, torch.Tensor) and isinstance(logits, torch.Tensor) and not ((x == 0) | (x == 1)).all() \
+            and ((logits == 0) | (logits == 1)).all() and (logits == 0).any() and (logits == 1).any():
+        err = ValueError("x must be binary (every entry 0 or 1), and logits are: are x and logits swapped? "
+                         "The call is bernoulli_log_density(x, logits)")
+        err.cause = "arguments-swapped"
+        raise err
+
+
 def check_bernoulli_arguments(x, logits):
     """bernoulli_log_density(x, logits): x binary (B, D), logits (B, D)."""
+    check_not_swapped(x, logits)
     check_binary("x", x)
     check_batch("logits", logits)
     check_same_shape("x", x, "logits", logits)
@@ -61,6 +72,7 @@ def check_bernoulli_arguments(x, logits):
 
 def check_table_arguments(x, logits):
     """bernoulli_log_likelihood_table(x, logits): x binary (B, D), logits (G, D) and finite."""
+    check_not_swapped(x, logits)
     check_binary("x", x)
     check_batch("logits", logits)
     if x.shape[1] != logits.shape[1]:

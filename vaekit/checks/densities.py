@@ -158,10 +158,12 @@ def compare_sample_diag_gaussian(inputs, results, expected=None, figure=None):
                                      "log_sigma (a reparameterized draw, section 3); found a result detached from them",
            "not-reparameterized")
     grad_mu, grad_log_sigma = results["grad_mu"], results["grad_log_sigma"]
+    scaled = isinstance(grad_mu, torch.Tensor) and torch.allclose(grad_mu.double(), inputs["log_sigma"].double().exp())
     expect(isinstance(grad_mu, torch.Tensor) and torch.allclose(grad_mu.double(), torch.ones_like(mu)),
            "sample_diag_gaussian: expected dz/dmu = 1 (a reparameterized draw, section 3), found "
-           f"{grad_mu[0].tolist() if isinstance(grad_mu, torch.Tensor) else grad_mu} in the first row",
-           "not-reparameterized")
+           f"{grad_mu[0].tolist() if isinstance(grad_mu, torch.Tensor) else grad_mu} in the first row"
+           + ("; it is sigma: mu scaled by sigma, as in (mu + eps) * sigma, where z = mu + sigma * eps?" if scaled else ""),
+           "mu-scaled-by-sigma" if scaled else "not-reparameterized")
     expect(isinstance(grad_log_sigma, torch.Tensor)
            and torch.allclose(grad_log_sigma.double(), z.double() - mu, atol=1e-5, rtol=1e-4),
            "sample_diag_gaussian: expected dz/dlog_sigma = z - mu, found otherwise "
@@ -178,6 +180,9 @@ def compare_sample_diag_gaussian(inputs, results, expected=None, figure=None):
                     if near(sd, abs(inputs["many_log_sigma"])) else ("wrong-moments", ""))
     if not (near(mean, want_mean) or abs(want_mean) < 0.05):
         cause, named = "wrong-moments", ""
+    if bool((sd == 0).all()):
+        cause, named = "noise-shared", "; every row is the same draw: one noise shared by the whole batch (noise of " \
+                                       "shape (K,) or (1,)) where one per entry of mu belongs?"
     expect(bool((mean - want_mean).abs().max() < 0.02 * max(1.0, want_sd) and (sd / want_sd - 1).abs().max() < 0.02),
            f"sample_diag_gaussian(mu={want_mean:.3f}, log_sigma={inputs['many_log_sigma']:.3f}), {len(many)} draws: "
            f"expected mean {want_mean:.3f} and standard deviation exp(log_sigma) = {want_sd:.3f} within 2 %, found "
@@ -222,13 +227,20 @@ def compare_sample_bernoulli(inputs, results, expected=None, figure=None):
            "with the generator argument)", "generator-unused")
     # A correct sampler's frequency is within 5 standard errors of p but once in millions of gradings.
     frequencies, probs64 = draws.double().mean(0), probs.double()
-    tolerance = 5 * (probs64 * (1 - probs64) / len(draws)).sqrt() + 1e-12  # exact at p = 0 and p = 1
-    flipped = bool(((frequencies - (1 - probs64)).abs() < tolerance).all())
-    expect(bool(((frequencies - probs64).abs() < tolerance).all()),
+
+    def like(values):  # within 5 standard errors of the frequencies values, exact at 0 and 1
+        return bool(((frequencies - values).abs() < 5 * (values * (1 - values) / len(draws)).sqrt() + 1e-12).all())
+
+    cause, named = next(((cause, text) for cause, text, values in (
+        ("comparison-reversed", "; they are 1 - p: is the comparison with the uniform draws the wrong way round?",
+         1 - probs64),
+        ("thresholded", "; they are 1 where p > 1/2 and 0 elsewhere: p thresholded rather than drawn from?",
+         (probs64 > 0.5).double()),
+        ("normal-not-uniform", "; they are P(N(0, 1) < p): normal draws (randn) where uniform ones (rand) belong?",
+         0.5 * (1 + torch.erf(probs64 / math.sqrt(2))))) if like(values)), ("wrong-frequency", ""))
+    expect(like(probs64),
            f"sample_bernoulli: expected P(x = 1) = p for p = {[round(p, 3) for p in probs.tolist()]}, found "
-           f"frequencies {[round(f, 3) for f in frequencies.tolist()]}"
-           + ("; they are 1 - p: is the comparison with the uniform draws the wrong way round?" if flipped else ""),
-           "comparison-reversed" if flipped else "wrong-frequency")
+           f"frequencies {[round(f, 3) for f in frequencies.tolist()]}" + named, cause)
     return [f"sample_bernoulli: {shape} {draws.dtype}, binary, repeats with a seeded generator",
             "frequencies within 5 standard errors of p, for p = 0, three between, and 1: ok"]
 
@@ -284,8 +296,10 @@ def run_log_mean_exp(inputs, device, log_mean_exp):
 
 def compare_log_mean_exp(inputs, results, expected, figure=None):
     expect_close(results["out"], expected["out"], "log_mean_exp(a, dim=1)", atol=1e-3, hints=expected)
+    fixed_axis = {("n-from-fixed-axis", "log(n) missing at dim=0 alone: n taken from a fixed axis (a.shape[1] or "
+                                        "a.shape[-1]) where a.shape[dim] belongs?"): math.log(inputs["values"].shape[1])}
     expect_close(results["by_column"], expected["by_column"], "log_mean_exp(a, dim=0)", atol=1e-3,
-                 hints=expected)
+                 hints={"offsets": fixed_axis})
     return [f"log_mean_exp: {tuple(results['out'].shape)}, matches log(mean(exp(a))), no overflow at 1000: ok"]
 
 

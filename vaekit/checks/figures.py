@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from vaekit.checks.compare import expect, expect_binary_draws, expect_close, expect_normal_draws, expect_png, expect_tensor
+from vaekit.checks.compare import (expect, expect_binary_draws, expect_close, expect_normal_draws, expect_png,
+                                   expect_tensor, passes)
 from vaekit.checks.part import DATA_DIM, LATENT_DIM, Part, no_inputs, plain, public_check, report
 
 LATTICE_SIZE, LATTICE_RANGE = 50, 3.0
@@ -33,6 +34,11 @@ def run_scatter(inputs, device, mu_train):
 def compare_scatter(inputs, results, expected, figure):
     """expected: "mu" and "log_sigma" of q(z | x) for the training digits scatter_rows(60000)."""
     mu_train = results["mu_train"]
+    rows = scatter_rows(60000)
+    expect(not (isinstance(mu_train, torch.Tensor) and tuple(mu_train.shape) == (60000, 2 * LATENT_DIM)
+                and torch.allclose(mu_train[rows, :LATENT_DIM].double(), expected["mu"].double(), atol=1e-4)),
+           f"mu_train: expected shape (60000, {LATENT_DIM}), found (60000, {2 * LATENT_DIM}): the encoder's "
+           f"{2 * LATENT_DIM} outputs, of which mu is the first {LATENT_DIM} (encode(x)[0])", "encoder-outputs-not-mu")
     expect_tensor(mu_train, "mu_train", (60000, LATENT_DIM))
     found = mu_train[scatter_rows(len(mu_train))]
     if not torch.allclose(found.double(), expected["mu"].double(), atol=1e-4):
@@ -48,7 +54,10 @@ def compare_scatter(inputs, results, expected, figure):
            "them (mu + sigma * noise): the means are wanted, not samples", "sampled-codes")
     expect_close(found, expected["mu"], "mu_train, the encoder means of the training digits (in x_train's order)",
                  atol=1e-4, hints={"mistakes": {("log-sigma-not-mu", "the encoder's log_sigma, not its mu"):
-                                                expected["log_sigma"]}})
+                                                expected["log_sigma"],
+                                                ("every-other-output", "outputs 0 and 2 of the encoder: every other "
+                                                                       "output, where mu is the first two"):
+                                                torch.stack([expected["mu"][:, 0], expected["log_sigma"][:, 0]], 1)}})
     expect_png(figure)
     return [f"mu_train: {tuple(mu_train.shape)}, the encoder means of the training digits: ok",
             f"figure saved: {Path(figure).name}"]
@@ -84,6 +93,12 @@ def compare_prior_samples(inputs, results, expected, figure):
     expect_close(prior_means, expected["means"], "prior_means, sigmoid(decoder(z_prior))", atol=1e-5,
                  hints={"mistakes": {("sigmoid-missing", "decoder(z_prior), the logits: is the sigmoid missing?"):
                                      expected["logits"]}})
+    # The draws of means.repeat(3, 1) viewed as (10, 3, 784): the codes' rows mixed, each sample of another code.
+    mixed = prior_means.repeat(3, 1).view_as(prior_samples)
+    expect(passes(expect_binary_draws, prior_samples, prior_means.unsqueeze(1).expand_as(prior_samples), "")
+           or not passes(expect_binary_draws, prior_samples, mixed, ""),
+           "prior_samples: expected 3 draws from each code's means in its row, found draws of other codes' means: "
+           "repeat(3, 1) then view mixes the codes; stack the 3 draws along dimension 1", "codes-mixed")
     expect_binary_draws(prior_samples, prior_means.unsqueeze(1).expand_as(prior_samples), "prior_samples")
     expect(not bool((prior_samples[:, 0] == prior_samples[:, 1]).all() and
                     (prior_samples[:, 1] == prior_samples[:, 2]).all()),
@@ -131,7 +146,15 @@ def compare_reconstructions(inputs, results, expected, figure):
     expect(not bool((z_four[:, 0] == z_four[:, 1]).all()), "z_four: expected two different draws from q(z | x) of "
                                                           "each digit, found the same code twice", "same-draw-twice")
     standardised = (z_four.double() - expected["mu"].unsqueeze(1)) / expected["sigma"].unsqueeze(1)
-    expect_normal_draws(standardised, "z_four", "(z_four - mu) / sigma, with the encoder's mu and sigma of each digit")
+    try:
+        expect_normal_draws(standardised, "z_four", "(z_four - mu) / sigma, with the encoder's mu and sigma of each "
+                                                    "digit")
+    except AssertionError as err:  # draws of the wrong spread: sigma passed where log_sigma belongs spreads exp(sigma)
+        as_log_sigma = (z_four.double() - expected["mu"].unsqueeze(1)) / expected["sigma"].exp().unsqueeze(1)
+        expect(err.cause != "wrong-spread" or not passes(expect_normal_draws, as_log_sigma, "", ""),
+               f"{err}; they are draws of N(0, I) in (z_four - mu) / exp(sigma): sigma passed to the sampler where "
+               "log_sigma belongs?", "sigma-as-log-sigma")
+        raise
     expect_close(recon_means, expected["means"], "recon_means, sigmoid(decoder(z_four))", atol=1e-5)
     expect_binary_draws(recon_samples, recon_means, "recon_samples")
     expect_png(figure)
@@ -179,7 +202,8 @@ def lattice_codes(layout="tiles"):
 
 
 def compare_lattice(inputs, results, expected, figure):
-    """expected: for each layout of LATTICE_LAYOUTS, sigmoid(decoder(lattice_codes(layout))) as (n, 28, 28)."""
+    """expected: for each layout of LATTICE_LAYOUTS, sigmoid(decoder(lattice_codes(layout))) as (n, 28, 28), and
+    "logits", decoder(lattice_codes()) as (n, 28, 28)."""
     side = LATTICE_SIZE * 28
     image = results["lattice_image"]
     expect_tensor(image, "lattice_image", (side, side))
@@ -187,15 +211,23 @@ def compare_lattice(inputs, results, expected, figure):
                          for row in LATTICE_PICKED for column in LATTICE_PICKED])
     mistakes = {("upside-down", "the lattice upside down: z_2 must grow upwards, row 0 at the top holding z_2 = 3"):
                 expected["upside down"],
-                ("transposed", "the lattice transposed: z_1 must grow to the right, along a row"): expected["transposed"]}
+                ("transposed", "the lattice transposed: z_1 must grow to the right, along a row"): expected["transposed"],
+                ("sigmoid-missing", "the decoder's logits, not sigmoid of them: is the sigmoid missing?"):
+                    expected["logits"]}
     expect_close(tiles, expected["tiles"], "lattice_image: the tile in tile row r and column c is the decoder's "
                                            "means at z = (z1[c], z2[49 - r]) over [-3, 3]^2, z_1 to the right and "
                                            "z_2 upwards", atol=1e-4, hints={"mistakes": mistakes})
     saved = expect_png(figure, size=(side, side))
     grey = torch.frombuffer(bytearray(saved.tobytes()), dtype=torch.uint8).view(side, side)
     worst = (grey.double() / 255 - image.double()).abs().max().item()
+    low, high = image.double().min(), image.double().max()
+    cause, named = next(((cause, text) for cause, text, levels in (
+        ("not-times-255", ": the means not multiplied by 255 before the conversion to bytes?", image.double()),
+        ("autoscaled", ": the image stretched from its own darkest to its lightest pixel (plt.imsave or imshow "
+                       "without vmin=0, vmax=1?)", 255 * (image.double() - low) / (high - low)))
+        if (grey.double() - levels).abs().max().item() <= 2.5), ("figure-differs", ""))
     expect(worst <= 2.5 / 255, f"{Path(figure).name}: expected the lattice image's means as grey levels (0 black, "
-                               f"255 white), found pixels {worst * 255:.0f} grey levels away", "figure-differs")
+                               f"255 white), found pixels {worst * 255:.0f} grey levels away" + named, cause)
     return [f"lattice_image: {tuple(image.shape)}, the decoder's means tiled with z_1 to the right and z_2 "
             "upwards: ok", f"{Path(figure).name}: {saved.size[0]} x {saved.size[1]} pixels, the same image: ok"]
 
@@ -208,8 +240,9 @@ def check_lattice(lattice_image, decoder, figure):
     def own(inputs, results):
         device = next(decoder.parameters()).device
         with torch.no_grad():
-            return {layout: torch.sigmoid(decoder(lattice_codes(layout).float().to(device))).view(-1, 28, 28).cpu()
-                    for layout in LATTICE_LAYOUTS}
+            logits = {layout: decoder(lattice_codes(layout).float().to(device)).view(-1, 28, 28).cpu()
+                      for layout in LATTICE_LAYOUTS}
+        return {**{layout: torch.sigmoid(values) for layout, values in logits.items()}, "logits": logits["tiles"]}
     public_check(LATTICE, "cpu", lattice_image, expected=own, figure=figure)
 
 

@@ -60,13 +60,19 @@ NETWORK_MISTAKES = {  # the expected values of these variants are compared when 
     "relu": "uses ReLU where tanh is expected",
     "sigmoid_hidden": "uses a sigmoid where tanh is expected",
     "no_hidden": "has no tanh between its two layers",
+    "tanh_output": "applies a tanh to its outputs; they must be the raw outputs of the last Linear (logits), no "
+                   "output activation",
 }
 
 
-def compare_network(name, sizes, found, expected):
-    """found: the network's outputs; expected: {"out", and each of NETWORK_MISTAKES}."""
+def compare_network(name, sizes, found, again, expected):
+    """found, again: the network's outputs on the same inputs, twice; expected: {"out", and each of
+    NETWORK_MISTAKES}."""
     architecture = f"Linear({sizes[0]}, {sizes[1]}), tanh, Linear({sizes[1]}, {sizes[2]})"
     expect_tensor(found, f"{name} outputs", expected["out"].shape)
+    expect(isinstance(again, torch.Tensor) and torch.allclose(found, again, atol=1e-5, rtol=1e-5),  # GPU sums may vary
+           f"{name}: expected the same outputs for the same inputs, found other outputs the second time: dropout, "
+           "or another random layer, in the network?", "random-outputs")
     if not torch.allclose(found.double(), expected["out"].double(), atol=1e-4, rtol=1e-4):
         cause, diagnosis = next(
             ((key.replace("_", "-"), text) for key, text in NETWORK_MISTAKES.items()
@@ -85,11 +91,11 @@ def decoder_inputs(g):
 def run_decoder(inputs, device, decoder):
     layers = TwoLayers(decoder, "decoder", DECODER_SIZES)
     with Weights([(layers, inputs["decoder"])]), torch.no_grad():
-        return {"out": plain(decoder(inputs["z"].to(device)))}
+        return {"out": plain(decoder(inputs["z"].to(device))), "again": plain(decoder(inputs["z"].to(device)))}
 
 
 def compare_decoder(inputs, results, expected, figure=None):
-    architecture = compare_network("decoder", DECODER_SIZES, results["out"], expected)
+    architecture = compare_network("decoder", DECODER_SIZES, results["out"], results["again"], expected)
     return [f"decoder: {architecture}, found by shape", "outputs are logits W2 tanh(W1 z + b1) + b2: ok"]
 
 
@@ -108,23 +114,31 @@ def run_encoder(inputs, device, encoder, encode):
     layers = TwoLayers(encoder, "encoder", ENCODER_SIZES)
     x = inputs["x"].to(device)
     with Weights([(layers, inputs["encoder"])]), torch.no_grad():
-        return {"out": plain(encoder(x)), "pair": plain(encode(x))}
+        return {"out": plain(encoder(x)), "again": plain(encoder(x)), "pair": plain(encode(x))}
 
 
 def compare_encoder(inputs, results, expected, figure=None):
-    architecture = compare_network("encoder", ENCODER_SIZES, results["out"], expected)
+    architecture = compare_network("encoder", ENCODER_SIZES, results["out"], results["again"], expected)
     pair = results["pair"]
     expect(isinstance(pair, list) and len(pair) == 2,
            f"encode(x): expected a pair (mu, log_sigma), found {describe(pair)}", "not-a-pair")
     mu, log_sigma = expected["mu"], expected["log_sigma"]
     # Outputs 0 and 2, and 1 and 3: the four outputs split as every other one.
     even, odd = torch.stack([mu[:, 0], log_sigma[:, 0]], dim=1), torch.stack([mu[:, 1], log_sigma[:, 1]], dim=1)
+    half = len(expected["out"]) // 2
     expect_close(pair[0], mu, "encode(x)[0], mu (the first two outputs)", atol=1e-4,
                  hints={"mistakes": {("mu-is-log-sigma", "log_sigma, the last two outputs"): log_sigma,
+                                     ("split-along-batch", "the first half of the rows of the outputs: split along "
+                                                           "dimension 0, the batch, where dimension 1 belongs?"):
+                                         expected["out"][:half],
                                      ("every-other-output", "outputs 0 and 2: every other output, where mu is the "
                                                             "first two"): even}})
     expect_close(pair[1], log_sigma, "encode(x)[1], log_sigma (the last two outputs)", atol=1e-4,
                  hints={"mistakes": {("log-sigma-is-mu", "mu, the first two outputs"): mu,
+                                     ("sigma-not-log-sigma", "exp of the last two outputs, sigma: they already are "
+                                                             "log sigma"): log_sigma.exp(),
+                                     ("log-of-log-sigma", "the log of the last two outputs: they already are log "
+                                                          "sigma"): log_sigma.log(),
                                      ("every-other-output", "outputs 1 and 3: every other output, where log_sigma is "
                                                             "the last two"): odd}})
     return [f"encoder: {architecture}, found by shape; outputs W2 tanh(W1 x + b1) + b2: ok",

@@ -92,36 +92,68 @@ def closed_form_kl(mu, log_sigma):
     return (0.5 * (mu ** 2 + (2 * log_sigma).exp() - 1) - log_sigma).sum(1).mean().item()
 
 
+def scalings(batch):
+    """What a result off by a factor most likely is: {factor: (cause, text)}."""
+    return {-1.0: ("negated", "the value negated: the loss (-ELBO) where the ELBO belongs, or the other way round?"),
+            float(batch): ("sum-over-batch", f"the sum over the batch of {batch} digits, not the mean"),
+            1 / batch: ("divided-by-batch", f"the value divided by the batch size, {batch}, once more: the mean is "
+                                            "already over the batch"),
+            1 / DATA_DIM: ("divided-by-pixels", f"the value divided by {DATA_DIM}: per pixel where the whole digit "
+                                                "belongs?")}
+
+
+def elbo_diagnosis(estimate, terms, batch):
+    """What an ELBO estimate is, as a combination of its terms at the codes drawn (batch means: log p(x | z),
+    log p(z), log q(z | x), the closed-form KL and log q(mu | x), the density of q at its mean): the
+    likelihood as a mean over pixels or not, what stands beside it where log p(z) - log q(z | x) belongs,
+    and the whole scaled (scalings). The simplest combination within the tolerance, of one or two of these
+    mistakes, is named: (cause, text), or ("no-diagnosis", None)."""
+    likelihood, prior, q, kl, q_at_mu = terms
+    log_2pi = math.log(2 * math.pi)  # the normalising constant of a 2-D Gaussian's log density, negated
+    rests = {  # what stands where log p(z) - log q(z | x) belongs: (cause, text) or None, and its value
+        None: prior - q,
+        ("prior-missing", "log p(x | z) - log q(z | x): is log p(z) missing?"): -q,
+        ("q-missing", "log p(x, z) alone: is - log q(z | x) missing?"): prior,
+        ("prior-in-place-of-q", "log p(x, z) - log p(z): the prior in place of q?"): 0.0,
+        ("q-sign-flipped", "log p(x, z) + log q(z | x): the sign of log q flipped?"): prior + q,
+        ("prior-subtracted", "log p(x | z) - log p(z) - log q(z | x): the sign of log p(z) flipped?"): -prior - q,
+        ("q-summed", f"log q(z | x) summed over the batch of {batch} digits, the rest averaged"): prior - batch * q,
+        ("q-at-mu", "log q(mu | x): log q at the mean mu rather than at the code z drawn?"): prior - q_at_mu,
+        ("closed-form-kl", "log p(x | z) - KL(q || p) with the KL in closed form: elbo must be the one-draw "
+                           "estimate log p(x, z) - log q(z | x) at the code it drew"): -kl,
+        ("closed-form-kl-added", "log p(x | z) + KL(q || p), the KL in closed form and added: its sign flipped, "
+                                 "and the one-draw estimate log p(x, z) - log q(z | x) belongs"): kl,
+        ("q-constant-missing", "the ELBO with log q(z | x) short of its normalising constant, - log(2 pi)"):
+            prior - q - log_2pi,
+        ("prior-constant-missing", "the ELBO with log p(z) short of its normalising constant, - log(2 pi)"):
+            prior - q + log_2pi,
+        ("q-constant-halved", "the ELBO with log q(z | x)'s normalising constant that of one dimension, "
+                              "- log(2 pi) / 2"): prior - q - log_2pi / 2,
+        ("prior-constant-halved", "the ELBO with log p(z)'s normalising constant that of one dimension, "
+                                  "- log(2 pi) / 2"): prior - q + log_2pi / 2}
+    likelihoods = {None: likelihood, ("mean-over-pixels", "log p(x | z) averaged over the 784 pixels: a mean where "
+                                                          "a sum belongs?"): likelihood / DATA_DIM}
+    scales = {1.0: None, **scalings(batch)}
+    candidates = sorted(((sum(key is not None for key in keys), keys, scale * (value + rest))
+                         for scale, scaled in scales.items()
+                         for named, value in likelihoods.items() for rest_named, rest in rests.items()
+                         for keys in [(scaled, named, rest_named)]), key=lambda candidate: candidate[0])
+    for changes, keys, value in candidates:
+        if 0 < changes <= 2 and abs(estimate - value) < 2e-3 + 1e-5 * abs(value):
+            named = [key for key in keys if key is not None]
+            return "-and-".join(cause for cause, _ in named), "; and ".join(text for _, text in named)
+    return "no-diagnosis", None
+
+
 def compare_elbo(inputs, results, expected, figure=None):
     """expected: "estimate" and "grads" (Linear's layout) at the codes elbo(x) decoded, "terms" there (the
-    batch means of log p(x | z), log p(z), log q(z | x) and the closed-form KL, for the diagnoses), "loss"
+    batch means of log p(x | z), log p(z), log q(z | x), the closed-form KL and log q(mu | x), for the
+    diagnoses: elbo_diagnosis), "loss"
     at the codes loss(x) decoded, "noise": the standard normal draws behind the codes of one digit
     repeated."""
     elbo_codes(inputs, results)
     estimate, wanted = results["estimate"].item(), expected["estimate"]
-    terms = expected["terms"]  # log p(x | z), log p(z), log q(z | x) at the codes drawn and the KL: batch means
-    log_2pi = math.log(2 * math.pi)  # the normalising constant of a 2-D Gaussian's log density, negated
-    mistakes = {
-        ("prior-missing", "log p(x | z) - log q(z | x): is log p(z) missing?"): terms[0] - terms[2],
-        ("q-missing", "log p(x, z) alone: is - log q(z | x) missing?"): terms[0] + terms[1],
-        ("prior-in-place-of-q", "log p(x, z) - log p(z): the prior in place of q?"): terms[0],
-        ("q-sign-flipped", "log p(x, z) + log q(z | x): the sign of log q flipped?"): terms[0] + terms[1] + terms[2],
-        ("sum-over-batch", f"the sum over the batch of {len(inputs['x'])} digits, not the mean"):
-            len(inputs["x"]) * wanted,
-        ("closed-form-kl", "log p(x | z) - KL(q || p) with the KL in closed form: elbo must be the one-draw "
-                           "estimate log p(x, z) - log q(z | x) at the code it drew"): terms[0] - terms[3],
-        ("mean-over-pixels", "log p(x | z) averaged over the 784 pixels: a mean where a sum belongs?"):
-            terms[0] / DATA_DIM + terms[1] - terms[2],
-        ("q-constant-missing", "the ELBO with log q(z | x) short of its normalising constant, - log(2 pi)"):
-            wanted - log_2pi,
-        ("prior-constant-missing", "the ELBO with log p(z) short of its normalising constant, - log(2 pi)"):
-            wanted + log_2pi,
-        ("q-constant-halved", "the ELBO with log q(z | x)'s normalising constant that of one dimension, "
-                              "- log(2 pi) / 2"): wanted - log_2pi / 2,
-        ("prior-constant-halved", "the ELBO with log p(z)'s normalising constant that of one dimension, "
-                                  "- log(2 pi) / 2"): wanted + log_2pi / 2}
-    cause, matched = next((key for key, value in mistakes.items() if abs(estimate - value) < 2e-3 + 1e-5 * abs(value)),
-                          ("no-diagnosis", None))
+    cause, matched = elbo_diagnosis(estimate, expected["terms"], len(inputs["x"]))
     expect(abs(estimate - wanted) < 2e-3 + 1e-5 * abs(wanted),
            f"elbo(x): expected {wanted:.4f}, the mean over the batch of log p(x, z) - log q(z | x) at the codes "
            f"it drew, found {estimate:.4f}" + (f"; it matches {matched}" if matched else
@@ -137,11 +169,14 @@ def compare_elbo(inputs, results, expected, figure=None):
                f"one off by up to {difference:.3g} (the gradient is up to {scale:.3g}); z must be mu + sigma * eps "
                "so that gradients flow through it", "wrong-gradient")
     value, wanted = results["loss"], expected["loss"]
-    expect(isinstance(value, torch.Tensor) and value.dim() == 0 and results["loss_requires_grad"]
-           and abs(value.item() - wanted) < 2e-3 + 1e-5 * abs(wanted),
+    number = value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else None
+    cause, scaled = next(((cause, f"; it is {text}") for factor, (cause, text) in scalings(len(inputs["x"])).items()
+                          if number is not None and abs(number - factor * wanted) < 2e-3 + 1e-5 * abs(wanted)),
+                         ("not-negative-elbo", ""))
+    expect(number is not None and value.dim() == 0 and results["loss_requires_grad"]
+           and abs(number - wanted) < 2e-3 + 1e-5 * abs(wanted),
            f"loss(x): expected -elbo(x) = {wanted:.4f} as a 0-d tensor with gradients, found "
-           f"{value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else describe(value)}",
-           "loss-not-negative-elbo")
+           f"{describe(value) if number is None else number}" + scaled, "loss-" + cause)
     mean, sd = expected["noise"].mean(0), expected["noise"].std(0)
     expect(bool((mean.abs() < 0.1).all() and ((sd - 1).abs() < 0.1).all()),
            f"elbo(x): expected codes z = mu + sigma * eps with eps ~ N(0, I); over {NOISE_DRAWS} draws the noise "
@@ -175,7 +210,8 @@ def check_elbo(elbo, loss, encode, joint_log_density, log_q, log_prior, encoder,
                 mu, log_sigma = encode(x)
                 prior = log_prior(z_drawn)
                 terms = [(joint_log_density(x, z_drawn) - prior).mean().item(), prior.mean().item(),
-                         log_q(z_drawn, mu, log_sigma).mean().item(), closed_form_kl(mu, log_sigma)]
+                         log_q(z_drawn, mu, log_sigma).mean().item(), closed_form_kl(mu, log_sigma),
+                         log_q(mu, mu, log_sigma).mean().item()]
                 loss_value = -mean_elbo(loss_codes).item()
                 mu, log_sigma = encode(x[:1])
                 noise = ((noise_codes - mu) / log_sigma.exp()).double().cpu()
@@ -193,8 +229,9 @@ def train_inputs(g):
 
 class StepWatcher:
     """Watches every optimizer step while open: whether the gradient of one parameter (the decoder's
-    last bias) at the step is the one the latest backward pass computed, how many passes ran since the
-    last step, and the weights the step starts from (layers: the TwoLayers of both networks)."""
+    last bias) at the step is the one the latest backward pass computed, or none at all (None or zero), how
+    many passes ran since the last step, and the weights the step starts from (layers: the TwoLayers of
+    both networks)."""
 
     def __init__(self, parameter, layers):
         self.parameter, self.layers, self.latest, self.passes = parameter, layers, None, 0
@@ -208,7 +245,8 @@ class StepWatcher:
     def saw_step(self, optimizer, args, kwargs):
         grad = self.parameter.grad
         fresh = grad is not None and self.latest is not None and torch.allclose(grad, self.latest)
-        self.steps.append([self.passes, fresh])
+        cleared = grad is None or not bool(grad.any())
+        self.steps.append([self.passes, fresh, cleared])
         self.weights.append([p.detach().cpu().clone() for layers in self.layers for p in layers.as_linear(layers.params)])
         self.passes = 0
 
@@ -240,46 +278,64 @@ def run_train(inputs, device, train, encoder, decoder, config):
 
 def compare_train(inputs, results, expected, figure=None):
     """expected: "losses", the loss of each step, within "loss_tolerance"; then either "after" (the
-    weights after Adam's steps, [W1, b1, W2, b2] of both networks) or, where Adam is not computed by
+    weights after Adam's steps, [W1, b1, W2, b2] of both networks, and "variants", {(cause, text): the
+    weights after a wrong training loop}, for the diagnoses) or, where Adam is not computed by
     hand (the notebook's check), "first_step": the sign of Adam's first step of the decoder's last bias."""
     batches, codes, history = results["batches"], results["codes"], results["history"]
     expect(len(batches) == TRAIN_STEPS and len(codes) == TRAIN_STEPS,
            f"train: expected one evaluation of the loss per mini-batch ({TRAIN_STEPS} batches of {BATCH_SIZE}), "
            f"found {len(batches)} calls of the encoder and {len(codes)} of the decoder", "not-one-loss-per-batch")
+    expect(not any(torch.equal(a, b) for i, a in enumerate(batches) for b in batches[i + 1:]),
+           f"train: expected {TRAIN_STEPS} different mini-batches of x, one per step, found the same batch at two "
+           "steps: is the loss computed on a fixed batch (e.g. x[:batch_size]) rather than the loop's batch?",
+           "same-batch-every-step")
     expect(isinstance(history, list) and len(history) == 1 and isinstance(history[0], float),
            f"train: expected a list with one mean loss per epoch (1 epoch), found {describe(history)}",
            "history-not-per-epoch")
     steps = results["steps"]
     expect(len(steps) == TRAIN_STEPS, f"train: expected one optimizer step per mini-batch ({TRAIN_STEPS}), "
                                       f"found {len(steps)} (is optimizer.step() called?)", "not-one-step-per-batch")
-    for number, (passes, fresh) in enumerate(steps, start=1):
-        piled = passes == 1 and not fresh
+    for number, (passes, fresh, cleared) in enumerate(steps, start=1):
+        piled, emptied = passes == 1 and not fresh and not cleared, passes == 1 and cleared
         expect(passes == 1 and fresh,
                f"train: at step {number}, expected the gradients of this batch's loss, from one backward pass "
                f"since the last step; found {passes} pass(es)"
                + (", and gradients piled up from earlier steps (reset them: optimizer.zero_grad())" if piled else
+                  ", and no gradient at the step (is optimizer.zero_grad() called between loss.backward() and "
+                  "optimizer.step()?)" if emptied else
                   " (is loss.backward() called before optimizer.step()?)" if passes == 0 else ""),
-               "gradients-not-reset" if piled else "no-backward" if passes == 0 else "several-backward-passes")
+               "gradients-not-reset" if piled else "gradients-cleared-before-step" if emptied else
+               "no-backward" if passes == 0 else "several-backward-passes")
     start = inputs["encoder"] + inputs["decoder"]
     mean_loss = sum(expected["losses"]) / len(expected["losses"])
 
     def expect_mean_loss():  # after the steps' checks, which name a wrong step better than its loss does
+        cause, scaled = next(((cause, f"; it is {text}") for factor, (cause, text) in scalings(BATCH_SIZE).items()
+                              if abs(history[0] - factor * mean_loss) <= abs(factor) * expected["loss_tolerance"]),
+                             ("wrong-mean-loss", ""))
         expect(abs(history[0] - mean_loss) <= expected["loss_tolerance"],
                f"train: expected the epoch's mean loss {mean_loss:.3f} (the negative ELBO of each batch, "
-               f"averaged), found {history[0]:.3f}", "wrong-mean-loss")
+               f"averaged), found {history[0]:.3f}" + scaled, cause)
 
     expect(results["written"], "train: expected a checkpoint to be written after the epoch", "no-checkpoint")
     if expected.get("after") is not None:
-        for name, before, after, reference in zip(PARAMETER_NAMES, start, results["after"], expected["after"]):
-            step_found, step_expected = (after - before).double(), (reference - before).double()
-            error = (step_found - step_expected).norm().item() / step_expected.norm().item()
-            cosine = torch.nn.functional.cosine_similarity(step_found.flatten(), step_expected.flatten(), dim=0)
+        def off(found, reference, index):  # the size of the difference of two weights' changes, relative
+            step_found, step_expected = (found - start[index]).double(), (reference - start[index]).double()
+            return (step_found - step_expected).norm().item() / step_expected.norm().item()
+
+        for index, (name, after, reference) in enumerate(zip(PARAMETER_NAMES, results["after"], expected["after"])):
+            error = off(after, reference, index)
+            cosine = torch.nn.functional.cosine_similarity((after - start[index]).double().flatten(),
+                                                           (reference - start[index]).double().flatten(), dim=0)
             opposite = cosine.item() < -0.9  # each weight moved against Adam's step
+            cause, text = next(((cause, f"; it matches {text}") for (cause, text), weights
+                                in expected.get("variants", {}).items() if off(after, weights[index], index) < 0.02),
+                               ("ascends-the-loss", "; it is Adam's change reversed: is the sign of the loss flipped?")
+                               if opposite else
+                               ("not-adam-steps", " (wrong sign, no update, or gradients not reset between steps?)"))
             expect(error < 0.02, f"train: expected {TRAIN_STEPS} steps from the same weights to change the {name} "
                                  f"as Adam on the negative ELBO does, found a change off by {error:.0%} of its size"
-                                 + ("; it is Adam's change reversed: is the sign of the loss flipped?"
-                                    if opposite else " (wrong sign, no update, or gradients not reset between steps?)"),
-                   "ascends-the-loss" if opposite else "not-adam-steps")
+                                 + text, cause)
         expect_mean_loss()
         return [f"train: {TRAIN_STEPS} steps from fixed weights match Adam on the negative ELBO: ok",
                 "one mean loss per epoch, and a checkpoint written: ok"]
