@@ -148,7 +148,8 @@ def expected_elbo(inputs, results, data, densities=ASSIGNMENT):
         mu, log_sigma = out[:, :LATENT_DIM], out[:, LATENT_DIM:]
         terms = [densities.likelihood(x, forward64(inputs["decoder"], z_drawn)).sum(1).mean().item(),
                  densities.prior(z_drawn).mean().item(), densities.q(z_drawn, mu, log_sigma).mean().item(),
-                 closed_form_kl(mu, log_sigma), densities.q(mu, mu, log_sigma).mean().item()]
+                 closed_form_kl(mu, log_sigma), densities.q(mu, mu, log_sigma).mean().item(),
+                 densities.prior(torch.zeros_like(mu[:1])).item()]
         loss = -elbo64(x, loss_codes, enc, dec, densities)[0].mean().item()
         noise = elbo64(x[:1].expand(NOISE_DRAWS, -1), noise_codes, enc, dec)[1]
     return {"estimate": estimate.item(), "grads": list(grads), "terms": terms, "loss": loss, "noise": noise}

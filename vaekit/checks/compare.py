@@ -9,7 +9,7 @@ Nothing here knows a formula of the model; the expected values come in.
 Beside its message, each AssertionError carries the cause it names as a short,
 stable identifier in its attribute ``cause`` (e.g. "missing-constant"), the same
 whatever the numbers in the message: the grader counts a class's failures by it
-(instructor/judge.py prefixes the part). A hint names its mistake by a pair
+(the grader puts the part in front). A hint names its mistake by a pair
 (cause, text).
 """
 from pathlib import Path
@@ -142,7 +142,7 @@ def describe_fit(keys, coefficients, n_terms):
     causes += [f"{cause}-{COEFFICIENTS[c][0]}" for (cause, _), c in changed]
     parts += [f"an extra term {'' if c == 1.0 else f'{c:g} * '}{text}" for (_, text), c in added]
     causes += [f"extra-{cause}" for (cause, _), c in added]
-    cause = "-and-".join(causes)  # an identifier holds 61 characters at most (instructor/result.py)
+    cause = "-and-".join(causes)  # the grader keeps 61 characters of an identifier
     return cause if len(cause) <= 61 else f"{causes[0]}-and-more", "it is the formula with " + "; and ".join(parts)
 
 

@@ -104,12 +104,13 @@ def scalings(batch):
 
 def elbo_diagnosis(estimate, terms, batch):
     """What an ELBO estimate is, as a combination of its terms at the codes drawn (batch means: log p(x | z),
-    log p(z), log q(z | x), the closed-form KL and log q(mu | x), the density of q at its mean): the
+    log p(z), log q(z | x), the closed-form KL, log q(mu | x), the density of q at its mean, and log p(0),
+    the prior's normalising constant, - log(2 pi)): the
     likelihood as a mean over pixels or not, what stands beside it where log p(z) - log q(z | x) belongs,
     and the whole scaled (scalings). The simplest combination within the tolerance, of one or two of these
     mistakes, is named: (cause, text), or ("no-diagnosis", None)."""
-    likelihood, prior, q, kl, q_at_mu = terms
-    log_2pi = math.log(2 * math.pi)  # the normalising constant of a 2-D Gaussian's log density, negated
+    likelihood, prior, q, kl, q_at_mu, prior_at_zero = terms
+    log_2pi = -prior_at_zero  # the normalising constant of a 2-D Gaussian's log density, negated
     rests = {  # what stands where log p(z) - log q(z | x) belongs: (cause, text) or None, and its value
         None: prior - q,
         ("prior-missing", "log p(x | z) - log q(z | x): is log p(z) missing?"): -q,
@@ -147,10 +148,9 @@ def elbo_diagnosis(estimate, terms, batch):
 
 def compare_elbo(inputs, results, expected, figure=None):
     """expected: "estimate" and "grads" (Linear's layout) at the codes elbo(x) decoded, "terms" there (the
-    batch means of log p(x | z), log p(z), log q(z | x), the closed-form KL and log q(mu | x), for the
-    diagnoses: elbo_diagnosis), "loss"
-    at the codes loss(x) decoded, "noise": the standard normal draws behind the codes of one digit
-    repeated."""
+    batch means of log p(x | z), log p(z), log q(z | x), the closed-form KL, log q(mu | x), and log p(0), for
+    the diagnoses: elbo_diagnosis), "loss" at the codes loss(x) decoded, "noise": the standard normal draws
+    behind the codes of one digit repeated."""
     elbo_codes(inputs, results)
     estimate, wanted = results["estimate"].item(), expected["estimate"]
     cause, matched = elbo_diagnosis(estimate, expected["terms"], len(inputs["x"]))
@@ -211,7 +211,7 @@ def check_elbo(elbo, loss, encode, joint_log_density, log_q, log_prior, encoder,
                 prior = log_prior(z_drawn)
                 terms = [(joint_log_density(x, z_drawn) - prior).mean().item(), prior.mean().item(),
                          log_q(z_drawn, mu, log_sigma).mean().item(), closed_form_kl(mu, log_sigma),
-                         log_q(mu, mu, log_sigma).mean().item()]
+                         log_q(mu, mu, log_sigma).mean().item(), log_prior(torch.zeros_like(mu[:1])).item()]
                 loss_value = -mean_elbo(loss_codes).item()
                 mu, log_sigma = encode(x[:1])
                 noise = ((noise_codes - mu) / log_sigma.exp()).double().cpu()
