@@ -23,6 +23,7 @@ import pytest
 from instructor import sandbox
 from instructor.grade import grade_result
 from instructor.grade_batch import gradebook
+from instructor.lms import Intake, Person
 from instructor.result import GradingResult
 from instructor.supervision import process_table
 
@@ -203,7 +204,8 @@ def test_a_grading_without_the_sandbox_says_so_in_the_report_and_the_gradebook(s
     assert f"note  not sandboxed: {why}" in result.report and f"note  not sandboxed: {why}" in result.notes
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "ann.json").write_text(result.to_json())
-    gradebook(["ann"], tmp_path, SOLUTION_NOTEBOOK)
+    gradebook(["ann"], tmp_path, SOLUTION_NOTEBOOK, Intake(folder=student_dir, paths={"ann": student_dir},
+                                                           people={"ann": Person(id="ann")}))
     assert f"not sandboxed: {why}" in (tmp_path / "gradebook.csv").read_text()
 
 
